@@ -1,0 +1,108 @@
+package baleen
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Project is a repository pushed to Baleen. It is created on its first push.
+type Project struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	// Src is where the project was fetched from when Baleen imported it as a dependency; empty for
+	// projects pushed by a person.
+	Src string `json:"src,omitempty"`
+}
+
+var projectNamePattern = regexp.MustCompile(`^[a-z0-9_][a-z0-9._-]{0,62}$`)
+
+// ValidateProjectName checks a project name: lowercase letters, digits, '.', '_' and '-', at most 63, not
+// starting with a dot. Such a name is one path element and can never leave the data directory.
+func ValidateProjectName(name string) error {
+	if !projectNamePattern.MatchString(name) || strings.Contains(name, "..") {
+		return fmt.Errorf("project name %q: use lowercase letters, digits, '.', '_' or '-', at most 63, not starting with '.': %w", name, ErrInvalid)
+	}
+	return nil
+}
+
+// Build is the record of one build of a project.
+type Build struct {
+	Project string `json:"project"`
+	// Number counts the builds of a project from 1.
+	Number int    `json:"number"`
+	Status Status `json:"status"`
+	Commit string `json:"commit"`
+	Branch string `json:"branch"`
+	// Pusher is the SHA256 fingerprint of the key that pushed, or the name of what started the build.
+	Pusher   string        `json:"pusher"`
+	Created  time.Time     `json:"created"`
+	Started  time.Time     `json:"started,omitzero"`
+	Finished time.Time     `json:"finished,omitzero"`
+	Stages   []StageResult `json:"stages,omitempty"`
+	// FailedStage and Message say why a failed build failed.
+	FailedStage Stage       `json:"failed_stage,omitempty"`
+	Message     string      `json:"message,omitempty"`
+	Report      *TestReport `json:"report,omitempty"`
+	// Artifacts lists the collected files, relative to the build's artifacts directory.
+	Artifacts []string `json:"artifacts,omitempty"`
+	// Images maps build image names to the references the build tagged.
+	Images map[string]string `json:"images,omitempty"`
+}
+
+// ID is the BuildID of b's Docker objects: "<project>-<number>".
+func (b *Build) ID() BuildID { return BuildID(fmt.Sprintf("%s-%d", b.Project, b.Number)) }
+
+// BuildPatch changes the fields of a Build that are set in it.
+type BuildPatch struct {
+	Status      *Status
+	Started     *time.Time
+	Finished    *time.Time
+	Stages      []StageResult
+	FailedStage *Stage
+	Message     *string
+	Report      *TestReport
+	Artifacts   []string
+	Images      map[string]string
+}
+
+// BuildFilter narrows a listing of builds.
+type BuildFilter struct {
+	Project string
+	// Statuses keeps only builds in one of these; all when empty.
+	Statuses []Status
+	// Limit caps the number returned, newest first; all when 0.
+	Limit int
+}
+
+// ProjectStore keeps projects. Every method is safe for concurrent use.
+type ProjectStore interface {
+	// CreateProject creates a project; ErrExists if it exists.
+	CreateProject(ctx context.Context, p Project) error
+	// Project returns one project; ErrNotFound if it does not exist.
+	Project(ctx context.Context, name string) (Project, error)
+	// Projects lists all projects by name.
+	Projects(ctx context.Context) ([]Project, error)
+}
+
+// BuildStore keeps builds and their logs. Every method is safe for concurrent use.
+type BuildStore interface {
+	// CreateBuild records a new queued build of b.Project, numbered one above the project's last, and
+	// returns it. ErrNotFound if the project does not exist.
+	CreateBuild(ctx context.Context, b Build) (Build, error)
+	// Build returns one build; ErrNotFound if it does not exist.
+	Build(ctx context.Context, project string, number int) (Build, error)
+	// LatestBuild returns a project's newest build; ErrNotFound if it has none.
+	LatestBuild(ctx context.Context, project string) (Build, error)
+	// Builds lists builds, newest first.
+	Builds(ctx context.Context, f BuildFilter) ([]Build, error)
+	// UpdateBuild applies p to a build and returns the result.
+	UpdateBuild(ctx context.Context, project string, number int, p BuildPatch) (Build, error)
+	// LogWriter returns a writer that appends to a build's log as output is produced. Close flushes it.
+	LogWriter(ctx context.Context, project string, number int) (io.WriteCloser, error)
+	// Log returns a reader of a build's log from byte offset on, as far as it has been written.
+	Log(ctx context.Context, project string, number int, offset int64) (io.ReadCloser, error)
+}

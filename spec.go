@@ -1,0 +1,130 @@
+package baleen
+
+import "time"
+
+// Spec is a parsed and validated baleen.yml: what a repository builds, what its tests need, how they run and
+// what they leave behind. pipeline/spec parses it; docs/baleen-yml.md documents every key.
+type Spec struct {
+	// Build lists the images the repository builds, in the order they build. It is never empty.
+	Build []ImageBuild `json:"build"`
+	// Depends lists the containers that run beside the tests, in file order.
+	Depends []Dependency `json:"depends,omitempty"`
+	// Test is the container under test, the subject.
+	Test Test `json:"test"`
+	// Credentials names the secrets given to the subject and its dependencies as environment variables.
+	Credentials []string  `json:"credentials,omitempty"`
+	Artifacts   Artifacts `json:"artifacts"`
+	// Push and Deploy are accepted and kept for the stages that use them; nil when absent.
+	Push   *Push   `json:"push,omitempty"`
+	Deploy *Deploy `json:"deploy,omitempty"`
+}
+
+// Image returns the build image called name, or false.
+func (s *Spec) Image(name string) (ImageBuild, bool) {
+	for _, b := range s.Build {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return ImageBuild{}, false
+}
+
+// ImageBuild is one image the repository builds.
+type ImageBuild struct {
+	// Name is the image's name, and its repository name in Docker.
+	Name string `json:"name"`
+	// Context is the build context, relative to the repository root, slash-separated and cleaned.
+	Context string `json:"context"`
+	// Dockerfile is relative to Context; "Dockerfile" when not set.
+	Dockerfile string            `json:"dockerfile"`
+	Args       map[string]string `json:"args,omitempty"`
+	Target     string            `json:"target,omitempty"`
+}
+
+// Command is a command in one of its two forms: a string, run with "sh -c", or a list, run as is. The zero
+// Command means "the image's own".
+type Command struct {
+	Shell string   `json:"shell,omitempty"`
+	Exec  []string `json:"exec,omitempty"`
+}
+
+// IsZero reports whether c is unset.
+func (c Command) IsZero() bool { return c.Shell == "" && len(c.Exec) == 0 }
+
+// Argv is the command as an argument vector: Exec, or ["sh", "-c", Shell]; nil when unset.
+func (c Command) Argv() []string {
+	if c.Shell != "" {
+		return []string{"sh", "-c", c.Shell}
+	}
+	return c.Exec
+}
+
+// Dependency is a container that must be running and ready while the tests run. Its Name is its hostname on
+// the build's network.
+type Dependency struct {
+	Name string `json:"name"`
+	// Image is an image reference; when it names one of the repository's build images, the one this build
+	// just built runs.
+	Image   string            `json:"image,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+	Command Command           `json:"command,omitzero"`
+	Ready   Ready             `json:"ready,omitzero"`
+	// Src, Branch and MinHash name another repository to build first and run; see the dependency issue.
+	Src               string `json:"src,omitempty"`
+	Branch            string `json:"branch,omitempty"`
+	MinHash           string `json:"minhash,omitempty"`
+	RebuildDependents *bool  `json:"rebuild_dependents,omitempty"`
+}
+
+// Ready says when a dependency is ready. With a Command, it is run inside the dependency until it exits 0;
+// without one, the image's HEALTHCHECK decides if it has one, and otherwise the container running is enough.
+type Ready struct {
+	Command Command `json:"command,omitzero"`
+	// Timeout bounds the wait; DefaultReadyTimeout when not set.
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// Defaults for the durations a baleen.yml may leave out.
+const (
+	DefaultReadyTimeout = 60 * time.Second
+	DefaultTestTimeout  = 30 * time.Minute
+)
+
+// Test is the container under test.
+type Test struct {
+	// Image is one of the build images (the first when not set) or any other image reference.
+	Image   string            `json:"image"`
+	Command Command           `json:"command,omitzero"`
+	Env     map[string]string `json:"env,omitempty"`
+	Workdir string            `json:"workdir,omitempty"`
+	Timeout time.Duration     `json:"timeout"`
+}
+
+// Artifacts are the paths copied out of the finished test container, whether it passed or failed. All paths
+// are absolute paths inside the container.
+type Artifacts struct {
+	// XUnit holds JUnit/xUnit XML reports: files, or directories of *.xml.
+	XUnit []string `json:"xunit,omitempty"`
+	// Coverage holds Cobertura XML reports.
+	Coverage []string `json:"coverage,omitempty"`
+	// CoverageHTML holds directories of HTML coverage kept with the build.
+	CoverageHTML []string `json:"coverage_html,omitempty"`
+	// Files holds any other files or directories kept with the build.
+	Files []string `json:"files,omitempty"`
+}
+
+// Push says where green images go. It is parsed and kept; the registry stage uses it.
+type Push struct {
+	Registry string   `json:"registry"`
+	Images   []string `json:"images,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+}
+
+// Deploy says where green images run. It is parsed and kept; the deploy stage uses it.
+type Deploy struct {
+	Target   string `json:"target,omitempty"`
+	Branch   string `json:"branch,omitempty"`
+	Strategy string `json:"strategy,omitempty"`
+	// Raw is the deploy section as decoded YAML, for the deploy stage to interpret.
+	Raw map[string]any `json:"raw,omitempty"`
+}
