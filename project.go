@@ -21,10 +21,10 @@ type Project struct {
 var projectNamePattern = regexp.MustCompile(`^[a-z0-9_][a-z0-9._-]{0,62}$`)
 
 // ValidateProjectName checks a project name: lowercase letters, digits, '.', '_' and '-', at most 63, not
-// starting with a dot. Such a name is one path element and can never leave the data directory.
+// starting with a dot or a dash. Such a name is one path element and can never leave the data directory.
 func ValidateProjectName(name string) error {
 	if !projectNamePattern.MatchString(name) || strings.Contains(name, "..") {
-		return fmt.Errorf("project name %q: use lowercase letters, digits, '.', '_' or '-', at most 63, not starting with '.': %w", name, ErrInvalid)
+		return fmt.Errorf("project name %q: use lowercase letters, digits, '.', '_' or '-', at most 63, not starting with '.' or '-': %w", name, ErrInvalid)
 	}
 	return nil
 }
