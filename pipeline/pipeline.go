@@ -1,0 +1,509 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/pipeline/report"
+)
+
+// TeardownTimeout bounds the cleanup of a build, which runs with a context of its own so that a cancelled
+// build still removes its containers.
+const TeardownTimeout = 2 * time.Minute
+
+// Pipeline runs builds on an Engine. It holds no per-build state: one Pipeline serves many builds at once.
+type Pipeline struct {
+	engine baleen.Engine
+	logger *slog.Logger
+}
+
+// New returns a Pipeline that runs builds on engine and logs to logger (nil: discard).
+func New(engine baleen.Engine, logger *slog.Logger) *Pipeline {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{engine: engine, logger: logger}
+}
+
+// Run is one build to run.
+type Run struct {
+	ID   baleen.BuildID
+	Spec *baleen.Spec
+	// Source is the repository's tree, rooted at its root.
+	Source fs.FS
+	// ArtifactsDir receives the artifacts, one folder per kind (xunit, coverage, coverage_html, files).
+	ArtifactsDir string
+	// Secrets holds the value of every credential the spec names.
+	Secrets map[string]string
+	// Out receives the build's output as a person reads it. Secrets are masked before it is written.
+	Out io.Writer
+	// StageDone, when set, is called as each stage ends.
+	StageDone func(baleen.StageResult)
+}
+
+// failure is a stage that failed for a reason of the build's own (a failing Dockerfile, a red test): a
+// verdict, not an error of the pipeline.
+type failure struct {
+	stage baleen.Stage
+	msg   string
+}
+
+func (f *failure) Error() string { return f.msg }
+
+// Run runs the pipeline of r and returns its result. A build that fails or is cancelled is a Result; the
+// error is reserved for infrastructure that could not be used (it wraps baleen.ErrUnavailable), and comes
+// with a Result that records how far the build got. Whatever happens, the build's containers, network and
+// volumes are removed before Run returns.
+func (p *Pipeline) Run(ctx context.Context, r Run) (res baleen.Result, err error) {
+	mask := NewMasker(r.Out, secretValues(r.Secrets))
+	defer mask.Close()
+	b := &build{Run: r, p: p, out: mask, start: time.Now(), images: map[string]string{}}
+	log := p.logger.With("build", string(r.ID))
+
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), TeardownTimeout)
+		defer cancel()
+		if terr := p.engine.Teardown(cctx, r.ID); terr != nil {
+			log.Error("teardown", "err", terr)
+			fmt.Fprintf(b.out, "warning: cleanup incomplete: %v\n", terr)
+			if err == nil && errors.Is(terr, baleen.ErrUnavailable) {
+				err = terr
+			}
+		}
+		res.Duration = time.Since(b.start)
+		b.verdict(&res, err)
+	}()
+
+	if err := p.engine.Ping(ctx); err != nil {
+		return b.result(ctx, &failure{stage: baleen.StageBuild, msg: err.Error()}), err
+	}
+	ferr := b.stage(ctx, baleen.StageBuild, b.buildImages)
+	if ferr == nil {
+		ferr = b.stage(ctx, baleen.StageDepends, b.startDepends)
+	}
+	var subject string
+	if ferr == nil {
+		ferr = b.stage(ctx, baleen.StageTest, func(ctx context.Context) error {
+			var err error
+			subject, err = b.test(ctx)
+			return err
+		})
+	}
+	if subject != "" {
+		// Artifacts are collected whether the tests passed or not, even when the build was cancelled.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), TeardownTimeout)
+		aerr := b.stage(actx, baleen.StageArtifacts, func(ctx context.Context) error { return b.collect(ctx, subject) })
+		cancel()
+		if ferr == nil {
+			ferr = aerr
+		}
+	}
+	if ferr == nil {
+		ferr = b.stage(ctx, baleen.StageTag, b.tag)
+	}
+	res = b.result(ctx, ferr)
+	if ferr != nil && errors.Is(ferr, baleen.ErrUnavailable) {
+		return res, ferr
+	}
+	return res, nil
+}
+
+// build is the state of one Run while it runs.
+type build struct {
+	Run
+	p      *Pipeline
+	out    io.Writer
+	start  time.Time
+	stages []baleen.StageResult
+	images map[string]string
+	report *baleen.TestReport
+	files  []string
+}
+
+// stage runs fn under a header and records its result.
+func (b *build) stage(ctx context.Context, s baleen.Stage, fn func(context.Context) error) error {
+	fmt.Fprintf(b.out, "==> %s\n", s)
+	start := time.Now()
+	err := fn(ctx)
+	sr := baleen.StageResult{Stage: s, Status: baleen.StatusPassed, Duration: time.Since(start)}
+	switch {
+	case err == nil:
+		fmt.Fprintf(b.out, "--> %s passed in %s\n", s, round(sr.Duration))
+	case ctx.Err() != nil && !errors.Is(err, baleen.ErrUnavailable):
+		sr.Status, sr.Message = baleen.StatusCancelled, "cancelled"
+		err = &failure{stage: s, msg: "cancelled"}
+		fmt.Fprintf(b.out, "--> %s cancelled after %s\n", s, round(sr.Duration))
+	default:
+		sr.Status, sr.Message = baleen.StatusFailed, err.Error()
+		fmt.Fprintf(b.out, "--> %s failed in %s: %s\n", s, round(sr.Duration), err)
+	}
+	b.stages = append(b.stages, sr)
+	if b.StageDone != nil {
+		b.StageDone(sr)
+	}
+	return err
+}
+
+func (b *build) result(ctx context.Context, err error) baleen.Result {
+	res := baleen.Result{Status: baleen.StatusPassed, Stages: b.stages, Report: b.report, Artifacts: b.files, Images: b.images}
+	if err == nil {
+		return res
+	}
+	res.Status, res.Message = baleen.StatusFailed, err.Error()
+	var f *failure
+	if errors.As(err, &f) {
+		res.FailedStage = f.stage
+	} else if len(b.stages) > 0 {
+		res.FailedStage = b.stages[len(b.stages)-1].Stage
+	}
+	if ctx.Err() != nil && !errors.Is(err, baleen.ErrUnavailable) {
+		res.Status, res.Message = baleen.StatusCancelled, "cancelled"
+	}
+	return res
+}
+
+// verdict prints the last line of the output.
+func (b *build) verdict(res *baleen.Result, err error) {
+	switch {
+	case err != nil:
+		fmt.Fprintf(b.out, "ERROR after %s: %v\n", round(res.Duration), err)
+	case res.Status == baleen.StatusPassed:
+		fmt.Fprintf(b.out, "PASSED in %s\n", round(res.Duration))
+	case res.Status == baleen.StatusCancelled:
+		fmt.Fprintf(b.out, "CANCELLED after %s\n", round(res.Duration))
+	default:
+		fmt.Fprintf(b.out, "FAILED in %s: %s: %s\n", round(res.Duration), res.FailedStage, res.Message)
+	}
+}
+
+func (b *build) buildImages(ctx context.Context) error {
+	for _, img := range b.Spec.Build {
+		ref := b.ID.ImageTag(img.Name)
+		fmt.Fprintf(b.out, "--- image %s (context %s, %s)\n", img.Name, img.Context, img.Dockerfile)
+		sub, err := fs.Sub(b.Source, img.Context)
+		if err != nil {
+			return fmt.Errorf("image %s: context %s: %w", img.Name, img.Context, err)
+		}
+		if err := b.p.engine.BuildImage(ctx, b.ID, baleen.ImageRequest{Image: img, Context: sub, Ref: ref}, b.out); err != nil {
+			return fmt.Errorf("image %s: %w", img.Name, err)
+		}
+		b.images[img.Name] = ref
+	}
+	return nil
+}
+
+// imageRef resolves an image named in a spec: one of the build's own images, or an outside reference made
+// present in the engine.
+func (b *build) imageRef(ctx context.Context, name string) (string, error) {
+	if ref, ok := b.images[name]; ok {
+		return ref, nil
+	}
+	if err := b.p.engine.EnsureImage(ctx, name, b.out); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// env joins a container's own environment with the build's credentials.
+func (b *build) env(own map[string]string) map[string]string {
+	env := make(map[string]string, len(own)+len(b.Spec.Credentials))
+	for k, v := range own {
+		env[k] = v
+	}
+	for _, name := range b.Spec.Credentials {
+		env[name] = b.Secrets[name]
+	}
+	return env
+}
+
+func (b *build) startDepends(ctx context.Context) error {
+	if len(b.Spec.Depends) == 0 {
+		fmt.Fprintln(b.out, "no dependencies")
+	}
+	if err := b.p.engine.Setup(ctx, b.ID); err != nil {
+		return fmt.Errorf("create network: %w", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(b.Spec.Depends))
+	for i, d := range b.Spec.Depends {
+		if d.Src != "" {
+			errs[i] = fmt.Errorf("dependency %s: repository dependencies (src) are not supported yet", d.Name)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.startDepend(ctx, d)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (b *build) startDepend(ctx context.Context, d baleen.Dependency) error {
+	ref, err := b.imageRef(ctx, d.Image)
+	if err != nil {
+		return fmt.Errorf("dependency %s: %w", d.Name, err)
+	}
+	c := baleen.ContainerSpec{Name: d.Name, Role: "depends", Image: ref, Cmd: d.Command.Argv(), Env: b.env(d.Env)}
+	id, err := b.p.engine.Start(ctx, b.ID, c)
+	if err != nil {
+		return fmt.Errorf("dependency %s: start: %w", d.Name, err)
+	}
+	fmt.Fprintf(b.out, "%s: started (%s), waiting until ready\n", d.Name, ref)
+	start := time.Now()
+	how, err := b.waitReady(ctx, id, d)
+	if err != nil {
+		if ctx.Err() == nil && !errors.Is(err, baleen.ErrUnavailable) {
+			b.tailLogs(id, d.Name)
+		}
+		return fmt.Errorf("dependency %s: %w", d.Name, err)
+	}
+	fmt.Fprintf(b.out, "%s: ready (%s) after %s\n", d.Name, how, round(time.Since(start)))
+	return nil
+}
+
+// readyPoll is how often a dependency's readiness is checked. It is no sleep standing in for readiness: every
+// tick checks the real condition, until the dependency's timeout.
+const readyPoll = 250 * time.Millisecond
+
+// waitReady polls until the dependency is ready by its own definition and says which it was.
+func (b *build) waitReady(ctx context.Context, id string, d baleen.Dependency) (string, error) {
+	timeout := d.Ready.Timeout
+	if timeout <= 0 {
+		timeout = baleen.DefaultReadyTimeout
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errNotReady)
+	defer cancel()
+	tick := time.NewTicker(readyPoll)
+	defer tick.Stop()
+	var last lastLines
+	for {
+		st, err := b.p.engine.Inspect(ctx, id)
+		if err != nil {
+			return "", b.readyErr(ctx, timeout, last, err)
+		}
+		if !st.Running {
+			msg := fmt.Sprintf("exited with code %d before it was ready", st.ExitCode)
+			if st.Error != "" {
+				msg += ": " + st.Error
+			}
+			return "", errors.New(msg)
+		}
+		switch {
+		case !d.Ready.Command.IsZero():
+			last.Reset()
+			code, err := b.p.engine.Exec(ctx, id, d.Ready.Command.Argv(), &last)
+			if err != nil {
+				return "", b.readyErr(ctx, timeout, last, err)
+			}
+			if code == 0 {
+				return "ready command", nil
+			}
+			last.exit = code
+		case st.Health == "healthy":
+			return "healthcheck", nil
+		case st.Health == "unhealthy":
+			return "", errors.New("its HEALTHCHECK reports unhealthy")
+		case st.Health == "":
+			return "running", nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", b.readyErr(ctx, timeout, last, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+var errNotReady = errors.New("not ready")
+
+func (b *build) readyErr(ctx context.Context, timeout time.Duration, last lastLines, err error) error {
+	if context.Cause(ctx) == errNotReady {
+		msg := fmt.Sprintf("not ready after %s", timeout)
+		if last.exit != 0 {
+			msg += fmt.Sprintf(" (ready command last exited %d", last.exit)
+			if s := strings.TrimSpace(last.String()); s != "" {
+				msg += ": " + s
+			}
+			msg += ")"
+		}
+		return errors.New(msg)
+	}
+	return err
+}
+
+// lastLines keeps the last few hundred bytes written to it.
+type lastLines struct {
+	b    []byte
+	exit int
+}
+
+func (l *lastLines) Write(p []byte) (int, error) {
+	l.b = append(l.b, p...)
+	if len(l.b) > 512 {
+		l.b = l.b[len(l.b)-512:]
+	}
+	return len(p), nil
+}
+
+func (l *lastLines) Reset()         { l.b = l.b[:0] }
+func (l *lastLines) String() string { return string(l.b) }
+
+// DependencyLogLines is how many of a failed dependency's last log lines are shown.
+const DependencyLogLines = 20
+
+func (b *build) tailLogs(id, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fmt.Fprintf(b.out, "--- last %d log lines of %s:\n", DependencyLogLines, name)
+	if err := b.p.engine.Logs(ctx, id, DependencyLogLines, false, b.out); err != nil {
+		fmt.Fprintf(b.out, "(logs unavailable: %v)\n", err)
+	}
+	fmt.Fprintln(b.out, "---")
+}
+
+func (b *build) test(ctx context.Context) (string, error) {
+	t := b.Spec.Test
+	ref, err := b.imageRef(ctx, t.Image)
+	if err != nil {
+		return "", fmt.Errorf("test image: %w", err)
+	}
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = baleen.DefaultTestTimeout
+	}
+	tctx, cancel := context.WithTimeoutCause(ctx, timeout, errTestTimeout)
+	defer cancel()
+	fmt.Fprintf(b.out, "running %s\n", ref)
+	c := baleen.ContainerSpec{Name: "test", Role: "test", Image: ref, Cmd: t.Command.Argv(), Env: b.env(t.Env), Workdir: t.Workdir}
+	id, code, err := b.p.engine.Run(tctx, b.ID, c, b.out)
+	switch {
+	case err != nil && ctx.Err() == nil && context.Cause(tctx) == errTestTimeout:
+		return id, fmt.Errorf("tests timed out after %s", timeout)
+	case err != nil:
+		return id, err
+	case code != 0:
+		return id, fmt.Errorf("tests exited with code %d", code)
+	}
+	return id, nil
+}
+
+var errTestTimeout = errors.New("test timeout")
+
+// artifactKinds are the folders of the artifacts directory, one per key of the spec's artifacts.
+func artifactKinds(a baleen.Artifacts) []struct {
+	dir   string
+	paths []string
+} {
+	return []struct {
+		dir   string
+		paths []string
+	}{{"xunit", a.XUnit}, {"coverage", a.Coverage}, {"coverage_html", a.CoverageHTML}, {"files", a.Files}}
+}
+
+func (b *build) collect(ctx context.Context, container string) error {
+	budget := int64(MaxArtifactBytes)
+	warn := func(s string) { fmt.Fprintf(b.out, "warning: %s\n", s) }
+	local := map[string][]string{}
+	for _, k := range artifactKinds(b.Spec.Artifacts) {
+		dir := filepath.Join(b.ArtifactsDir, k.dir)
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("clear %s: %w", dir, err)
+		}
+		for _, p := range k.paths {
+			rc, err := b.p.engine.CopyFrom(ctx, container, p)
+			if errors.Is(err, baleen.ErrNotFound) {
+				warn(fmt.Sprintf("artifact %s: %s does not exist in the test container", k.dir, p))
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("copy %s: %w", p, err)
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				rc.Close()
+				return fmt.Errorf("create %s: %w", dir, err)
+			}
+			files, err := extractTar(rc, dir, &budget, warn)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+			for _, f := range files {
+				b.files = append(b.files, k.dir+"/"+f)
+			}
+			fmt.Fprintf(b.out, "%s: %s (%d files)\n", k.dir, p, len(files))
+			local[k.dir] = append(local[k.dir], filepath.Join(dir, filepath.Base(p)))
+		}
+	}
+	sort.Strings(b.files)
+	if len(local["xunit"])+len(local["coverage"]) > 0 {
+		b.report = report.Read(local["xunit"], local["coverage"])
+		for _, w := range b.report.Warnings {
+			warn(w)
+		}
+		b.printReport()
+	}
+	return nil
+}
+
+// MaxFailuresShown caps the failed tests listed after the summary.
+const MaxFailuresShown = 20
+
+func (b *build) printReport() {
+	fmt.Fprintln(b.out, b.report.Summary())
+	for i, f := range b.report.Failures {
+		if i == MaxFailuresShown {
+			fmt.Fprintf(b.out, "  ... and %d more\n", len(b.report.Failures)-i)
+			break
+		}
+		if f.Message != "" {
+			fmt.Fprintf(b.out, "  FAIL %s: %s\n", f.Name, firstLine(f.Message))
+		} else {
+			fmt.Fprintf(b.out, "  FAIL %s\n", f.Name)
+		}
+	}
+}
+
+func (b *build) tag(ctx context.Context) error {
+	for _, img := range b.Spec.Build {
+		ref := img.Name + ":latest"
+		if err := b.p.engine.Tag(ctx, b.images[img.Name], ref); err != nil {
+			return fmt.Errorf("tag %s: %w", ref, err)
+		}
+		fmt.Fprintf(b.out, "%s -> %s\n", b.images[img.Name], ref)
+	}
+	return nil
+}
+
+func secretValues(m map[string]string) []string {
+	vs := make([]string, 0, len(m))
+	for _, v := range m {
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// round shortens a duration for people: 1.2s, 3m4s.
+func round(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
+}
