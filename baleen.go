@@ -44,6 +44,8 @@ type Stage string
 
 // The stages of a pipeline, in the order they run.
 const (
+	// StageConfig reads and checks the baleen.yml of the commit being built.
+	StageConfig    Stage = "config"
 	StageBuild     Stage = "build"
 	StageDepends   Stage = "depends"
 	StageTest      Stage = "test"

@@ -1,6 +1,8 @@
 module github.com/baleen-ci/baleen
 
-go 1.25.0
+go 1.26.0
+
+require github.com/go-git/go-git/v5 v5.19.3
 
 require (
 	dario.cat/mergo v1.0.0 // indirect
@@ -24,7 +26,6 @@ require (
 	github.com/gliderlabs/ssh v0.3.8 // indirect
 	github.com/go-git/gcfg v1.5.1-0.20230307220236-3a3c6141e376 // indirect
 	github.com/go-git/go-billy/v5 v5.9.2 // indirect
-	github.com/go-git/go-git/v5 v5.19.3 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/golang/groupcache v0.0.0-20241129210726-2c02b8208cf8 // indirect

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is everything `baleen serve` is told, from flags, the environment and the config file, in that
+// order of precedence. docs/config.md documents it.
+type Config struct {
+	Data           string `yaml:"data"`
+	Listen         string `yaml:"listen"`
+	AuthorizedKeys string `yaml:"authorized_keys"`
+	// Concurrency caps the builds that run at once across projects.
+	Concurrency int `yaml:"concurrency"`
+	// ShutdownGrace is how long running builds may go on after SIGTERM before they are cancelled.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// Credentials are the secrets builds may ask for by name in baleen.yml.
+	Credentials map[string]Credential `yaml:"credentials"`
+	LogLevel    string                `yaml:"log_level"`
+}
+
+// Credential says where a secret's value is: a file (preferred: it stays out of the config) or the server's
+// environment.
+type Credential struct {
+	File string `yaml:"file"`
+	Env  string `yaml:"env"`
+}
+
+// defaults are the settings nobody gave.
+func defaults() Config {
+	return Config{Data: "./baleen-data", Listen: ":2222", Concurrency: runtime.NumCPU(), ShutdownGrace: 5 * time.Minute, LogLevel: "info"}
+}
+
+// loadConfig reads the serve command line: flags, then BALEEN_* variables, then the config file.
+func loadConfig(args []string, e env) (Config, error) {
+	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fl.SetOutput(e.stderr)
+	var set Config
+	fl.StringVar(&set.Data, "data", "", "data directory: repositories, database, artifacts, host key (env BALEEN_DATA; default ./baleen-data)")
+	fl.StringVar(&set.Listen, "listen", "", "SSH listen address (env BALEEN_LISTEN; default :2222)")
+	fl.StringVar(&set.AuthorizedKeys, "authorized-keys", "", "OpenSSH authorized_keys file of who may push (env BALEEN_AUTHORIZED_KEYS; default DATA/authorized_keys)")
+	configFile := fl.String("config", "", "YAML config file, see docs/config.md (env BALEEN_CONFIG)")
+	if err := fl.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fl.NArg() > 0 {
+		return Config{}, fmt.Errorf("serve takes no arguments, got %q", fl.Args())
+	}
+	fromEnv := Config{Data: e.getenv("BALEEN_DATA"), Listen: e.getenv("BALEEN_LISTEN"), AuthorizedKeys: e.getenv("BALEEN_AUTHORIZED_KEYS")}
+	if *configFile == "" {
+		*configFile = e.getenv("BALEEN_CONFIG")
+	}
+	c := defaults()
+	if *configFile != "" {
+		if err := readConfigFile(*configFile, &c); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, over := range []Config{fromEnv, set} {
+		c.Data = pick(over.Data, c.Data)
+		c.Listen = pick(over.Listen, c.Listen)
+		c.AuthorizedKeys = pick(over.AuthorizedKeys, c.AuthorizedKeys)
+	}
+	if c.AuthorizedKeys == "" {
+		c.AuthorizedKeys = filepath.Join(c.Data, "authorized_keys")
+	}
+	return c, c.validate()
+}
+
+func pick(over, base string) string {
+	if over != "" {
+		return over
+	}
+	return base
+}
+
+func readConfigFile(path string, c *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Concurrency < 1 {
+		errs = append(errs, fmt.Errorf("concurrency: want 1 or more, got %d", c.Concurrency))
+	}
+	if c.ShutdownGrace < 0 {
+		errs = append(errs, fmt.Errorf("shutdown_grace: want a duration of 0 or more, got %s", c.ShutdownGrace))
+	}
+	for name, cr := range c.Credentials {
+		if (cr.File == "") == (cr.Env == "") {
+			errs = append(errs, fmt.Errorf("credentials.%s: give exactly one of file or env", name))
+		}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level: want debug, info, warn or error, got %q", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// secret returns a credential's value, read when a build asks for it so that a rotated file takes effect
+// without a restart.
+func (c Config) secret(getenv func(string) string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		cr, ok := c.Credentials[name]
+		if !ok {
+			return "", false
+		}
+		if cr.Env != "" {
+			v := getenv(cr.Env)
+			return v, v != ""
+		}
+		b, err := os.ReadFile(cr.File)
+		if err != nil {
+			return "", false
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		return v, v != ""
+	}
+}

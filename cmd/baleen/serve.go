@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/gitd"
+	"github.com/baleen-ci/baleen/gitd/commands"
+	"github.com/baleen-ci/baleen/pipeline"
+	"github.com/baleen-ci/baleen/pipeline/docker"
+	"github.com/baleen-ci/baleen/store"
+)
+
+func cmdServe(ctx context.Context, args []string, e env) int {
+	cfg, err := loadConfig(args, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "baleen serve: %v\n", err)
+		return exitUsage
+	}
+	logger := newLogger(e, cfg.LogLevel)
+	if err := serve(ctx, cfg, e, logger); err != nil {
+		logger.Error("serve", "err", err)
+		if errors.Is(err, baleen.ErrUnavailable) {
+			return exitInfra
+		}
+		return exitFailed
+	}
+	return exitOK
+}
+
+func newLogger(e env, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if e.getenv("BALEEN_LOG_FORMAT") == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, opts))
+}
+
+// serve runs the server until ctx ends, then shuts it down: no new connections, running builds get the grace
+// period to finish, then are cancelled and cleaned up, and the store is closed.
+func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err error) {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	st, err := store.Open(filepath.Join(cfg.Data, "db"), logger)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+
+	eng, err := docker.FromEnv(docker.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	if err := eng.Ping(ctx); err != nil {
+		// Serve anyway: pushes are stored, and builds fail with this message until the engine answers.
+		logger.Error("docker engine unreachable; builds will fail until it answers", "err", err)
+	}
+
+	reposDir := filepath.Join(cfg.Data, "repos")
+	repos, err := gitd.NewRepositories(reposDir)
+	if err != nil {
+		return err
+	}
+	sched := pipeline.NewScheduler(pipeline.SchedulerConfig{
+		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Repos: repos,
+		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
+		Concurrency: cfg.Concurrency, Logger: logger,
+	})
+	if err := sched.Recover(ctx); err != nil {
+		logger.Error("recover interrupted builds", "err", err)
+	}
+	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts")}
+	srv, err := gitd.New(gitd.Config{
+		HostKeyPath:        filepath.Join(cfg.Data, "ssh_host_ed25519_key"),
+		AuthorizedKeysPath: cfg.AuthorizedKeys,
+		ReposDir:           reposDir,
+		Logger:             logger,
+		Receiver:           &receiver{sched: sched, projects: st, log: logger},
+		Commands:           commandAdapter{handler},
+	})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	logger.Info("baleen serving", "addr", l.Addr().String(), "data", cfg.Data, "authorized_keys", cfg.AuthorizedKeys)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+
+	select {
+	case err = <-served:
+		err = fmt.Errorf("ssh server: %w", err)
+	case <-ctx.Done():
+		logger.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	}
+	grace, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	errs := []error{err}
+	// Builds first: their pushers are still connected and see the end of their build.
+	if serr := sched.Shutdown(grace); serr != nil {
+		errs = append(errs, serr)
+	}
+	closing, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if serr := srv.Shutdown(closing); serr != nil {
+		errs = append(errs, srv.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// receiver runs the builds of a push.
+type receiver struct {
+	sched    *pipeline.Scheduler
+	projects baleen.ProjectStore
+	log      *slog.Logger
+}
+
+var _ gitd.Receiver = (*receiver)(nil)
+
+const zeroID = "0000000000000000000000000000000000000000"
+
+// Receive builds each pushed branch; a branch whose build fails is rejected.
+func (r *receiver) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error {
+	errs := make([]error, len(p.Updates))
+	if err := r.projects.CreateProject(ctx, baleen.Project{Name: p.Project, Created: time.Now().UTC()}); err == nil {
+		fmt.Fprintf(out, "created project %s\n", p.Project)
+	} else if !errors.Is(err, baleen.ErrExists) {
+		for i := range errs {
+			errs[i] = fmt.Errorf("record project: %w", err)
+		}
+		return errs
+	}
+	for i, u := range p.Updates {
+		switch {
+		case strings.HasPrefix(u.Name, "refs/baleen/"):
+			errs[i] = errors.New("refs/baleen/ is reserved for Baleen's own records")
+		case u.New == zeroID:
+			fmt.Fprintf(out, "%s deleted\n", u.Name)
+		case !strings.HasPrefix(u.Name, "refs/heads/"):
+			fmt.Fprintf(out, "%s stored; only branches are built\n", u.Name)
+		default:
+			errs[i] = r.build(ctx, p, u, out)
+		}
+	}
+	return errs
+}
+
+func (r *receiver) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, out io.Writer) error {
+	branch := strings.TrimPrefix(u.Name, "refs/heads/")
+	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: p.Fingerprint, Out: out})
+	switch {
+	case errors.Is(err, pipeline.ErrNothingToBuild):
+		fmt.Fprintf(out, "%s: nothing to build (no baleen.yml)\n", branch)
+		return nil
+	case err != nil:
+		r.log.Error("build", "project", p.Project, "commit", u.New, "key", p.Fingerprint, "err", err)
+		return fmt.Errorf("build not run: %v", err)
+	case b.Status == baleen.StatusPassed:
+		return nil
+	case b.FailedStage != "":
+		return fmt.Errorf("build #%d failed: %s", b.Number, b.FailedStage)
+	default:
+		return fmt.Errorf("build #%d %s", b.Number, b.Status)
+	}
+}
+
+// commandAdapter answers gitd's non-git ssh commands with the commands package.
+type commandAdapter struct{ h *commands.Handler }
+
+func (a commandAdapter) Command(s gitd.Session) int {
+	return a.h.Run(s.Context, &commands.Call{Args: s.Args, Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Fingerprint: s.Fingerprint})
+}

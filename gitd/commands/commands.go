@@ -1,0 +1,516 @@
+// Package commands answers the ssh commands that read and steer Baleen's records:
+// `ssh -p PORT HOST builds api`. gitd hands it every ssh command that is not git's own; it reads the stores
+// and asks the pipeline's Scheduler to rebuild, follow or cancel builds.
+//
+// Exit codes: 0 done (or the build passed), 1 the build failed or the project or build does not exist,
+// 2 an unknown command or a wrong argument (usage goes to stderr).
+package commands
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/pipeline"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFailed   = 1
+	ExitUsage    = 2
+	ExitInternal = 3
+)
+
+// Handler answers ssh commands. It is safe for concurrent use.
+type Handler struct {
+	Projects  baleen.ProjectStore
+	Builds    baleen.BuildStore
+	Repos     baleen.Repositories
+	Scheduler *pipeline.Scheduler
+	// ArtifactsDir is where builds keep artifacts: ArtifactsDir/<project>/<number>.
+	ArtifactsDir string
+	// Extra holds further commands (deploy-key, releases...) by name, added by later stages.
+	Extra map[string]Command
+}
+
+// Command is one further command.
+type Command struct {
+	Usage string
+	Help  string
+	Run   func(ctx context.Context, c *Call) int
+}
+
+// Call is one command being answered.
+type Call struct {
+	Args           []string
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Fingerprint is the key of the caller.
+	Fingerprint string
+}
+
+// Usagef prints a usage error to stderr and returns ExitUsage.
+func (c *Call) Usagef(format string, a ...any) int {
+	fmt.Fprintf(c.Stderr, format+"\n", a...)
+	return ExitUsage
+}
+
+type spec struct {
+	usage, help string
+	run         func(h *Handler, ctx context.Context, c *Call, fl *flags) int
+	min, max    int
+}
+
+// flags are the flags every command accepts where it makes sense.
+type flags struct {
+	json, follow bool
+	args         []string
+}
+
+var builtin = map[string]spec{
+	"projects":  {"projects [--json]", "list the projects", (*Handler).projects, 0, 0},
+	"builds":    {"builds <project> [--json]", "list a project's builds, newest first", (*Handler).builds, 1, 1},
+	"logs":      {"logs <project> [<build>] [-f]", "print a build's log (the latest by default); -f follows it to its end", (*Handler).logs, 1, 2},
+	"status":    {"status <project> [--json]", "show a project's latest build", (*Handler).status, 1, 1},
+	"report":    {"report <project> [<build>] [--json]", "show a build's test counts, failed tests and coverage", (*Handler).report, 1, 2},
+	"artifacts": {"artifacts <project> <build>", "write a build's artifacts to stdout as a tar stream", (*Handler).artifacts, 2, 2},
+	"rebuild":   {"rebuild <project> [<build>|<ref>]", "build a commit again (the latest build's by default), streaming like a push", (*Handler).rebuild, 1, 2},
+	"cancel":    {"cancel <project> [<build>]", "cancel a queued or running build (the latest by default)", (*Handler).cancel, 1, 2},
+}
+
+// Run answers one command line and returns its exit code.
+func (h *Handler) Run(ctx context.Context, c *Call) int {
+	if len(c.Args) == 0 || c.Args[0] == "help" || c.Args[0] == "--help" || c.Args[0] == "-h" {
+		if len(c.Args) == 0 {
+			fmt.Fprint(c.Stderr, h.usage())
+			return ExitUsage
+		}
+		fmt.Fprint(c.Stdout, h.usage())
+		return ExitOK
+	}
+	name := c.Args[0]
+	if x, ok := h.Extra[name]; ok {
+		return x.Run(ctx, &Call{Args: c.Args[1:], Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr, Fingerprint: c.Fingerprint})
+	}
+	sp, ok := builtin[name]
+	if !ok {
+		fmt.Fprintf(c.Stderr, "unknown command %q\n\n%s", name, h.usage())
+		return ExitUsage
+	}
+	fl, err := parseFlags(name, c.Args[1:], strings.Contains(sp.usage, "--json"), strings.Contains(sp.usage, "-f]"))
+	if err != nil {
+		return c.Usagef("%s: %v\nusage: %s", name, err, sp.usage)
+	}
+	if len(fl.args) < sp.min || len(fl.args) > sp.max {
+		return c.Usagef("usage: %s", sp.usage)
+	}
+	if len(fl.args) > 0 {
+		if err := baleen.ValidateProjectName(fl.args[0]); err != nil {
+			return c.Usagef("%s: %v", name, err)
+		}
+	}
+	return sp.run(h, ctx, c, fl)
+}
+
+func parseFlags(name string, args []string, allowJSON, allowFollow bool) (*flags, error) {
+	fl := &flags{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if allowJSON {
+		fs.BoolVar(&fl.json, "json", false, "")
+	}
+	if allowFollow {
+		fs.BoolVar(&fl.follow, "f", false, "")
+	}
+	// Flags may stand before or after the arguments.
+	var rest []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			rest = append(rest, args[0])
+			args = args[1:]
+		}
+	}
+	fl.args = rest
+	return fl, nil
+}
+
+func (h *Handler) usage() string {
+	var b strings.Builder
+	b.WriteString("Baleen ssh commands: ssh -p PORT HOST <command>\n\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, name := range []string{"projects", "builds", "logs", "status", "report", "artifacts", "rebuild", "cancel"} {
+		fmt.Fprintf(tw, "  %s\t%s\n", builtin[name].usage, builtin[name].help)
+	}
+	for _, x := range h.Extra {
+		fmt.Fprintf(tw, "  %s\t%s\n", x.Usage, x.Help)
+	}
+	fmt.Fprintf(tw, "  help\tthis text\n")
+	tw.Flush()
+	b.WriteString("\nPush with: git push ssh://HOST:PORT/<project> main\n")
+	return b.String()
+}
+
+// fail reports a missing project or build (exit 1) or another error (exit 3).
+func fail(c *Call, err error) int {
+	fmt.Fprintf(c.Stderr, "error: %v\n", err)
+	if errors.Is(err, baleen.ErrNotFound) || errors.Is(err, baleen.ErrInvalid) {
+		return ExitFailed
+	}
+	return ExitInternal
+}
+
+func writeJSON(w io.Writer, v any) int {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return ExitInternal
+	}
+	return ExitOK
+}
+
+func (h *Handler) projects(ctx context.Context, c *Call, fl *flags) int {
+	ps, err := h.Projects.Projects(ctx)
+	if err != nil {
+		return fail(c, err)
+	}
+	if fl.json {
+		if ps == nil {
+			ps = []baleen.Project{}
+		}
+		return writeJSON(c.Stdout, ps)
+	}
+	if len(ps) == 0 {
+		fmt.Fprintln(c.Stdout, "no projects yet: push one with git push ssh://HOST:PORT/<project> main")
+		return ExitOK
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROJECT\tLAST BUILD\tSTATUS\tWHEN")
+	for _, p := range ps {
+		b, err := h.Builds.LatestBuild(ctx, p.Name)
+		switch {
+		case errors.Is(err, baleen.ErrNotFound):
+			fmt.Fprintf(tw, "%s\t-\t-\t-\n", p.Name)
+		case err != nil:
+			return fail(c, err)
+		default:
+			fmt.Fprintf(tw, "%s\t#%d\t%s\t%s\n", p.Name, b.Number, b.Status, ago(b.Created))
+		}
+	}
+	tw.Flush()
+	return ExitOK
+}
+
+// project checks that the project exists.
+func (h *Handler) project(ctx context.Context, name string) error {
+	_, err := h.Projects.Project(ctx, name)
+	if errors.Is(err, baleen.ErrNotFound) {
+		return fmt.Errorf("no project %q: %w", name, baleen.ErrNotFound)
+	}
+	return err
+}
+
+// build finds the build that args names: args[1] when given, else the project's latest.
+func (h *Handler) build(ctx context.Context, args []string) (baleen.Build, error) {
+	if err := h.project(ctx, args[0]); err != nil {
+		return baleen.Build{}, err
+	}
+	if len(args) < 2 {
+		b, err := h.Builds.LatestBuild(ctx, args[0])
+		if errors.Is(err, baleen.ErrNotFound) {
+			return b, fmt.Errorf("project %s has no builds yet: %w", args[0], baleen.ErrNotFound)
+		}
+		return b, err
+	}
+	n, err := parseBuildNumber(args[1])
+	if err != nil {
+		return baleen.Build{}, err
+	}
+	b, err := h.Builds.Build(ctx, args[0], n)
+	if errors.Is(err, baleen.ErrNotFound) {
+		return b, fmt.Errorf("project %s has no build #%d: %w", args[0], n, baleen.ErrNotFound)
+	}
+	return b, err
+}
+
+func parseBuildNumber(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(s, "#"))
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("build %q: want a build number such as 7: %w", s, baleen.ErrInvalid)
+	}
+	return n, nil
+}
+
+func (h *Handler) builds(ctx context.Context, c *Call, fl *flags) int {
+	if err := h.project(ctx, fl.args[0]); err != nil {
+		return fail(c, err)
+	}
+	bs, err := h.Builds.Builds(ctx, baleen.BuildFilter{Project: fl.args[0]})
+	if err != nil {
+		return fail(c, err)
+	}
+	if fl.json {
+		if bs == nil {
+			bs = []baleen.Build{}
+		}
+		return writeJSON(c.Stdout, bs)
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "BUILD\tSTATUS\tBRANCH\tCOMMIT\tWHEN\tTOOK\tTESTS")
+	for _, b := range bs {
+		tests := "-"
+		if b.Report != nil {
+			tests = fmt.Sprintf("%d/%d passed", b.Report.Passed, b.Report.Total())
+		}
+		fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Number, statusWord(b), dash(b.Branch), shortID(b.Commit), ago(b.Created), took(b), tests)
+	}
+	tw.Flush()
+	return ExitOK
+}
+
+func (h *Handler) logs(ctx context.Context, c *Call, fl *flags) int {
+	b, err := h.build(ctx, fl.args)
+	if err != nil {
+		return fail(c, err)
+	}
+	if fl.follow {
+		b, err = h.Scheduler.Follow(ctx, b.Project, b.Number, c.Stdout)
+		if err != nil {
+			return fail(c, err)
+		}
+		return verdict(b)
+	}
+	rc, err := h.Builds.Log(ctx, b.Project, b.Number, 0)
+	if err != nil {
+		return fail(c, err)
+	}
+	defer rc.Close()
+	if _, err := io.Copy(c.Stdout, rc); err != nil {
+		return fail(c, err)
+	}
+	return ExitOK
+}
+
+func verdict(b baleen.Build) int {
+	if b.Status == baleen.StatusPassed {
+		return ExitOK
+	}
+	return ExitFailed
+}
+
+func (h *Handler) status(ctx context.Context, c *Call, fl *flags) int {
+	b, err := h.build(ctx, fl.args[:1])
+	if err != nil {
+		return fail(c, err)
+	}
+	if fl.json {
+		return writeJSON(c.Stdout, b)
+	}
+	fmt.Fprintf(c.Stdout, "project %s: build #%d %s\n", b.Project, b.Number, statusWord(b))
+	fmt.Fprintf(c.Stdout, "  commit  %s (%s)\n  pushed  %s by %s\n", b.Commit, dash(b.Branch), b.Created.Format(time.RFC3339), dash(b.Pusher))
+	if !b.Finished.IsZero() {
+		fmt.Fprintf(c.Stdout, "  took    %s\n", took(b))
+	}
+	for _, s := range b.Stages {
+		line := fmt.Sprintf("  %-9s %-9s %s", s.Stage, s.Status, s.Duration.Round(100*time.Millisecond))
+		if s.Status != baleen.StatusPassed && s.Message != "" {
+			line += "  " + firstLine(s.Message)
+		}
+		fmt.Fprintln(c.Stdout, line)
+	}
+	if b.Report != nil {
+		fmt.Fprintf(c.Stdout, "  %s\n", b.Report.Summary())
+	}
+	return ExitOK
+}
+
+func (h *Handler) report(ctx context.Context, c *Call, fl *flags) int {
+	b, err := h.build(ctx, fl.args)
+	if err != nil {
+		return fail(c, err)
+	}
+	if fl.json {
+		return writeJSON(c.Stdout, struct {
+			Project string             `json:"project"`
+			Number  int                `json:"number"`
+			Status  baleen.Status      `json:"status"`
+			Commit  string             `json:"commit"`
+			Report  *baleen.TestReport `json:"report"`
+		}{b.Project, b.Number, b.Status, b.Commit, b.Report})
+	}
+	fmt.Fprintf(c.Stdout, "build #%d of %s: %s\n", b.Number, b.Project, statusWord(b))
+	if b.Report == nil {
+		fmt.Fprintln(c.Stdout, "no test reports (set artifacts.xunit and artifacts.coverage in baleen.yml)")
+		return ExitOK
+	}
+	fmt.Fprintln(c.Stdout, b.Report.Summary())
+	for _, f := range b.Report.Failures {
+		fmt.Fprintf(c.Stdout, "  FAIL %s", f.Name)
+		if f.Message != "" {
+			fmt.Fprintf(c.Stdout, ": %s", firstLine(f.Message))
+		}
+		fmt.Fprintln(c.Stdout)
+	}
+	for _, w := range b.Report.Warnings {
+		fmt.Fprintf(c.Stdout, "  warning: %s\n", w)
+	}
+	return ExitOK
+}
+
+func (h *Handler) artifacts(ctx context.Context, c *Call, fl *flags) int {
+	b, err := h.build(ctx, fl.args)
+	if err != nil {
+		return fail(c, err)
+	}
+	dir := filepath.Join(h.ArtifactsDir, b.Project, strconv.Itoa(b.Number))
+	if len(b.Artifacts) == 0 {
+		return fail(c, fmt.Errorf("build #%d of %s kept no artifacts: %w", b.Number, b.Project, baleen.ErrNotFound))
+	}
+	tw := tar.NewWriter(c.Stdout)
+	// Only the files the build recorded are sent: nothing else under the data dir can be reached.
+	for _, name := range b.Artifacts {
+		if err := addFile(tw, os.DirFS(dir), name); err != nil {
+			return fail(c, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fail(c, err)
+	}
+	return ExitOK
+}
+
+func addFile(tw *tar.Writer, fsys fs.FS, name string) error {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return fmt.Errorf("artifact %s: %w", name, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("artifact %s is not a regular file", name)
+	}
+	h, err := tar.FileInfoHeader(fi, "")
+	if err != nil {
+		return err
+	}
+	h.Name = name
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	_, err = io.Copy(tw, f)
+	return err
+}
+
+func (h *Handler) rebuild(ctx context.Context, c *Call, fl *flags) int {
+	project := fl.args[0]
+	if err := h.project(ctx, project); err != nil {
+		return fail(c, err)
+	}
+	var commit, branch string
+	switch {
+	case len(fl.args) == 1:
+		b, err := h.build(ctx, fl.args)
+		if err != nil {
+			return fail(c, err)
+		}
+		commit, branch = b.Commit, b.Branch
+	default:
+		if n, err := parseBuildNumber(fl.args[1]); err == nil {
+			b, err := h.Builds.Build(ctx, project, n)
+			if err != nil {
+				return fail(c, fmt.Errorf("project %s has no build #%d: %w", project, n, err))
+			}
+			commit, branch = b.Commit, b.Branch
+		} else {
+			id, err := h.Repos.Resolve(ctx, project, fl.args[1])
+			if err != nil {
+				return fail(c, fmt.Errorf("%s names no build, ref or commit of %s: %w", fl.args[1], project, err))
+			}
+			commit, branch = id, strings.TrimPrefix(fl.args[1], "refs/heads/")
+			if len(id) >= len(branch) && strings.HasPrefix(id, branch) {
+				branch = ""
+			}
+		}
+	}
+	b, err := h.Scheduler.Run(ctx, pipeline.Request{Project: project, Branch: branch, Commit: commit, Pusher: c.Fingerprint, Out: c.Stdout})
+	if errors.Is(err, pipeline.ErrNothingToBuild) {
+		fmt.Fprintf(c.Stdout, "%s: nothing to build (no baleen.yml at %s)\n", project, shortID(commit))
+		return ExitOK
+	}
+	if err != nil {
+		return fail(c, err)
+	}
+	return verdict(b)
+}
+
+func (h *Handler) cancel(ctx context.Context, c *Call, fl *flags) int {
+	b, err := h.build(ctx, fl.args)
+	if err != nil {
+		return fail(c, err)
+	}
+	if b.Status.Final() {
+		fmt.Fprintf(c.Stderr, "build #%d of %s already ended: %s\n", b.Number, b.Project, b.Status)
+		return ExitFailed
+	}
+	if err := h.Scheduler.Cancel(b.Project, b.Number); err != nil {
+		return fail(c, err)
+	}
+	fmt.Fprintf(c.Stdout, "cancelling build #%d of %s\n", b.Number, b.Project)
+	return ExitOK
+}
+
+func statusWord(b baleen.Build) string {
+	if b.Status == baleen.StatusFailed && b.FailedStage != "" {
+		return fmt.Sprintf("failed (%s)", b.FailedStage)
+	}
+	return string(b.Status)
+}
+
+func took(b baleen.Build) string {
+	if b.Started.IsZero() || b.Finished.IsZero() {
+		return "-"
+	}
+	return b.Finished.Sub(b.Started).Round(100 * time.Millisecond).String()
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func shortID(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return dash(s)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}

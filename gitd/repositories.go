@@ -1,0 +1,84 @@
+package gitd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// Repositories reads and updates the bare repositories under a directory, one per project at
+// <dir>/<project>.git. It implements baleen.Repositories; each call opens the repository afresh, so calls
+// for one project may run side by side.
+type Repositories struct {
+	dir string
+}
+
+var _ baleen.Repositories = (*Repositories)(nil)
+
+// NewRepositories returns the Repositories kept under dir.
+func NewRepositories(dir string) (*Repositories, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("repositories dir: %w", err)
+	}
+	return &Repositories{dir: abs}, nil
+}
+
+func (r *Repositories) open(project string) (*git.Repository, error) {
+	if err := baleen.ValidateProjectName(project); err != nil {
+		return nil, err
+	}
+	repo, err := git.PlainOpen(filepath.Join(r.dir, project+".git"))
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		return nil, fmt.Errorf("project %s has no repository: %w", project, baleen.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", project, err)
+	}
+	return repo, nil
+}
+
+// Tree returns the tree of commit in project's repository.
+func (r *Repositories) Tree(_ context.Context, project, commit string) (fs.FS, error) {
+	repo, err := r.open(project)
+	if err != nil {
+		return nil, err
+	}
+	c, err := repo.CommitObject(plumbing.NewHash(commit))
+	if err != nil {
+		return nil, fmt.Errorf("commit %s of %s: %w", commit, project, baleen.ErrNotFound)
+	}
+	return newTreeFS(repo.Storer, c)
+}
+
+// Resolve returns the full commit id that rev names in project's repository.
+func (r *Repositories) Resolve(_ context.Context, project, rev string) (string, error) {
+	repo, err := r.open(project)
+	if err != nil {
+		return "", err
+	}
+	h, err := repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", rev, baleen.ErrNotFound)
+	}
+	return h.String(), nil
+}
+
+// SetRef points name at commit.
+func (r *Repositories) SetRef(_ context.Context, project, name, commit string) error {
+	repo, err := r.open(project)
+	if err != nil {
+		return err
+	}
+	ref := plumbing.NewHashReference(plumbing.ReferenceName(name), plumbing.NewHash(commit))
+	if err := repo.Storer.SetReference(ref); err != nil {
+		return fmt.Errorf("set %s of %s: %w", name, project, err)
+	}
+	return nil
+}

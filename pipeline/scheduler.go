@@ -1,0 +1,420 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/pipeline/spec"
+)
+
+// ErrNothingToBuild: the commit has no baleen.yml at its root.
+var ErrNothingToBuild = errors.New("nothing to build: no baleen.yml")
+
+// errShutdown is the cause of builds the server stopped; they end interrupted, not cancelled.
+var errShutdown = errors.New("server shutting down")
+
+// errCancelled is the cause of builds a person cancelled.
+var errCancelled = errors.New("cancelled")
+
+// SchedulerConfig wires a Scheduler.
+type SchedulerConfig struct {
+	Pipeline *Pipeline
+	Projects baleen.ProjectStore
+	Builds   baleen.BuildStore
+	Repos    baleen.Repositories
+	// ArtifactsDir holds each build's artifacts at ArtifactsDir/<project>/<number>.
+	ArtifactsDir string
+	// Secret returns the server's value of a credential; false when the server has none.
+	Secret func(name string) (string, bool)
+	// Concurrency caps the builds that run at once across projects; runtime.NumCPU() when 0.
+	Concurrency int
+	Logger      *slog.Logger
+}
+
+// Scheduler runs the builds of a server: recorded in the store, one at a time per project, up to
+// Concurrency side by side. A build runs to its end whether or not anybody still watches it; only Cancel and
+// Shutdown stop it early. Its methods are safe for concurrent use.
+type Scheduler struct {
+	cfg    SchedulerConfig
+	log    *slog.Logger
+	slots  chan struct{}
+	base   context.Context
+	stop   context.CancelCauseFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
+	// queues holds, per project, a channel of capacity 1 that the running build holds, and its number.
+	queues  map[string]*queue
+	running map[string]*active
+}
+
+type queue struct {
+	slot   chan struct{}
+	holder int
+}
+
+// active is a build that is queued or running in this process.
+type active struct {
+	cancel  context.CancelCauseFunc
+	changed chan struct{} // closed and replaced whenever the build's log grows
+}
+
+// NewScheduler returns a Scheduler; call Recover once before the first Run.
+func NewScheduler(cfg SchedulerConfig) *Scheduler {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = runtime.NumCPU()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Secret == nil {
+		cfg.Secret = func(string) (string, bool) { return "", false }
+	}
+	base, stop := context.WithCancelCause(context.Background())
+	return &Scheduler{
+		cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.Concurrency), base: base, stop: stop,
+		queues: map[string]*queue{}, running: map[string]*active{},
+	}
+}
+
+// Request asks for a build of one commit.
+type Request struct {
+	Project string
+	Branch  string
+	Commit  string
+	// Pusher is who asked: a key fingerprint, or what started the build.
+	Pusher string
+	// Out receives the build's output live; nil discards it. Errors writing to it are ignored: the build
+	// goes on when its watcher goes away.
+	Out io.Writer
+}
+
+// Run records a build of req's commit, waits for its turn, runs it and returns its final record. It returns
+// ErrNothingToBuild, without recording a build, when the commit has no baleen.yml. ctx bounds only the wait
+// for the record to be created: once queued, the build is stopped by nothing but Cancel and Shutdown.
+func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) {
+	if !s.enter() {
+		return baleen.Build{}, fmt.Errorf("server is shutting down: %w", baleen.ErrUnavailable)
+	}
+	defer s.wg.Done()
+	tree, err := s.cfg.Repos.Tree(ctx, req.Project, req.Commit)
+	if err != nil {
+		return baleen.Build{}, fmt.Errorf("read commit %s: %w", short(req.Commit), err)
+	}
+	data, err := fs.ReadFile(tree, "baleen.yml")
+	if errors.Is(err, fs.ErrNotExist) {
+		return baleen.Build{}, ErrNothingToBuild
+	}
+	if err != nil {
+		return baleen.Build{}, fmt.Errorf("read baleen.yml: %w", err)
+	}
+	b, err := s.cfg.Builds.CreateBuild(ctx, baleen.Build{
+		Project: req.Project, Commit: req.Commit, Branch: req.Branch, Pusher: req.Pusher, Created: time.Now().UTC(),
+	})
+	if err != nil {
+		return baleen.Build{}, fmt.Errorf("record build: %w", err)
+	}
+	log := s.log.With("project", b.Project, "build", b.Number, "commit", b.Commit)
+	bctx, cancel := context.WithCancelCause(s.base)
+	defer cancel(nil)
+	key := buildKey(b.Project, b.Number)
+	act := &active{cancel: cancel, changed: make(chan struct{})}
+	s.mu.Lock()
+	s.running[key] = act
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, key)
+		close(act.changed)
+		s.mu.Unlock()
+	}()
+
+	// From here on, work and records use contexts of their own: the pusher may go away.
+	rctx := context.WithoutCancel(ctx)
+	if err := s.cfg.Repos.SetRef(rctx, b.Project, "refs/baleen/builds/"+strconv.Itoa(b.Number), b.Commit); err != nil {
+		log.Error("set build ref", "err", err)
+	}
+	logw, err := s.cfg.Builds.LogWriter(rctx, b.Project, b.Number)
+	if err != nil {
+		return s.finish(rctx, b, baleen.Result{Status: baleen.StatusFailed, Message: err.Error()}, log)
+	}
+	out := &buildOutput{client: req.Out, log: logw, s: s, act: act}
+	defer logw.Close()
+
+	fmt.Fprintf(out, "build #%d of %s: %s at %s\n", b.Number, b.Project, refName(b.Branch), short(b.Commit))
+	release, err := s.acquire(bctx, b, out)
+	if err != nil {
+		return s.finish(rctx, b, s.stopped(bctx), log)
+	}
+	defer release()
+	now := time.Now().UTC()
+	running := baleen.StatusRunning
+	if b, err = s.cfg.Builds.UpdateBuild(rctx, b.Project, b.Number, baleen.BuildPatch{Status: &running, Started: &now}); err != nil {
+		log.Error("record build start", "err", err)
+	}
+	log.Info("build started", "key", b.Pusher)
+	res := s.run(bctx, b, tree, data, out)
+	return s.finish(rctx, b, res, log)
+}
+
+// run reads the spec and runs the pipeline.
+func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []byte, out io.Writer) baleen.Result {
+	configFailed := func(err error) baleen.Result {
+		fmt.Fprintf(out, "==> %s\n%v\n", baleen.StageConfig, err)
+		msg := "baleen.yml is not valid"
+		fmt.Fprintf(out, "FAILED: %s: %s\n", baleen.StageConfig, msg)
+		return baleen.Result{Status: baleen.StatusFailed, FailedStage: baleen.StageConfig, Message: msg,
+			Stages: []baleen.StageResult{{Stage: baleen.StageConfig, Status: baleen.StatusFailed, Message: err.Error()}}}
+	}
+	sp, err := spec.Parse("baleen.yml", data)
+	if err != nil {
+		return configFailed(err)
+	}
+	if err := spec.CheckTree(sp, tree); err != nil {
+		return configFailed(err)
+	}
+	secrets := map[string]string{}
+	for _, name := range sp.Credentials {
+		v, ok := s.cfg.Secret(name)
+		if !ok {
+			return configFailed(fmt.Errorf("baleen.yml: credential %s is not configured on the server (credentials in its config file)", name))
+		}
+		secrets[name] = v
+	}
+	res, err := s.cfg.Pipeline.Run(ctx, Run{
+		ID: b.ID(), Spec: sp, Source: tree, Secrets: secrets, Out: out,
+		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
+		StageDone: func(sr baleen.StageResult) {
+			b.Stages = append(b.Stages, sr)
+			if _, err := s.cfg.Builds.UpdateBuild(context.WithoutCancel(ctx), b.Project, b.Number, baleen.BuildPatch{Stages: b.Stages}); err != nil {
+				s.log.Error("record stage", "project", b.Project, "build", b.Number, "err", err)
+			}
+		},
+	})
+	if err != nil && res.Message == "" {
+		res.Message = err.Error()
+	}
+	if res.Status == baleen.StatusCancelled {
+		res.Status = s.stopped(ctx).Status
+	}
+	return res
+}
+
+// stopped is the result of a build stopped before its end: cancelled by a person, or interrupted by shutdown.
+func (s *Scheduler) stopped(ctx context.Context) baleen.Result {
+	if errors.Is(context.Cause(ctx), errShutdown) {
+		return baleen.Result{Status: baleen.StatusInterrupted, Message: "interrupted: the server shut down"}
+	}
+	return baleen.Result{Status: baleen.StatusCancelled, Message: "cancelled"}
+}
+
+func (s *Scheduler) finish(ctx context.Context, b baleen.Build, res baleen.Result, log *slog.Logger) (baleen.Build, error) {
+	now := time.Now().UTC()
+	p := baleen.BuildPatch{Status: &res.Status, Finished: &now, Message: &res.Message, FailedStage: &res.FailedStage,
+		Report: res.Report, Artifacts: res.Artifacts, Images: res.Images}
+	if len(res.Stages) > 0 {
+		p.Stages = res.Stages
+	}
+	nb, err := s.cfg.Builds.UpdateBuild(ctx, b.Project, b.Number, p)
+	if err != nil {
+		log.Error("record build result", "err", err)
+		return b, fmt.Errorf("record build #%d: %w", b.Number, err)
+	}
+	log.Info("build finished", "status", string(res.Status), "stage", string(res.FailedStage))
+	return nb, nil
+}
+
+// acquire waits for the project's queue and a build slot, saying why it waits.
+func (s *Scheduler) acquire(ctx context.Context, b baleen.Build, out io.Writer) (func(), error) {
+	s.mu.Lock()
+	q := s.queues[b.Project]
+	if q == nil {
+		q = &queue{slot: make(chan struct{}, 1)}
+		s.queues[b.Project] = q
+	}
+	holder := q.holder
+	s.mu.Unlock()
+	select {
+	case q.slot <- struct{}{}:
+	default:
+		fmt.Fprintf(out, "waiting for build #%d of %s to finish\n", holder, b.Project)
+		select {
+		case q.slot <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	q.holder = b.Number
+	s.mu.Unlock()
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		fmt.Fprintf(out, "waiting for a free build slot (%d builds run at once)\n", cap(s.slots))
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			<-q.slot
+			return nil, ctx.Err()
+		}
+	}
+	return func() { <-s.slots; <-q.slot }, nil
+}
+
+// Cancel stops a queued or running build. ErrNotFound when the build is not queued or running here.
+func (s *Scheduler) Cancel(project string, number int) error {
+	s.mu.Lock()
+	act := s.running[buildKey(project, number)]
+	s.mu.Unlock()
+	if act == nil {
+		return fmt.Errorf("build #%d of %s is not running: %w", number, project, baleen.ErrNotFound)
+	}
+	act.cancel(errCancelled)
+	return nil
+}
+
+// Follow writes a build's log to w from the start and, while the build runs, what it writes next, until the
+// build ends or ctx does. It returns the build's final record.
+func (s *Scheduler) Follow(ctx context.Context, project string, number int, w io.Writer) (baleen.Build, error) {
+	var off int64
+	for {
+		s.mu.Lock()
+		var changed <-chan struct{}
+		if act := s.running[buildKey(project, number)]; act != nil {
+			changed = act.changed
+		}
+		s.mu.Unlock()
+		b, err := s.cfg.Builds.Build(ctx, project, number)
+		if err != nil {
+			return b, err
+		}
+		n, err := s.copyLog(ctx, project, number, off, w)
+		off += n
+		if err != nil || b.Status.Final() {
+			return b, err
+		}
+		if changed == nil {
+			// Recorded as unfinished but not running here: it was interrupted and Recover has not marked it
+			// yet. Nothing more will be written.
+			return b, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return b, ctx.Err()
+		}
+	}
+}
+
+func (s *Scheduler) copyLog(ctx context.Context, project string, number int, off int64, w io.Writer) (int64, error) {
+	rc, err := s.cfg.Builds.Log(ctx, project, number, off)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	return io.Copy(w, rc)
+}
+
+// Recover marks the builds that were queued or running when the server last stopped as interrupted and
+// removes what they left in Docker. Call it once at start, before the first Run.
+func (s *Scheduler) Recover(ctx context.Context) error {
+	builds, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Statuses: []baleen.Status{baleen.StatusQueued, baleen.StatusRunning}})
+	if err != nil {
+		return fmt.Errorf("list unfinished builds: %w", err)
+	}
+	var errs []error
+	for _, b := range builds {
+		st, msg, now := baleen.StatusInterrupted, "interrupted: the server stopped during the build", time.Now().UTC()
+		if _, err := s.cfg.Builds.UpdateBuild(ctx, b.Project, b.Number, baleen.BuildPatch{Status: &st, Message: &msg, Finished: &now}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := s.cfg.Pipeline.engine.Teardown(ctx, b.ID()); err != nil {
+			errs = append(errs, fmt.Errorf("clean up build #%d of %s: %w", b.Number, b.Project, err))
+		}
+		s.log.Warn("build interrupted by a restart", "project", b.Project, "build", b.Number)
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown stops accepting builds and waits for the running ones to end. When ctx ends first, it cancels
+// them, waits for their cleanup and records them as interrupted.
+func (s *Scheduler) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.stop(errShutdown)
+	<-done
+	return fmt.Errorf("builds still running after the grace period were interrupted: %w", ctx.Err())
+}
+
+func (s *Scheduler) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// buildOutput feeds a build's output to the store and to the watcher, and wakes the followers.
+type buildOutput struct {
+	mu     sync.Mutex
+	client io.Writer
+	log    io.Writer
+	s      *Scheduler
+	act    *active
+}
+
+func (o *buildOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.client != nil {
+		if _, err := o.client.Write(p); err != nil {
+			o.client = nil
+		}
+	}
+	_, err := o.log.Write(p)
+	o.s.mu.Lock()
+	close(o.act.changed)
+	o.act.changed = make(chan struct{})
+	o.s.mu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("write build log: %w", err)
+	}
+	return len(p), nil
+}
+
+func buildKey(project string, number int) string { return project + "#" + strconv.Itoa(number) }
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}
+
+func refName(branch string) string {
+	if branch == "" {
+		return "(no branch)"
+	}
+	return branch
+}
