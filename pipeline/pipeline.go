@@ -129,6 +129,8 @@ type build struct {
 	images map[string]string
 	report *baleen.TestReport
 	files  []string
+	// failed is the first stage that failed.
+	failed baleen.Stage
 }
 
 // stage runs fn under a header and records its result.
@@ -149,6 +151,9 @@ func (b *build) stage(ctx context.Context, s baleen.Stage, fn func(context.Conte
 		fmt.Fprintf(b.out, "--> %s failed in %s: %s\n", s, round(sr.Duration), err)
 	}
 	b.stages = append(b.stages, sr)
+	if err != nil && b.failed == "" {
+		b.failed = s
+	}
 	if b.StageDone != nil {
 		b.StageDone(sr)
 	}
@@ -160,12 +165,10 @@ func (b *build) result(ctx context.Context, err error) baleen.Result {
 	if err == nil {
 		return res
 	}
-	res.Status, res.Message = baleen.StatusFailed, err.Error()
+	res.Status, res.Message, res.FailedStage = baleen.StatusFailed, err.Error(), b.failed
 	var f *failure
-	if errors.As(err, &f) {
+	if errors.As(err, &f) && res.FailedStage == "" {
 		res.FailedStage = f.stage
-	} else if len(b.stages) > 0 {
-		res.FailedStage = b.stages[len(b.stages)-1].Stage
 	}
 	if ctx.Err() != nil && !errors.Is(err, baleen.ErrUnavailable) {
 		res.Status, res.Message = baleen.StatusCancelled, "cancelled"
@@ -295,17 +298,18 @@ func (b *build) waitReady(ctx context.Context, id string, d baleen.Dependency) (
 			return "", b.readyErr(ctx, timeout, last, err)
 		}
 		if !st.Running {
-			msg := fmt.Sprintf("exited with code %d before it was ready", st.ExitCode)
-			if st.Error != "" {
-				msg += ": " + st.Error
-			}
-			return "", errors.New(msg)
+			return "", exited(st)
 		}
 		switch {
 		case !d.Ready.Command.IsZero():
 			last.Reset()
 			code, err := b.p.engine.Exec(ctx, id, d.Ready.Command.Argv(), &last)
 			if err != nil {
+				// The dependency may have died between the inspection and the exec: say so rather than
+				// pass on the engine's complaint.
+				if st, ierr := b.p.engine.Inspect(ctx, id); ierr == nil && !st.Running {
+					return "", exited(st)
+				}
 				return "", b.readyErr(ctx, timeout, last, err)
 			}
 			if code == 0 {
@@ -328,6 +332,14 @@ func (b *build) waitReady(ctx context.Context, id string, d baleen.Dependency) (
 }
 
 var errNotReady = errors.New("not ready")
+
+func exited(st baleen.ContainerState) error {
+	msg := fmt.Sprintf("exited with code %d before it was ready", st.ExitCode)
+	if st.Error != "" {
+		msg += ": " + st.Error
+	}
+	return errors.New(msg)
+}
 
 func (b *build) readyErr(ctx context.Context, timeout time.Duration, last lastLines, err error) error {
 	if context.Cause(ctx) == errNotReady {

@@ -176,13 +176,14 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		return baleen.Result{Status: baleen.StatusFailed, FailedStage: baleen.StageConfig, Message: msg,
 			Stages: []baleen.StageResult{{Stage: baleen.StageConfig, Status: baleen.StatusFailed, Message: err.Error()}}}
 	}
-	sp, err := spec.Parse("baleen.yml", data)
+	parsed, err := spec.ParseFile("baleen.yml", data)
 	if err != nil {
 		return configFailed(err)
 	}
-	if err := spec.CheckTree(sp, tree); err != nil {
+	if err := parsed.CheckTree(tree); err != nil {
 		return configFailed(err)
 	}
+	sp := parsed.Spec
 	secrets := map[string]string{}
 	for _, name := range sp.Credentials {
 		v, ok := s.cfg.Secret(name)
