@@ -462,8 +462,10 @@ func (b *build) collect(ctx context.Context, container string) error {
 	sort.Strings(b.files)
 	if len(local["xunit"])+len(local["coverage"]) > 0 {
 		b.report = report.Read(local["xunit"], local["coverage"])
-		for _, w := range b.report.Warnings {
-			warn(w)
+		// Warnings name the files as the artifacts directory holds them, not by this machine's paths.
+		for i, w := range b.report.Warnings {
+			b.report.Warnings[i] = strings.ReplaceAll(w, b.ArtifactsDir+string(filepath.Separator), "")
+			warn(b.report.Warnings[i])
 		}
 		b.printReport()
 	}
