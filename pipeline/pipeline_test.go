@@ -138,6 +138,7 @@ wget -q -O /app/out/data http://db/data || { echo "db unreachable"; exit 7; }
 cat > /app/out/reports/junit.xml <<XML
 <testsuite name="s"><testcase classname="app" name="reads_db"/><testcase classname="app" name="broken"><failure message="want 2, got 3">trace</failure></testcase><testcase classname="app" name="later"><skipped/></testcase></testsuite>
 XML
+echo '<testsuite name="cut short' > /app/out/reports/broken.xml
 cat > /app/out/coverage.xml <<XML
 <coverage lines-covered="3" lines-valid="4" line-rate="0.75"><packages/></coverage>
 XML
@@ -172,7 +173,7 @@ artifacts:
 	wantStatus(t, res, baleen.StatusPassed, "")
 	f.wantOutput("==> build", "==> depends", "db: ready (ready command)", "tests ran",
 		"tests: 1 passed, 1 failed, 1 skipped — coverage 75.0%", "FAIL app.broken: want 2, got 3",
-		"warning: artifact files: /app/missing.txt does not exist", "PASSED in")
+		"warning: artifact files: /app/missing.txt does not exist", "warning: test report xunit/reports/broken.xml", "PASSED in")
 	if res.Report == nil || res.Report.Passed != 1 || res.Report.Failed != 1 || res.Report.Skipped != 1 {
 		t.Errorf("report: got %+v, want 1 passed, 1 failed, 1 skipped", res.Report)
 	}
