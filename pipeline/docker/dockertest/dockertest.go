@@ -1,0 +1,211 @@
+package dockertest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/pipeline/docker"
+)
+
+// BusyboxPath is where the static busybox that BusyboxImage installs is read from (Debian's
+// busybox-static).
+const BusyboxPath = "/bin/busybox"
+
+// BusyboxRepo is the repository of the image BusyboxImage builds; its tag is a digest of the image's
+// content.
+const BusyboxRepo = "baleen-test/busybox"
+
+// busyboxBuild is the BuildID the busybox image is built under; Cleanup never touches it.
+const busyboxBuild baleen.BuildID = "dockertest-busybox"
+
+// busyboxDockerfile installs busybox as /bin/busybox with a symbolic link in /bin for every applet,
+// /bin/sh among them, and makes /tmp.
+const busyboxDockerfile = `FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox --install -s /bin && mkdir -m 1777 /tmp"]
+`
+
+// cleanupTimeout bounds the removals Cleanup makes after a test.
+const cleanupTimeout = 2 * time.Minute
+
+// Engine returns an Engine on the engine the environment names (DOCKER_HOST, or the local socket). When
+// that engine does not answer, the test fails if the environment variable CI is set and is skipped
+// otherwise. The Engine is closed when the test ends; its warnings go to the test's output.
+func Engine(t testing.TB) *docker.Engine {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	e, err := docker.FromEnv(docker.Options{Logger: log})
+	if err != nil {
+		unreachable(t, err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Errorf("close docker engine: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := e.Ping(ctx); err != nil {
+		unreachable(t, err)
+	}
+	return e
+}
+
+// unreachable fails the test when CI is set and skips it otherwise.
+func unreachable(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("docker is required when CI is set: %v", err)
+	}
+	t.Skipf("docker is not reachable, skipping (set CI to make this a failure): %v", err)
+}
+
+// BusyboxImage returns the reference of an image built FROM scratch with the static busybox of the host
+// as /bin/busybox, its applets (sh, wget, nc, httpd, ...) linked in /bin, and a /tmp. The image is tagged with a
+// digest of its content and built only when no image has that tag yet, so it is built once and shared by
+// every test and every run; it is never removed by Cleanup.
+func BusyboxImage(t testing.TB) string {
+	t.Helper()
+	bin, err := os.ReadFile(BusyboxPath)
+	if err != nil {
+		t.Fatalf("read static busybox (apt-get install busybox-static): %v", err)
+	}
+	h := sha256.New()
+	io.WriteString(h, busyboxDockerfile)
+	h.Write(bin)
+	ref := BusyboxRepo + ":" + hex.EncodeToString(h.Sum(nil))[:16]
+
+	e := Engine(t)
+	ctx := t.Context()
+	_, err = e.Client().ImageInspect(ctx, ref)
+	if err == nil {
+		return ref
+	}
+	if !cerrdefs.IsNotFound(err) {
+		t.Fatalf("inspect image %s: %v", ref, err)
+	}
+	fsys := fstest.MapFS{
+		"Dockerfile": {Data: []byte(busyboxDockerfile), Mode: 0o644},
+		"busybox":    {Data: bin, Mode: 0o755},
+	}
+	req := baleen.ImageRequest{
+		Image:   baleen.ImageBuild{Name: BusyboxRepo, Dockerfile: "Dockerfile"},
+		Context: fsys,
+		Ref:     ref,
+	}
+	var out strings.Builder
+	if err := e.BuildImage(ctx, busyboxBuild, req, &out); err != nil {
+		t.Fatalf("build %s: %v\noutput:\n%s", ref, err, out.String())
+	}
+	return ref
+}
+
+// BuildID returns a BuildID unique to this run of the test: "t-", the test's name in lowercase with
+// anything not allowed in a BuildID turned into '-', cut short, and a random suffix.
+func BuildID(t testing.TB) baleen.BuildID {
+	t.Helper()
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, t.Name())
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	id, err := baleen.ParseBuildID("t-" + name + "-" + strings.ToLower(rand.Text()[:8]))
+	if err != nil {
+		t.Fatalf("make build id: %v", err)
+	}
+	return id
+}
+
+// Leftovers returns the containers, networks and volumes that still carry the label baleen.build=id, as
+// "container/<id>", "network/<id>" and "volume/<name>".
+func Leftovers(t testing.TB, id baleen.BuildID) []string {
+	t.Helper()
+	return leftovers(t, Engine(t).Client(), id)
+}
+
+func leftovers(t testing.TB, c client.APIClient, id baleen.BuildID) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), cleanupTimeout)
+	defer cancel()
+	filter := make(client.Filters).Add("label", baleen.LabelBuild+"="+string(id))
+	var left []string
+	cs, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
+	if err != nil {
+		t.Fatalf("list containers of build %s: %v", id, err)
+	}
+	for _, x := range cs.Items {
+		left = append(left, "container/"+x.ID)
+	}
+	ns, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
+	if err != nil {
+		t.Fatalf("list networks of build %s: %v", id, err)
+	}
+	for _, x := range ns.Items {
+		left = append(left, "network/"+x.ID)
+	}
+	vs, err := c.VolumeList(ctx, client.VolumeListOptions{Filters: filter})
+	if err != nil {
+		t.Fatalf("list volumes of build %s: %v", id, err)
+	}
+	for _, x := range vs.Items {
+		left = append(left, "volume/"+x.Name)
+	}
+	return left
+}
+
+// Cleanup arranges for build id to be torn down with e when the test ends, for the images built under it
+// (labelled baleen.build=id) to be removed, and for the test to fail if anything labelled with id is left.
+func Cleanup(t testing.TB, e *docker.Engine, id baleen.BuildID) {
+	t.Helper()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), cleanupTimeout)
+		defer cancel()
+		if err := e.Teardown(ctx, id); err != nil {
+			t.Errorf("tear down build %s: %v", id, err)
+		}
+		if err := removeImages(ctx, e.Client(), id); err != nil {
+			t.Errorf("remove images of build %s: %v", id, err)
+		}
+		if left := leftovers(t, e.Client(), id); len(left) != 0 {
+			t.Errorf("after teardown of build %s: got leftovers %v, want none", id, left)
+		}
+	})
+}
+
+// removeImages removes the images labelled baleen.build=id, with every tag they have.
+func removeImages(ctx context.Context, c client.APIClient, id baleen.BuildID) error {
+	filter := make(client.Filters).Add("label", baleen.LabelBuild+"="+string(id))
+	list, err := c.ImageList(ctx, client.ImageListOptions{Filters: filter})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, img := range list.Items {
+		_, err := c.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,153 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+
+	"github.com/baleen-ci/baleen"
+)
+
+// Labels the Engine puts on what it makes, besides baleen.LabelBuild.
+const (
+	// LabelRole is the container label holding ContainerSpec.Role.
+	LabelRole = "baleen.role"
+	// LabelName is the container label holding ContainerSpec.Name.
+	LabelName = "baleen.name"
+)
+
+// DefaultCleanupTimeout bounds the work an Engine does after the caller's context ended or a container
+// stopped: killing the container of a cancelled Run, draining the output of one that exited.
+const DefaultCleanupTimeout = 15 * time.Second
+
+// Options tune an Engine. The zero Options are ready to use.
+type Options struct {
+	// Logger receives the Engine's own diagnostics (not build output); nil discards them.
+	Logger *slog.Logger
+	// CleanupTimeout bounds the work done after the caller's context ended or a container stopped;
+	// DefaultCleanupTimeout when 0.
+	CleanupTimeout time.Duration
+}
+
+// Engine is a baleen.Engine on the Docker Engine API. It is safe for concurrent use by many builds.
+type Engine struct {
+	client         client.APIClient
+	log            *slog.Logger
+	cleanupTimeout time.Duration
+}
+
+var _ baleen.Engine = (*Engine)(nil)
+
+// New returns an Engine that speaks through c. The Engine takes c over: Close closes it.
+func New(c client.APIClient, opts Options) *Engine {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	timeout := opts.CleanupTimeout
+	if timeout <= 0 {
+		timeout = DefaultCleanupTimeout
+	}
+	return &Engine{client: c, log: log, cleanupTimeout: timeout}
+}
+
+// FromEnv returns an Engine on the engine the environment names (DOCKER_HOST, DOCKER_API_VERSION,
+// DOCKER_CERT_PATH, DOCKER_TLS_VERIFY), or on the local socket when it names none. The API version is
+// negotiated with the engine on first contact (the client's default since moby client v0.6), unless
+// DOCKER_API_VERSION fixes it.
+func FromEnv(opts Options) (*Engine, error) {
+	c, err := client.New(client.FromEnv)
+	if err != nil {
+		return nil, fmt.Errorf("docker client from environment: %w", err)
+	}
+	return New(c, opts), nil
+}
+
+// Close releases the client's connections.
+func (e *Engine) Close() error {
+	return e.client.Close()
+}
+
+// Client returns the API client the Engine speaks through, for tests and tools that need what the Engine
+// does not offer.
+func (e *Engine) Client() client.APIClient { return e.client }
+
+// Ping checks that the engine answers and settles the API version. An engine that does not answer gives
+// an error wrapping baleen.ErrUnavailable that names the address tried.
+func (e *Engine) Ping(ctx context.Context) error {
+	if _, err := e.client.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("ping docker engine at %s: %w", e.client.DaemonHost(), ctxErr)
+		}
+		return &unavailableError{host: e.client.DaemonHost(), err: err}
+	}
+	return nil
+}
+
+// unavailableError is a failure to reach the engine; it wraps baleen.ErrUnavailable and the cause.
+type unavailableError struct {
+	host string
+	err  error
+}
+
+func (e *unavailableError) Error() string {
+	return fmt.Sprintf("docker engine at %s does not answer: %v (is dockerd running? set DOCKER_HOST)", e.host, e.err)
+}
+
+func (e *unavailableError) Unwrap() []error { return []error{baleen.ErrUnavailable, e.err} }
+
+// kindError gives an engine error one of baleen's sentinels without changing its text.
+type kindError struct {
+	kind error
+	err  error
+}
+
+func (e *kindError) Error() string { return e.err.Error() }
+
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// fail wraps err from the engine with what was being done, translating a connection failure into
+// baleen.ErrUnavailable and a missing object into baleen.ErrNotFound. It returns nil for a nil err.
+func (e *Engine) fail(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w", what, err)
+	case isConnectionFailure(err):
+		return fmt.Errorf("%s: %w", what, &unavailableError{host: e.client.DaemonHost(), err: err})
+	case cerrdefs.IsNotFound(err):
+		return fmt.Errorf("%s: %w", what, &kindError{kind: baleen.ErrNotFound, err: err})
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// isConnectionFailure reports whether err says the engine could not be reached at all. The client marks
+// most such errors; a hijacked connection (exec, attach) that cannot dial comes back as a plain dial error.
+func isConnectionFailure(err error) bool {
+	if client.IsErrConnectionFailed(err) {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// cleanupContext returns a context for work that must happen even though ctx ended, such as killing a
+// container: it keeps ctx's values, drops its cancellation and is bounded by the cleanup timeout.
+func (e *Engine) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), e.cleanupTimeout)
+}
+
+// networkName is the name of a build's network.
+func networkName(id baleen.BuildID) string { return "baleen-" + string(id) }
+
+// buildFilter selects the objects labelled with a build's id.
+func buildFilter(id baleen.BuildID) client.Filters {
+	return make(client.Filters).Add("label", baleen.LabelBuild+"="+string(id))
+}
