@@ -53,8 +53,11 @@ type Build struct {
 	Images map[string]string `json:"images,omitempty"`
 }
 
-// ID is the BuildID of b's Docker objects: "<project>-<number>".
-func (b *Build) ID() BuildID { return BuildID(fmt.Sprintf("%s-%d", b.Project, b.Number)) }
+// ID is the BuildID of b's Docker objects: "<project>-<number>-<instance>", where instance tells apart the
+// servers (data directories) that share one Docker engine.
+func (b *Build) ID(instance string) BuildID {
+	return BuildID(fmt.Sprintf("%s-%d-%s", b.Project, b.Number, instance))
+}
 
 // BuildPatch changes the fields of a Build that are set in it.
 type BuildPatch struct {

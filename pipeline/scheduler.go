@@ -36,6 +36,9 @@ type SchedulerConfig struct {
 	ArtifactsDir string
 	// Secret returns the server's value of a credential; false when the server has none.
 	Secret func(name string) (string, bool)
+	// Instance tells this server's builds apart from another's on the same Docker engine: it is part of
+	// every BuildID. Lowercase letters and digits.
+	Instance string
 	// Concurrency caps the builds that run at once across projects; runtime.NumCPU() when 0.
 	Concurrency int
 	Logger      *slog.Logger
@@ -193,7 +196,7 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		secrets[name] = v
 	}
 	res, err := s.cfg.Pipeline.Run(ctx, Run{
-		ID: b.ID(), Spec: sp, Source: tree, Secrets: secrets, Out: out,
+		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: out,
 		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
 		StageDone: func(sr baleen.StageResult) {
 			b.Stages = append(b.Stages, sr)
@@ -340,7 +343,7 @@ func (s *Scheduler) Recover(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := s.cfg.Pipeline.engine.Teardown(ctx, b.ID()); err != nil {
+		if err := s.cfg.Pipeline.engine.Teardown(ctx, b.ID(s.cfg.Instance)); err != nil {
 			errs = append(errs, fmt.Errorf("clean up build #%d of %s: %w", b.Number, b.Project, err))
 		}
 		s.log.Warn("build interrupted by a restart", "project", b.Project, "build", b.Number)

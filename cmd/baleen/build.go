@@ -18,8 +18,6 @@ import (
 	"github.com/baleen-ci/baleen/pipeline/spec"
 )
 
-// MaxSpecBytes is the largest baleen.yml read.
-const maxSpecBytes = 1 << 20
 
 func cmdValidate(args []string, e env) int {
 	fl := flag.NewFlagSet("validate", flag.ContinueOnError)
@@ -45,17 +43,17 @@ func cmdValidate(args []string, e env) int {
 }
 
 // readSpec reads and parses a baleen.yml; its errors are ready to print.
-func readSpec(file string) (*baleen.Spec, error) {
+func readSpec(file string) (*spec.File, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("baleen: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSpecBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, spec.MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("baleen: read %s: %w", file, err)
 	}
-	return spec.Parse(file, data)
+	return spec.ParseFile(file, data)
 }
 
 func cmdBuild(ctx context.Context, args []string, e env) int {
@@ -82,13 +80,13 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "baleen build: %s is not a directory\n", dir)
 		return exitUsage
 	}
-	s, err := readSpec(filepath.Join(dir, "baleen.yml"))
+	f, err := readSpec(filepath.Join(dir, "baleen.yml"))
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return exitUsage
 	}
-	tree := os.DirFS(dir)
-	if err := spec.CheckTree(s, tree); err != nil {
+	s, tree := f.Spec, os.DirFS(dir)
+	if err := f.CheckTree(tree); err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return exitUsage
 	}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -69,6 +72,10 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		logger.Error("docker engine unreachable; builds will fail until it answers", "err", err)
 	}
 
+	instance, err := instanceID(cfg.Data)
+	if err != nil {
+		return err
+	}
 	reposDir := filepath.Join(cfg.Data, "repos")
 	repos, err := gitd.NewRepositories(reposDir)
 	if err != nil {
@@ -77,7 +84,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	sched := pipeline.NewScheduler(pipeline.SchedulerConfig{
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
-		Concurrency: cfg.Concurrency, Logger: logger,
+		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger,
 	})
 	if err := sched.Recover(ctx); err != nil {
 		logger.Error("recover interrupted builds", "err", err)
@@ -121,6 +128,32 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		errs = append(errs, srv.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// instanceID reads the data directory's instance id, making it on first start: 8 hex digits that tell this
+// server's Docker objects apart from another server's on the same engine.
+func instanceID(data string) (string, error) {
+	p := filepath.Join(data, "instance")
+	b, err := os.ReadFile(p)
+	if err == nil {
+		id := strings.TrimSpace(string(b))
+		if len(id) == 8 && strings.Trim(id, "0123456789abcdef") == "" {
+			return id, nil
+		}
+		return "", fmt.Errorf("%s: want 8 hex digits, got %q", p, id)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("instance id: %w", err)
+	}
+	var raw [4]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("instance id: %w", err)
+	}
+	id := hex.EncodeToString(raw[:])
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("instance id: %w", err)
+	}
+	return id, nil
 }
 
 // receiver runs the builds of a push.
@@ -172,7 +205,7 @@ func (r *receiver) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, out
 		return fmt.Errorf("build not run: %v", err)
 	case b.Status == baleen.StatusPassed:
 		return nil
-	case b.FailedStage != "":
+	case b.Status == baleen.StatusFailed && b.FailedStage != "":
 		return fmt.Errorf("build #%d failed: %s", b.Number, b.FailedStage)
 	default:
 		return fmt.Errorf("build #%d %s", b.Number, b.Status)

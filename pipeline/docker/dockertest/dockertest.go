@@ -57,7 +57,8 @@ func Engine(t testing.TB) *docker.Engine {
 			t.Errorf("close docker engine: %v", err)
 		}
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	// Not t.Context() alone: Engine may be called from a cleanup, after the test's context has ended.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 15*time.Second)
 	defer cancel()
 	if err := e.Ping(ctx); err != nil {
 		unreachable(t, err)
