@@ -338,5 +338,7 @@ func TestServeRestarts(t *testing.T) {
 	if left := dockertest.Leftovers(t, baleen.BuildID("keep-2-"+instance)); len(left) != 0 {
 		t.Errorf("after restart: got leftovers %v of the killed build, want none", left)
 	}
-	want(t, s.ssh("logs", "keep", "2"), 0, "gated test started")
+	// The log of the killed build stays readable. Its last second of output may be lost: the store commits
+	// a quiet build's output within a second (store's TestLogCommitsWhenQuiet), and this kill came sooner.
+	want(t, s.ssh("logs", "keep", "2"), 0)
 }

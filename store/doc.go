@@ -1,0 +1,34 @@
+// Package store keeps Baleen's records in an embedded badger database under the data directory
+// (DATA/db). It implements baleen.ProjectStore and baleen.BuildStore.
+//
+// In the flow push -> build -> test -> push image -> deploy, store sits beside every step rather than in
+// it: gitd creates a project on its first push and a queued build on every push; the pipeline marks the
+// build running, appends its output to the build's log as it is produced and records each stage, the test
+// report, the artifacts and the image tags; the ssh commands (builds, logs, status) read it all back, also
+// while a build is still running.
+//
+// # Key layout
+//
+// Keys are readable text; project names never contain '/' (baleen.ValidateProjectName), so every prefix
+// below ends in '/' and cannot match a longer project name. Numbers are zero-padded so that byte order is
+// numeric order.
+//
+//	p/<project>                     -> {"v":1,"data":<baleen.Project JSON>}
+//	n/<project>                     -> last build number of the project, decimal text
+//	b/<project>/<number:%010d>      -> {"v":1,"data":<baleen.Build JSON>}
+//	l/<project>/<number:%010d>/<offset:%020d> -> raw log bytes starting at that byte offset of the log
+//
+// A log is a run of chunks of at most 32 KiB, each keyed by the offset of its first byte, so a reader can
+// start anywhere with one seek. Records carry a version in their envelope ("v"); a record with a version
+// this code does not know is an error, never silently misread.
+//
+// # Durability
+//
+// Badger runs with SyncWrites off; instead the store calls fsync (DB.Sync) itself after every committed
+// project or build record, so a kill -9 never loses a build that a caller saw recorded. Log chunks are not
+// synced one by one: a LogWriter buffers output (up to 32 KiB or one second, whichever comes first), commits
+// it as one chunk and syncs only when it is closed. A crash of the server can lose the last second or so of
+// a running build's output; that build is interrupted anyway. Unflushed bytes are still visible to Log.
+//
+// Badger locks the directory: one process at a time opens a store.
+package store
