@@ -1,0 +1,377 @@
+package gitd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// DefaultKeepaliveInterval is how long a push may stay silent before the server sends a keepalive.
+const DefaultKeepaliveInterval = 15 * time.Second
+
+// ErrServerClosed is what Serve returns after Shutdown or Close.
+var ErrServerClosed = errors.New("gitd: server closed")
+
+// Config is what a Server needs.
+type Config struct {
+	// HostKeyPath is the server's ed25519 host key, an OpenSSH PEM file. It is created (mode 0600) on first
+	// start and kept; a key file others may read is refused.
+	HostKeyPath string
+	// AuthorizedKeysPath is an OpenSSH authorized_keys file listing the keys that may push and run commands.
+	// It is read again whenever its size or modification time changes; line options are ignored.
+	AuthorizedKeysPath string
+	// ReposDir holds the bare repositories, one per project at ReposDir/<project>.git. It is created if
+	// missing.
+	ReposDir string
+	// Logger receives the server's log; nothing is logged when it is nil.
+	Logger *slog.Logger
+	// Receiver decides each push's ref updates. It is required.
+	Receiver Receiver
+	// Commands answers every ssh command that is not git's own. When it is nil such commands fail.
+	Commands CommandHandler
+	// KeepaliveInterval is how long a push may stay silent, while the Receiver works, before the server
+	// sends the client an empty progress packet; DefaultKeepaliveInterval when zero.
+	KeepaliveInterval time.Duration
+}
+
+// RefUpdate is one ref a push asks to move. Old and New are full hex object ids; a zero id ("000...0")
+// as Old creates the ref, as New deletes it.
+type RefUpdate struct {
+	Name string
+	Old  string
+	New  string
+}
+
+// Push is one `git push`, after its objects are stored and before any of its refs moves.
+type Push struct {
+	// Project is the project pushed to, a name baleen.ValidateProjectName accepts.
+	Project string
+	// RepoPath is the project's bare repository on disk.
+	RepoPath string
+	// Created says that this push created the project's repository.
+	Created bool
+	// Fingerprint is the SHA256 fingerprint of the key the pusher proved it holds.
+	Fingerprint string
+	// Updates are the ref updates that passed the server's own checks (ref name, objects present, old value
+	// current), in the order the client sent them.
+	Updates []RefUpdate
+}
+
+// Receiver decides a push's ref updates. The Server calls Receive once per push that has updates, after the
+// pushed objects are stored and before any ref moves; pushes run Receive concurrently, even for one project.
+//
+// Receive returns one error per update, in order: nil lets the ref move (by compare-and-swap on Old, one
+// push at a time per project, so a ref that moved meanwhile is still refused); a non-nil error keeps the
+// ref and the client sees "! [remote rejected] <ref> (<err.Error()>)". A missing result counts as a refusal.
+//
+// What Receive writes to out reaches the client live, as `remote:` lines; writes never block and never
+// fail. ctx is not cancelled when the client disconnects: the build goes on to its end and its refs still
+// move if it passed; after a disconnect, writes to out are discarded. ctx ends only when the Server is
+// closed. Receive may take as long as it needs (a 30 minute test run): the Server keeps the connection alive.
+type Receiver interface {
+	Receive(ctx context.Context, p Push, out io.Writer) []error
+}
+
+// Session is one ssh command that is not git's own: `ssh -p PORT HOST projects`.
+type Session struct {
+	// Args is the command line split into words as a shell would, without expanding anything.
+	Args []string
+	// Stdin, Stdout and Stderr are the client's streams.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Fingerprint is the SHA256 fingerprint of the key the client proved it holds.
+	Fingerprint string
+	// Context ends when the client disconnects or the server closes.
+	Context context.Context
+}
+
+// CommandHandler answers the ssh commands that are not git's own. Command runs once per ssh session, maybe
+// concurrently with others; it returns the exit status the client sees. An empty Args means the client
+// asked for a shell.
+type CommandHandler interface {
+	Command(s Session) (exitCode int)
+}
+
+// Server is Baleen's SSH git remote. Call New, then Serve; end with Shutdown, or Close. Its methods are safe
+// for concurrent use.
+type Server struct {
+	log       *slog.Logger
+	reposDir  string
+	receiver  Receiver
+	commands  CommandHandler
+	keepalive time.Duration
+	keys      *authorizedKeys
+	hostKey   gossh.Signer
+	ssh       *ssh.Server
+	locks     projectLocks
+
+	// base is the context of the work a session starts that outlives its client (a push's Receive). It ends
+	// on Close.
+	base   context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	running int           // sessions whose work has not finished, including pushes whose client left
+	idle    chan struct{} // closed when running drops to 0; nil while it is 0 and nobody waits
+	closed  bool
+}
+
+// New checks cfg, creates the repositories directory and the host key if they are missing, and returns a
+// Server ready to Serve.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.HostKeyPath == "":
+		return nil, errors.New("gitd: HostKeyPath is required")
+	case cfg.AuthorizedKeysPath == "":
+		return nil, errors.New("gitd: AuthorizedKeysPath is required")
+	case cfg.ReposDir == "":
+		return nil, errors.New("gitd: ReposDir is required")
+	case cfg.Receiver == nil:
+		return nil, errors.New("gitd: Receiver is required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.KeepaliveInterval <= 0 {
+		cfg.KeepaliveInterval = DefaultKeepaliveInterval
+	}
+	if err := os.MkdirAll(cfg.ReposDir, 0o750); err != nil {
+		return nil, fmt.Errorf("repositories dir: %w", err)
+	}
+	hostKey, err := loadOrCreateHostKey(cfg.HostKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		log:       log,
+		reposDir:  cfg.ReposDir,
+		receiver:  cfg.Receiver,
+		commands:  cfg.Commands,
+		keepalive: cfg.KeepaliveInterval,
+		keys:      &authorizedKeys{path: cfg.AuthorizedKeysPath, log: log},
+		hostKey:   hostKey,
+	}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	s.ssh = &ssh.Server{
+		Version:     "Baleen",
+		HostSigners: []ssh.Signer{hostKey},
+		// The handler only says whether an offered key is listed. A client may offer keys it does not hold,
+		// so the identity is taken later, from the key whose signature checked out (serverConfig).
+		PublicKeyHandler:     func(_ ssh.Context, key ssh.PublicKey) bool { return s.keys.authorized(key) },
+		ServerConfigCallback: s.serverConfig,
+		ChannelHandlers:      map[string]ssh.ChannelHandler{"session": s.handleSession},
+		RequestHandlers:      map[string]ssh.RequestHandler{},
+		SubsystemHandlers:    map[string]ssh.SubsystemHandler{},
+		ConnectionFailedCallback: func(conn net.Conn, err error) {
+			log.Debug("ssh handshake failed", "host", conn.RemoteAddr().String(), "err", err)
+		},
+	}
+	return s, nil
+}
+
+// serverConfig is the x/crypto configuration of one connection. gliderlabs/ssh adds the host key and the
+// public key callback; password and keyboard-interactive authentication stay off.
+//
+// VerifiedPublicKeyCallback runs only for the key the client signed with, after the signature checked out.
+// Its Permissions, a fresh object per connection, become the connection's: that, and nothing the offer
+// callback saw, is where the pusher's identity comes from.
+func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
+	return &gossh.ServerConfig{
+		VerifiedPublicKeyCallback: func(conn gossh.ConnMetadata, key gossh.PublicKey, _ *gossh.Permissions, _ string) (*gossh.Permissions, error) {
+			if !s.keys.authorized(key) {
+				return nil, errors.New("key not authorized")
+			}
+			return &gossh.Permissions{Extensions: map[string]string{extFingerprint: gossh.FingerprintSHA256(key)}}, nil
+		},
+	}
+}
+
+// HostKey is the server's public host key, for a known_hosts line or a fingerprint to show.
+func (s *Server) HostKey() gossh.PublicKey { return s.hostKey.PublicKey() }
+
+// Serve accepts ssh connections on l until Shutdown or Close, then returns ErrServerClosed; any other error
+// from l ends it too. l is closed when Serve returns.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.ssh.Serve(l)
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return ErrServerClosed
+	}
+	return fmt.Errorf("serve ssh: %w", err)
+}
+
+// Shutdown stops accepting connections and waits, until ctx ends, for the connections and the pushes still
+// running (also those whose client left) to finish. It does not cancel the Receivers; Close does.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	err := s.ssh.Shutdown(ctx)
+	if err != nil && !errors.Is(err, ssh.ErrServerClosed) {
+		return fmt.Errorf("shut down ssh: %w", err)
+	}
+	if err := s.waitIdle(ctx); err != nil {
+		return fmt.Errorf("wait for pushes: %w", err)
+	}
+	return nil
+}
+
+// Close closes the listeners and every connection at once and cancels the contexts of running Receivers.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	if err := s.ssh.Close(); err != nil {
+		return fmt.Errorf("close ssh: %w", err)
+	}
+	return nil
+}
+
+// begin records a session's work starting; it fails once the server is shutting down.
+func (s *Server) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.running++
+	return true
+}
+
+func (s *Server) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running--
+	if s.running == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+}
+
+func (s *Server) waitIdle(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// call is one ssh command being served.
+type call struct {
+	ctx            context.Context // ends when the client disconnects
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	fingerprint    string
+}
+
+func (c *call) errorf(format string, args ...any) {
+	fmt.Fprintf(c.stderr, format, args...)
+}
+
+// handleSession serves one session channel: exactly one "exec" (or "shell") request; every other request
+// (pty, env, subsystem, agent or X11 forwarding) is refused. Channels of other types, port forwarding among
+// them, are refused by gliderlabs/ssh, which only knows "session" here.
+func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
+	fp := verifiedFingerprint(conn)
+	if fp == "" {
+		_ = nc.Reject(gossh.Prohibited, "not authenticated")
+		return
+	}
+	ch, reqs, err := nc.Accept()
+	if err != nil {
+		return
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	started := false
+	for req := range reqs {
+		var line string
+		switch req.Type {
+		case "exec":
+			var payload struct{ Command string }
+			if err := gossh.Unmarshal(req.Payload, &payload); err != nil {
+				_ = req.Reply(false, nil)
+				continue
+			}
+			line = payload.Command
+		case "shell":
+		default:
+			_ = req.Reply(false, nil)
+			continue
+		}
+		if started || !s.begin() {
+			_ = req.Reply(false, nil)
+			continue
+		}
+		started = true
+		_ = req.Reply(true, nil)
+		c := &call{ctx: sctx, stdin: ch, stdout: ch, stderr: ch.Stderr(), fingerprint: fp}
+		go func() {
+			defer s.end()
+			code := s.run(c, line, req.Type == "shell")
+			_, _ = ch.SendRequest("exit-status", false, gossh.Marshal(struct{ Status uint32 }{uint32(code)}))
+			_ = ch.Close()
+		}()
+	}
+}
+
+// run serves one command line and returns its exit status.
+func (s *Server) run(c *call, line string, shell bool) int {
+	if shell {
+		return s.command(c, nil)
+	}
+	args, err := splitWords(line)
+	if err != nil {
+		c.errorf("baleen: %v\n", err)
+		return 1
+	}
+	req, err := parseGitCommand(args)
+	switch {
+	case errors.Is(err, errNotGit):
+		return s.command(c, args)
+	case err != nil:
+		s.log.Info("git command refused", "key", c.fingerprint, "err", err)
+		c.errorf("baleen: %v\n", err)
+		return 1
+	case req.service == serviceReceivePack:
+		return s.receivePack(c, req.project)
+	default:
+		return s.uploadPack(c, req.project)
+	}
+}
+
+// command hands a non-git command to the CommandHandler.
+func (s *Server) command(c *call, args []string) int {
+	if s.commands == nil {
+		if len(args) == 0 {
+			c.errorf("baleen: no shell here; use git push, git clone or git fetch\n")
+		} else {
+			c.errorf("baleen: unknown command %q; use git push, git clone or git fetch\n", args[0])
+		}
+		return 1
+	}
+	return s.commands.Command(Session{
+		Args: args, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr, Fingerprint: c.fingerprint, Context: c.ctx,
+	})
+}
