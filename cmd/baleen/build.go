@@ -18,7 +18,6 @@ import (
 	"github.com/baleen-ci/baleen/pipeline/spec"
 )
 
-
 func cmdValidate(args []string, e env) int {
 	fl := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fl.SetOutput(e.stderr)
