@@ -120,11 +120,40 @@ type Push struct {
 	Tags     []string `json:"tags,omitempty"`
 }
 
-// Deploy says where green images run. It is parsed and kept; the deploy stage uses it.
+// Deploy says where green images run.
 type Deploy struct {
-	Target   string `json:"target,omitempty"`
-	Branch   string `json:"branch,omitempty"`
-	Strategy string `json:"strategy,omitempty"`
-	// Raw is the deploy section as decoded YAML, for the deploy stage to interpret.
+	// Target names a group of hosts in the server's config.
+	Target string `json:"target,omitempty"`
+	// Branch is the only branch whose green builds deploy; "main" when not set.
+	Branch string `json:"branch,omitempty"`
+	// Strategy is "rolling" (host by host, the default) or "all".
+	Strategy string       `json:"strategy,omitempty"`
+	Units    []DeployUnit `json:"units,omitempty"`
+	// Raw is the deploy section as decoded YAML.
 	Raw map[string]any `json:"raw,omitempty"`
 }
+
+// DeployUnit is one systemd unit that runs a build image on each host: <project>-<name>.service.
+type DeployUnit struct {
+	Name    string            `json:"name"`
+	Image   string            `json:"image"`
+	Command Command           `json:"command,omitzero"`
+	Ports   []string          `json:"ports,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+	// Credentials name server secrets written to a root-only environment file on the host.
+	Credentials []string `json:"credentials,omitempty"`
+	Volumes     []string `json:"volumes,omitempty"`
+	Health      Health   `json:"health,omitzero"`
+}
+
+// Health says when a deployed unit is healthy: an HTTP URL fetched from the host itself answers 2xx, or a
+// command run on the host exits 0, within Timeout. With neither, staying active through the grace period
+// is enough.
+type Health struct {
+	HTTP    string        `json:"http,omitempty"`
+	Command Command       `json:"command,omitzero"`
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// DefaultHealthTimeout bounds a health check that names no timeout.
+const DefaultHealthTimeout = 60 * time.Second

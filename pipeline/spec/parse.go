@@ -561,17 +561,18 @@ func (p *parser) deploy(n *yaml.Node) *baleen.Deploy {
 		}
 	}
 	if f, ok := m["units"]; ok {
-		p.units(f.val)
+		out.Units = p.units(f.val)
 	}
 	return out
 }
 
-// units validates deploy.units; the deploy stage reads them from Raw.
-func (p *parser) units(n *yaml.Node) {
+// units reads deploy.units, in file order.
+func (p *parser) units(n *yaml.Node) []baleen.DeployUnit {
 	pairs, ok := p.mapping(n, "deploy.units", "a mapping of unit names to units")
 	if !ok {
-		return
+		return nil
 	}
+	var units []baleen.DeployUnit
 	for _, kv := range pairs {
 		path := join("deploy.units", kv.name)
 		if !unitNamePattern.MatchString(kv.name) {
@@ -583,15 +584,17 @@ func (p *parser) units(n *yaml.Node) {
 			continue
 		}
 		m := p.known(pairs, "unit", path)
+		u := baleen.DeployUnit{Name: kv.name}
 		if f, ok := m["image"]; ok {
 			if s, ok := p.str(f.val, path+".image", "a build image name"); ok {
 				p.buildImage(f.val, path+".image", s)
+				u.Image = s
 			}
 		} else {
 			p.errorf(kv.val, "%s.image: required: the build image the unit runs", path)
 		}
 		if f, ok := m["command"]; ok {
-			p.command(f.val, path+".command")
+			u.Command = p.command(f.val, path+".command")
 		}
 		if f, ok := m["ports"]; ok {
 			list, nodes := p.strList(f.val, path+".ports", "ports")
@@ -600,12 +603,13 @@ func (p *parser) units(n *yaml.Node) {
 					p.errorf(nodes[i], "%s.ports[%d]: %q is not a port: want [ip:][host_port:]container_port[/tcp|udp]", path, i, s)
 				}
 			}
+			u.Ports = list
 		}
 		if f, ok := m["env"]; ok {
-			p.envMap(f.val, path+".env", "variable")
+			u.Env = p.envMap(f.val, path+".env", "variable")
 		}
 		if f, ok := m["credentials"]; ok {
-			p.names(f.val, path+".credentials", "secret names")
+			u.Credentials = p.names(f.val, path+".credentials", "secret names")
 		}
 		if f, ok := m["volumes"]; ok {
 			list, nodes := p.strList(f.val, path+".volumes", "volumes")
@@ -614,6 +618,7 @@ func (p *parser) units(n *yaml.Node) {
 					p.errorf(nodes[i], "%s.volumes[%d]: %s", path, i, msg)
 				}
 			}
+			u.Volumes = list
 		}
 		if f, ok := m["health"]; ok {
 			hpath := path + ".health"
@@ -624,15 +629,21 @@ func (p *parser) units(n *yaml.Node) {
 						if msg := checkHTTP(s); msg != "" {
 							p.errorf(g.val, "%s.http: %s", hpath, msg)
 						}
+						u.Health.HTTP = s
 					}
 				}
 				if g, ok := h["command"]; ok {
-					p.command(g.val, hpath+".command")
+					u.Health.Command = p.command(g.val, hpath+".command")
 				}
 				if g, ok := h["timeout"]; ok {
-					p.duration(g.val, hpath+".timeout")
+					u.Health.Timeout, _ = p.duration(g.val, hpath+".timeout")
 				}
 			}
 		}
+		if u.Health.Timeout == 0 {
+			u.Health.Timeout = baleen.DefaultHealthTimeout
+		}
+		units = append(units, u)
 	}
+	return units
 }
