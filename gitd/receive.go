@@ -118,6 +118,17 @@ func (s *Server) receivePack(c *call, project string) int {
 			}
 		}
 		s.moveRefs(project, sto, cmds, idx)
+		if pr, ok := s.receiver.(PostReceiver); ok {
+			var moved []RefUpdate
+			for _, i := range idx {
+				if cmds[i].err == nil {
+					moved = append(moved, cmds[i].RefUpdate)
+				}
+			}
+			if len(moved) > 0 {
+				pr.PostReceive(s.base, push, moved)
+			}
+		}
 	}
 	for _, cmd := range cmds {
 		lvl := slog.LevelInfo

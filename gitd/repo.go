@@ -72,9 +72,7 @@ func openStorage(path string) *filesystem.Storage {
 	return filesystem.NewStorage(osfs.New(path), cache.NewObjectLRUDefault())
 }
 
-// ensureRepo creates project's bare repository if it does not exist, and reports whether it did. The
-// repository is made in a temporary directory beside its final place and renamed there, so a crash never
-// leaves half a repository. HEAD points at refs/heads/main until a push says otherwise.
+// ensureRepo creates project's bare repository if it does not exist, and reports whether it did.
 func (s *Server) ensureRepo(project string) (created bool, err error) {
 	unlock := s.locks.lock(project)
 	defer unlock()
@@ -82,7 +80,18 @@ func (s *Server) ensureRepo(project string) (created bool, err error) {
 	if err != nil || exists {
 		return false, err
 	}
-	tmp, err := os.MkdirTemp(s.reposDir, ".new-"+project+"-")
+	return createBareRepo(s.reposDir, project)
+}
+
+// createBareRepo creates the bare repository <reposDir>/<project>.git and reports whether it made it: false
+// when another process made it first. The repository is made in a temporary directory beside its final
+// place and renamed there, so a crash never leaves half a repository. HEAD points at refs/heads/main until
+// a push says otherwise.
+func createBareRepo(reposDir, project string) (bool, error) {
+	if err := os.MkdirAll(reposDir, 0o755); err != nil {
+		return false, fmt.Errorf("create repository of %s: %w", project, err)
+	}
+	tmp, err := os.MkdirTemp(reposDir, ".new-"+project+"-")
 	if err != nil {
 		return false, fmt.Errorf("create repository of %s: %w", project, err)
 	}
@@ -98,8 +107,14 @@ func (s *Server) ensureRepo(project string) (created bool, err error) {
 	if err == nil {
 		err = os.Chmod(tmp, 0o755)
 	}
+	final := filepath.Join(reposDir, project+".git")
 	if err == nil {
-		err = os.Rename(tmp, s.repoPath(project))
+		err = os.Rename(tmp, final)
+		if err != nil {
+			if fi, serr := os.Stat(final); serr == nil && fi.IsDir() {
+				return false, os.RemoveAll(tmp)
+			}
+		}
 	}
 	if err != nil {
 		return false, errors.Join(fmt.Errorf("create repository of %s: %w", project, err), os.RemoveAll(tmp))

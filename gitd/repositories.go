@@ -17,6 +17,8 @@ import (
 // for one project may run side by side.
 type Repositories struct {
 	dir string
+	// fetch is set by WithFetch; without it, fetches are anonymous and ssh:// sources are refused.
+	fetch *fetcher
 }
 
 var _ baleen.Repositories = (*Repositories)(nil)

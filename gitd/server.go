@@ -81,6 +81,13 @@ type Receiver interface {
 	Receive(ctx context.Context, p Push, out io.Writer) []error
 }
 
+// PostReceiver is a Receiver that also wants to know which refs a push moved, once they have moved (git's
+// post-receive hook). PostReceive is called after the refs moved and before the client hears the result;
+// it must not block for long: start long work in the background.
+type PostReceiver interface {
+	PostReceive(ctx context.Context, p Push, moved []RefUpdate)
+}
+
 // Session is one ssh command that is not git's own: `ssh -p PORT HOST projects`.
 type Session struct {
 	// Args is the command line split into words as a shell would, without expanding anything.
