@@ -45,12 +45,14 @@ type Stage string
 // The stages of a pipeline, in the order they run.
 const (
 	// StageConfig reads and checks the baleen.yml of the commit being built.
-	StageConfig    Stage = "config"
-	StageBuild     Stage = "build"
-	StageDepends   Stage = "depends"
-	StageTest      Stage = "test"
-	StageArtifacts Stage = "artifacts"
-	StageTag       Stage = "tag"
+	StageConfig Stage = "config"
+	// StageDependencies fetches and builds the repository dependencies, bottom-up.
+	StageDependencies Stage = "dependencies"
+	StageBuild        Stage = "build"
+	StageDepends      Stage = "depends"
+	StageTest         Stage = "test"
+	StageArtifacts    Stage = "artifacts"
+	StageTag          Stage = "tag"
 )
 
 // StageResult is how one stage of a build ended.

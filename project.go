@@ -51,6 +51,30 @@ type Build struct {
 	Artifacts []string `json:"artifacts,omitempty"`
 	// Images maps build image names to the references the build tagged.
 	Images map[string]string `json:"images,omitempty"`
+	// Dependencies are the builds of the repository dependencies this build ran with.
+	Dependencies []DependencyBuild `json:"dependencies,omitempty"`
+	// Pushed lists the references pushed to a registry, with their digests.
+	Pushed []PushedImage `json:"pushed,omitempty"`
+}
+
+// DependencyBuild is the build of a repository dependency (depends.NAME.src) that a build ran with.
+type DependencyBuild struct {
+	// Name is the key under depends: the dependency's hostname in the build.
+	Name    string `json:"name"`
+	Project string `json:"project"`
+	Branch  string `json:"branch"`
+	Commit  string `json:"commit"`
+	// Build is the number of the dependency's own build; Reused says it was green already.
+	Build  int  `json:"build"`
+	Reused bool `json:"reused,omitempty"`
+	// RebuildDependents says a green push of the dependency rebuilds the dependent.
+	RebuildDependents bool `json:"rebuild_dependents"`
+}
+
+// PushedImage is an image a build pushed to a registry.
+type PushedImage struct {
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
 }
 
 // ID is the BuildID of b's Docker objects: "<project>-<number>-<instance>", where instance tells apart the
@@ -61,15 +85,17 @@ func (b *Build) ID(instance string) BuildID {
 
 // BuildPatch changes the fields of a Build that are set in it.
 type BuildPatch struct {
-	Status      *Status
-	Started     *time.Time
-	Finished    *time.Time
-	Stages      []StageResult
-	FailedStage *Stage
-	Message     *string
-	Report      *TestReport
-	Artifacts   []string
-	Images      map[string]string
+	Status       *Status
+	Started      *time.Time
+	Finished     *time.Time
+	Stages       []StageResult
+	FailedStage  *Stage
+	Message      *string
+	Report       *TestReport
+	Artifacts    []string
+	Images       map[string]string
+	Dependencies []DependencyBuild
+	Pushed       []PushedImage
 }
 
 // BuildFilter narrows a listing of builds.

@@ -46,6 +46,9 @@ type Run struct {
 	ArtifactsDir string
 	// Secrets holds the value of every credential the spec names.
 	Secrets map[string]string
+	// Dependencies holds the image each repository dependency (depends.NAME.src) runs, by NAME, as
+	// ResolveDependencies found it.
+	Dependencies map[string]string
 	// Out receives the build's output as a person reads it. Secrets are masked before it is written.
 	Out io.Writer
 	// StageDone, when set, is called as each stage ends.
@@ -240,8 +243,8 @@ func (b *build) startDepends(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(b.Spec.Depends))
 	for i, d := range b.Spec.Depends {
-		if d.Src != "" {
-			errs[i] = fmt.Errorf("dependency %s: repository dependencies (src) are not supported yet", d.Name)
+		if d.Src != "" && b.Dependencies[d.Name] == "" {
+			errs[i] = fmt.Errorf("dependency %s: its repository (src) was not resolved", d.Name)
 			continue
 		}
 		wg.Add(1)
@@ -255,9 +258,12 @@ func (b *build) startDepends(ctx context.Context) error {
 }
 
 func (b *build) startDepend(ctx context.Context, d baleen.Dependency) error {
-	ref, err := b.imageRef(ctx, d.Image)
-	if err != nil {
-		return fmt.Errorf("dependency %s: %w", d.Name, err)
+	ref := b.Dependencies[d.Name]
+	if d.Src == "" {
+		var err error
+		if ref, err = b.imageRef(ctx, d.Image); err != nil {
+			return fmt.Errorf("dependency %s: %w", d.Name, err)
+		}
 	}
 	c := baleen.ContainerSpec{Name: d.Name, Role: "depends", Image: ref, Cmd: d.Command.Argv(), Env: b.env(d.Env)}
 	id, err := b.p.engine.Start(ctx, b.ID, c)

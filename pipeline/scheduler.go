@@ -31,7 +31,9 @@ type SchedulerConfig struct {
 	Pipeline *Pipeline
 	Projects baleen.ProjectStore
 	Builds   baleen.BuildStore
-	Repos    baleen.Repositories
+	Repos    DependencyRepos
+	// Images, when set, lets dependency builds be reused while their images exist.
+	Images baleen.Images
 	// ArtifactsDir holds each build's artifacts at ArtifactsDir/<project>/<number>.
 	ArtifactsDir string
 	// Secret returns the server's value of a credential; false when the server has none.
@@ -100,6 +102,9 @@ type Request struct {
 	// Out receives the build's output live; nil discards it. Errors writing to it are ignored: the build
 	// goes on when its watcher goes away.
 	Out io.Writer
+	// Chain lists the projects whose builds wait for this one (it is their dependency), for cycle
+	// detection; empty for a push.
+	Chain []string
 }
 
 // Run records a build of req's commit, waits for its turn, runs it and returns its final record. It returns
@@ -155,7 +160,7 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 	defer logw.Close()
 
 	fmt.Fprintf(out, "build #%d of %s: %s at %s\n", b.Number, b.Project, refName(b.Branch), short(b.Commit))
-	release, err := s.acquire(bctx, b, out)
+	release, err := s.acquireProject(bctx, b, out)
 	if err != nil {
 		return s.finish(rctx, b, s.stopped(bctx), log)
 	}
@@ -166,12 +171,13 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 		log.Error("record build start", "err", err)
 	}
 	log.Info("build started", "key", b.Pusher)
-	res := s.run(bctx, b, tree, data, out)
+	res := s.run(bctx, b, tree, data, out, req.Chain)
 	return s.finish(rctx, b, res, log)
 }
 
-// run reads the spec and runs the pipeline.
-func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []byte, out io.Writer) baleen.Result {
+// run reads the spec, builds the repository dependencies and runs the pipeline. chain is the projects
+// whose builds wait for this one, for cycle detection.
+func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []byte, out io.Writer, chain []string) baleen.Result {
 	configFailed := func(err error) baleen.Result {
 		fmt.Fprintf(out, "==> %s\n%v\n", baleen.StageConfig, err)
 		msg := "baleen.yml is not valid"
@@ -195,16 +201,51 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		}
 		secrets[name] = v
 	}
-	res, err := s.cfg.Pipeline.Run(ctx, Run{
-		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: out,
-		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
-		StageDone: func(sr baleen.StageResult) {
-			b.Stages = append(b.Stages, sr)
-			if _, err := s.cfg.Builds.UpdateBuild(context.WithoutCancel(ctx), b.Project, b.Number, baleen.BuildPatch{Stages: b.Stages}); err != nil {
-				s.log.Error("record stage", "project", b.Project, "build", b.Number, "err", err)
+	var stages []baleen.StageResult
+	record := func(sr baleen.StageResult) {
+		stages = append(stages, sr)
+		if _, err := s.cfg.Builds.UpdateBuild(context.WithoutCancel(ctx), b.Project, b.Number, baleen.BuildPatch{Stages: stages}); err != nil {
+			s.log.Error("record stage", "project", b.Project, "build", b.Number, "err", err)
+		}
+	}
+	var deps map[string]string
+	if HasSources(sp) {
+		fmt.Fprintf(out, "==> %s\n", baleen.StageDependencies)
+		start := time.Now()
+		var records []baleen.DependencyBuild
+		deps, records, err = ResolveDependencies(ctx, sp, append(append([]string{}, chain...), b.Project), s.cfg.Repos,
+			s.isProject, s.buildDependency(b), out)
+		if _, perr := s.cfg.Builds.UpdateBuild(context.WithoutCancel(ctx), b.Project, b.Number, baleen.BuildPatch{Dependencies: records}); perr != nil {
+			s.log.Error("record dependencies", "project", b.Project, "build", b.Number, "err", perr)
+		}
+		sr := baleen.StageResult{Stage: baleen.StageDependencies, Status: baleen.StatusPassed, Duration: time.Since(start)}
+		if err != nil {
+			if ctx.Err() != nil {
+				res := s.stopped(ctx)
+				res.Stages = stages
+				return res
 			}
-		},
+			sr.Status, sr.Message = baleen.StatusFailed, err.Error()
+			record(sr)
+			fmt.Fprintf(out, "--> %s failed in %s: %v\nFAILED: %s\n", sr.Stage, round(sr.Duration), err, sr.Stage)
+			return baleen.Result{Status: baleen.StatusFailed, FailedStage: sr.Stage, Message: err.Error(), Stages: stages}
+		}
+		record(sr)
+		fmt.Fprintf(out, "--> %s passed in %s\n", sr.Stage, round(sr.Duration))
+	}
+	releaseSlot, err := s.acquireSlot(ctx, out)
+	if err != nil {
+		res := s.stopped(ctx)
+		res.Stages = stages
+		return res
+	}
+	defer releaseSlot()
+	res, err := s.cfg.Pipeline.Run(ctx, Run{
+		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: out, Dependencies: deps,
+		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
+		StageDone:    record,
 	})
+	res.Stages = stages
 	if err != nil && res.Message == "" {
 		res.Message = err.Error()
 	}
@@ -212,6 +253,79 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		res.Status = s.stopped(ctx).Status
 	}
 	return res
+}
+
+// isProject says whether a dependency's src is the bare name of a project on this server.
+func (s *Scheduler) isProject(ctx context.Context, src string) bool {
+	if baleen.ValidateProjectName(src) != nil {
+		return false
+	}
+	_, err := s.cfg.Projects.Project(ctx, src)
+	return err == nil
+}
+
+// buildDependency builds a dependency of b as a build of its own project, or reuses a green build of the
+// same commit whose images the engine still has.
+func (s *Scheduler) buildDependency(b baleen.Build) BuildDependency {
+	return func(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error) {
+		p := baleen.Project{Name: t.Project, Created: time.Now().UTC()}
+		if t.Src != t.Project {
+			p.Src = t.Src
+		}
+		if err := s.cfg.Projects.CreateProject(ctx, p); err == nil {
+			fmt.Fprintf(out, "created project %s for %s\n", t.Project, redactURL(t.Src))
+		} else if !errors.Is(err, baleen.ErrExists) {
+			return DependencyResult{}, err
+		}
+		if prev, ok := s.reusable(ctx, t.Project, t.Commit); ok {
+			fmt.Fprintf(out, "%s: reusing build #%d of %s at %s (green, images present)\n", t.Name, prev.Number, t.Project, short(t.Commit))
+			return DependencyResult{Build: prev.Number, Reused: true, Images: prev.Images}, nil
+		}
+		fmt.Fprintf(out, "--- %s: building %s %s at %s\n", t.Name, t.Project, t.Branch, short(t.Commit))
+		db, err := s.Run(ctx, Request{
+			Project: t.Project, Branch: t.Branch, Commit: t.Commit, Chain: t.Chain[:len(t.Chain)-1],
+			Pusher: fmt.Sprintf("dependency of %s#%d", b.Project, b.Number),
+			Out:    PrefixWriter(out, t.Project+" | "),
+		})
+		if err != nil {
+			return DependencyResult{}, err
+		}
+		if db.Status != baleen.StatusPassed {
+			what := string(db.Status)
+			if db.FailedStage != "" {
+				what += ": " + string(db.FailedStage)
+			}
+			return DependencyResult{}, fmt.Errorf("build #%d of %s %s (ssh HOST logs %s %d)", db.Number, t.Project, what, t.Project, db.Number)
+		}
+		return DependencyResult{Build: db.Number, Images: db.Images}, nil
+	}
+}
+
+// reusable finds a green build of project at commit whose images are all still in the engine.
+func (s *Scheduler) reusable(ctx context.Context, project, commit string) (baleen.Build, bool) {
+	if s.cfg.Images == nil {
+		return baleen.Build{}, false
+	}
+	builds, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: project, Statuses: []baleen.Status{baleen.StatusPassed}})
+	if err != nil {
+		return baleen.Build{}, false
+	}
+	for _, prev := range builds {
+		if prev.Commit != commit || len(prev.Images) == 0 {
+			continue
+		}
+		all := true
+		for _, ref := range prev.Images {
+			if ok, err := s.cfg.Images.ImageExists(ctx, ref); err != nil || !ok {
+				all = false
+				break
+			}
+		}
+		if all {
+			return prev, true
+		}
+	}
+	return baleen.Build{}, false
 }
 
 // stopped is the result of a build stopped before its end: cancelled by a person, or interrupted by shutdown.
@@ -238,8 +352,8 @@ func (s *Scheduler) finish(ctx context.Context, b baleen.Build, res baleen.Resul
 	return nb, nil
 }
 
-// acquire waits for the project's queue and a build slot, saying why it waits.
-func (s *Scheduler) acquire(ctx context.Context, b baleen.Build, out io.Writer) (func(), error) {
+// acquireProject waits for the project's queue: one build of a project runs at a time.
+func (s *Scheduler) acquireProject(ctx context.Context, b baleen.Build, out io.Writer) (func(), error) {
 	s.mu.Lock()
 	q := s.queues[b.Project]
 	if q == nil {
@@ -261,6 +375,12 @@ func (s *Scheduler) acquire(ctx context.Context, b baleen.Build, out io.Writer) 
 	s.mu.Lock()
 	q.holder = b.Number
 	s.mu.Unlock()
+	return func() { <-q.slot }, nil
+}
+
+// acquireSlot waits for one of the Concurrency build slots. A build takes its slot only after its
+// dependencies are built, so that dependencies, which need slots of their own, never wait on it.
+func (s *Scheduler) acquireSlot(ctx context.Context, out io.Writer) (func(), error) {
 	select {
 	case s.slots <- struct{}{}:
 	default:
@@ -268,11 +388,10 @@ func (s *Scheduler) acquire(ctx context.Context, b baleen.Build, out io.Writer) 
 		select {
 		case s.slots <- struct{}{}:
 		case <-ctx.Done():
-			<-q.slot
 			return nil, ctx.Err()
 		}
 	}
-	return func() { <-s.slots; <-q.slot }, nil
+	return func() { <-s.slots }, nil
 }
 
 // Cancel stops a queued or running build. ErrNotFound when the build is not queued or running here.

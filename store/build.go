@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -238,9 +239,12 @@ func apply(b *baleen.Build, p baleen.BuildPatch) {
 		b.Artifacts = slices.Clone(p.Artifacts)
 	}
 	if p.Images != nil {
-		b.Images = make(map[string]string, len(p.Images))
-		for k, v := range p.Images {
-			b.Images[k] = v
-		}
+		b.Images = maps.Clone(p.Images)
+	}
+	if p.Dependencies != nil {
+		b.Dependencies = slices.Clone(p.Dependencies)
+	}
+	if p.Pushed != nil {
+		b.Pushed = slices.Clone(p.Pushed)
 	}
 }

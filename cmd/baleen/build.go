@@ -8,11 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/gitd"
 	"github.com/baleen-ci/baleen/pipeline"
 	"github.com/baleen-ci/baleen/pipeline/docker"
 	"github.com/baleen-ci/baleen/pipeline/spec"
@@ -118,8 +121,35 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "baleen build: %v\n", err)
 		return exitInternal
 	}
+	var deps map[string]string
+	if pipeline.HasSources(s) {
+		repos, err := dependencyCache(e)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "baleen build: %v\n", err)
+			return exitInternal
+		}
+		// Relative sources are relative to the repository being built.
+		abs, _ := filepath.Abs(dir)
+		for i, d := range s.Depends {
+			if strings.HasPrefix(d.Src, "./") || strings.HasPrefix(d.Src, "../") {
+				s.Depends[i].Src = filepath.Join(abs, filepath.FromSlash(d.Src))
+			}
+		}
+		fmt.Fprintf(e.stdout, "==> %s\n", baleen.StageDependencies)
+		deps, _, err = pipeline.ResolveDependencies(ctx, s, []string{projectOf(dir)}, repos, nil,
+			localDependency(eng, logger, repos, filepath.Join(*artifacts, "dependencies"), e), e.stdout)
+		switch {
+		case errors.Is(err, baleen.ErrUnavailable): // the engine, or a dependency's git host
+			fmt.Fprintf(e.stdout, "ERROR: %v\n", err)
+			return exitInfra
+		case err != nil:
+			fmt.Fprintf(e.stdout, "--> %s failed: %v\nFAILED: %s\n", baleen.StageDependencies, err, baleen.StageDependencies)
+			return exitFailed
+		}
+		fmt.Fprintf(e.stdout, "--> %s passed\n", baleen.StageDependencies)
+	}
 	res, err := pipeline.New(eng, logger).Run(ctx, pipeline.Run{
-		ID: id, Spec: s, Source: tree, ArtifactsDir: *artifacts, Secrets: secrets, Out: e.stdout,
+		ID: id, Spec: s, Source: tree, ArtifactsDir: *artifacts, Secrets: secrets, Out: e.stdout, Dependencies: deps,
 	})
 	switch {
 	case errors.Is(err, baleen.ErrUnavailable):
@@ -141,4 +171,102 @@ func localBuildID() (baleen.BuildID, error) {
 		return "", fmt.Errorf("build id: %w", err)
 	}
 	return baleen.BuildID("local-" + hex.EncodeToString(b[:])), nil
+}
+
+// dependencyCache is where `baleen build` keeps the repositories it fetches: $BALEEN_CACHE/repos, or
+// ~/.cache/baleen/repos. ssh:// sources are fetched with the user's ~/.ssh/id_ed25519 and checked against
+// ~/.ssh/known_hosts.
+func dependencyCache(e env) (*gitd.Repositories, error) {
+	cache := e.getenv("BALEEN_CACHE")
+	home, _ := os.UserHomeDir()
+	if cache == "" {
+		if home == "" {
+			return nil, errors.New("no cache directory: set BALEEN_CACHE")
+		}
+		cache = filepath.Join(home, ".cache", "baleen")
+	}
+	repos, err := gitd.NewRepositories(filepath.Join(cache, "repos"))
+	if err != nil {
+		return nil, err
+	}
+	fc := gitd.FetchConfig{}
+	if home != "" {
+		if _, err := os.Stat(filepath.Join(home, ".ssh", "id_ed25519")); err == nil {
+			fc.KeyPath = filepath.Join(home, ".ssh", "id_ed25519")
+		}
+		fc.KnownHostsPath = filepath.Join(home, ".ssh", "known_hosts")
+	}
+	return repos.WithFetch(fc), nil
+}
+
+// projectOf names the repository being built after its directory, for cycle messages.
+func projectOf(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	if name, err := pipeline.ProjectName(abs); err == nil {
+		return name
+	}
+	return filepath.Base(abs)
+}
+
+// localDependency builds a dependency on this machine, bottom-up, as `baleen build` would build it, and
+// reuses it while the images of that commit's build are still tagged.
+func localDependency(eng *docker.Engine, logger *slog.Logger, repos *gitd.Repositories, artifacts string, e env) pipeline.BuildDependency {
+	var build pipeline.BuildDependency
+	build = func(ctx context.Context, t pipeline.DependencyTarget, out io.Writer) (pipeline.DependencyResult, error) {
+		id := baleen.BuildID("dep-" + t.Project + "-" + t.Commit[:12])
+		tree, err := repos.Tree(ctx, t.Project, t.Commit)
+		if err != nil {
+			return pipeline.DependencyResult{}, err
+		}
+		data, err := fs.ReadFile(tree, "baleen.yml")
+		if err != nil {
+			return pipeline.DependencyResult{}, err
+		}
+		f, err := spec.ParseFile("baleen.yml", data)
+		if err != nil {
+			return pipeline.DependencyResult{}, err
+		}
+		if err := f.CheckTree(tree); err != nil {
+			return pipeline.DependencyResult{}, err
+		}
+		images := map[string]string{}
+		present := true
+		for _, img := range f.Spec.Build {
+			images[img.Name] = id.ImageTag(img.Name)
+			if imgs, ok := any(eng).(baleen.Images); !ok {
+				present = false
+			} else if ok, err := imgs.ImageExists(ctx, images[img.Name]); err != nil || !ok {
+				present = false
+			}
+		}
+		if present {
+			fmt.Fprintf(out, "%s: reusing the images of %s at %s\n", t.Name, t.Project, t.Commit[:12])
+			return pipeline.DependencyResult{Reused: true, Images: images}, nil
+		}
+		fmt.Fprintf(out, "--- %s: building %s %s at %s\n", t.Name, t.Project, t.Branch, t.Commit[:12])
+		pout := pipeline.PrefixWriter(out, t.Project+" | ")
+		deps, _, err := pipeline.ResolveDependencies(ctx, f.Spec, t.Chain, repos, nil, build, pout)
+		if err != nil {
+			return pipeline.DependencyResult{}, err
+		}
+		secrets := map[string]string{}
+		for _, name := range f.Spec.Credentials {
+			if secrets[name] = e.getenv(name); secrets[name] == "" {
+				return pipeline.DependencyResult{}, fmt.Errorf("credential %s (named in %s's baleen.yml) is not set in the environment", name, t.Project)
+			}
+		}
+		res, err := pipeline.New(eng, logger).Run(ctx, pipeline.Run{ID: id, Spec: f.Spec, Source: tree, Secrets: secrets,
+			ArtifactsDir: filepath.Join(artifacts, t.Project), Out: pout, Dependencies: deps})
+		if err != nil {
+			return pipeline.DependencyResult{}, err
+		}
+		if res.Status != baleen.StatusPassed {
+			return pipeline.DependencyResult{}, fmt.Errorf("the build of %s at %s %s: %s: %s", t.Project, t.Commit[:12], res.Status, res.FailedStage, res.Message)
+		}
+		return pipeline.DependencyResult{Images: res.Images}, nil
+	}
+	return build
 }

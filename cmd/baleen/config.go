@@ -28,6 +28,27 @@ type Config struct {
 	// Credentials are the secrets builds may ask for by name in baleen.yml.
 	Credentials map[string]Credential `yaml:"credentials"`
 	LogLevel    string                `yaml:"log_level"`
+	// KnownHosts is the OpenSSH known_hosts file that ssh:// dependency sources are checked against.
+	KnownHosts string `yaml:"known_hosts"`
+	// GitCredentials are the credentials for https:// dependency sources, by host.
+	GitCredentials map[string]Login `yaml:"git_credentials"`
+	// Registries are the credentials for the registries builds push to, by host[:port].
+	Registries map[string]Login `yaml:"registries"`
+}
+
+// Login is a user name and the file that holds its password or token.
+type Login struct {
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// password reads a login's password file; a trailing newline is dropped.
+func (l Login) password() (string, error) {
+	b, err := os.ReadFile(l.PasswordFile)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // Credential says where a secret's value is: a file (preferred: it stays out of the config) or the server's
@@ -109,6 +130,16 @@ func (c Config) validate() error {
 	for name, cr := range c.Credentials {
 		if (cr.File == "") == (cr.Env == "") {
 			errs = append(errs, fmt.Errorf("credentials.%s: give exactly one of file or env", name))
+		}
+	}
+	for _, group := range []struct {
+		key    string
+		logins map[string]Login
+	}{{"git_credentials", c.GitCredentials}, {"registries", c.Registries}} {
+		for host, l := range group.logins {
+			if l.Username == "" || l.PasswordFile == "" {
+				errs = append(errs, fmt.Errorf("%s.%s: give username and password_file", group.key, host))
+			}
 		}
 	}
 	switch strings.ToLower(c.LogLevel) {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -77,11 +78,22 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		return err
 	}
 	reposDir := filepath.Join(cfg.Data, "repos")
-	repos, err := gitd.NewRepositories(reposDir)
+	base, err := gitd.NewRepositories(reposDir)
 	if err != nil {
 		return err
 	}
+	fetch := gitd.FetchConfig{KeyPath: filepath.Join(cfg.Data, "fetch_ed25519_key"), KnownHostsPath: cfg.KnownHosts, HTTP: map[string]gitd.HTTPCredential{}}
+	for host, l := range cfg.GitCredentials {
+		pw, err := l.password()
+		if err != nil {
+			return fmt.Errorf("git_credentials.%s: %w", host, err)
+		}
+		fetch.HTTP[host] = gitd.HTTPCredential{Username: l.Username, Password: pw}
+	}
+	repos := base.WithFetch(fetch)
+	images, _ := any(eng).(baleen.Images)
 	sched := pipeline.NewScheduler(pipeline.SchedulerConfig{
+		Images:   images,
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
 		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger,
@@ -89,13 +101,14 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if err := sched.Recover(ctx); err != nil {
 		logger.Error("recover interrupted builds", "err", err)
 	}
-	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts")}
+	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts"),
+		DeployKey: repos.DeployKey}
 	srv, err := gitd.New(gitd.Config{
 		HostKeyPath:        filepath.Join(cfg.Data, "ssh_host_ed25519_key"),
 		AuthorizedKeysPath: cfg.AuthorizedKeys,
 		ReposDir:           reposDir,
 		Logger:             logger,
-		Receiver:           &receiver{sched: sched, projects: st, log: logger},
+		Receiver:           &receiver{sched: sched, projects: st, builds: st, repos: repos, log: logger, pending: map[string][]dependent{}},
 		Commands:           commandAdapter{handler},
 	})
 	if err != nil {
@@ -156,14 +169,27 @@ func instanceID(data string) (string, error) {
 	return id, nil
 }
 
-// receiver runs the builds of a push.
+// receiver runs the builds of a push, and after a green push the builds of the projects that depend on
+// what it pushed.
 type receiver struct {
 	sched    *pipeline.Scheduler
 	projects baleen.ProjectStore
+	builds   baleen.BuildStore
+	repos    baleen.Repositories
 	log      *slog.Logger
+	mu       sync.Mutex
+	// pending holds, by project, branch and commit of a green build, the dependents to rebuild once
+	// the push has moved the branch.
+	pending map[string][]dependent
 }
 
-var _ gitd.Receiver = (*receiver)(nil)
+// dependent is a project to rebuild after a dependency's green push.
+type dependent struct{ project, branch string }
+
+var (
+	_ gitd.Receiver     = (*receiver)(nil)
+	_ gitd.PostReceiver = (*receiver)(nil)
+)
 
 const zeroID = "0000000000000000000000000000000000000000"
 
@@ -204,11 +230,75 @@ func (r *receiver) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, out
 		r.log.Error("build", "project", p.Project, "commit", u.New, "key", p.Fingerprint, "err", err)
 		return fmt.Errorf("build not run: %v", err)
 	case b.Status == baleen.StatusPassed:
+		if deps := r.dependents(ctx, p.Project, branch); len(deps) > 0 {
+			var names []string
+			for _, d := range deps {
+				names = append(names, d.project+" ("+d.branch+")")
+			}
+			fmt.Fprintf(out, "queued once %s moves: rebuild of the projects that depend on it: %s\n", branch, strings.Join(names, ", "))
+			r.mu.Lock()
+			r.pending[p.Project+"\x00"+u.Name+"\x00"+u.New] = deps
+			r.mu.Unlock()
+		}
 		return nil
 	case b.Status == baleen.StatusFailed && b.FailedStage != "":
 		return fmt.Errorf("build #%d failed: %s", b.Number, b.FailedStage)
 	default:
 		return fmt.Errorf("build #%d %s", b.Number, b.Status)
+	}
+}
+
+// dependents lists the projects whose latest build depended on branch of project and asked to be rebuilt
+// when it changes.
+func (r *receiver) dependents(ctx context.Context, project, branch string) []dependent {
+	ps, err := r.projects.Projects(ctx)
+	if err != nil {
+		r.log.Error("list projects", "err", err)
+		return nil
+	}
+	var out []dependent
+	for _, p := range ps {
+		if p.Name == project {
+			continue
+		}
+		b, err := r.builds.LatestBuild(ctx, p.Name)
+		if err != nil || b.Branch == "" {
+			continue
+		}
+		for _, d := range b.Dependencies {
+			if d.Project == project && d.Branch == branch && d.RebuildDependents {
+				out = append(out, dependent{project: p.Name, branch: b.Branch})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// PostReceive starts the rebuilds of dependents that Receive queued, now that the branch has moved.
+func (r *receiver) PostReceive(ctx context.Context, p gitd.Push, moved []gitd.RefUpdate) {
+	for _, u := range moved {
+		key := p.Project + "\x00" + u.Name + "\x00" + u.New
+		r.mu.Lock()
+		deps := r.pending[key]
+		delete(r.pending, key)
+		r.mu.Unlock()
+		for _, d := range deps {
+			commit, err := r.repos.Resolve(ctx, d.project, "refs/heads/"+d.branch)
+			if err != nil {
+				r.log.Error("rebuild dependent", "project", d.project, "err", err)
+				continue
+			}
+			go func() {
+				b, err := r.sched.Run(context.WithoutCancel(ctx), pipeline.Request{Project: d.project, Branch: d.branch, Commit: commit,
+					Pusher: "rebuild after " + p.Project + " " + strings.TrimPrefix(u.Name, "refs/heads/")})
+				if err != nil {
+					r.log.Error("rebuild dependent", "project", d.project, "err", err)
+					return
+				}
+				r.log.Info("dependent rebuilt", "project", d.project, "build", b.Number, "status", string(b.Status))
+			}()
+		}
 	}
 }
 

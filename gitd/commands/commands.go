@@ -42,7 +42,9 @@ type Handler struct {
 	Scheduler *pipeline.Scheduler
 	// ArtifactsDir is where builds keep artifacts: ArtifactsDir/<project>/<number>.
 	ArtifactsDir string
-	// Extra holds further commands (deploy-key, releases...) by name, added by later stages.
+	// DeployKey returns the public key the server fetches dependency repositories with.
+	DeployKey func() (string, error)
+	// Extra holds further commands (releases, deploy...) by name, added by later stages.
 	Extra map[string]Command
 }
 
@@ -102,6 +104,20 @@ func (h *Handler) Run(ctx context.Context, c *Call) int {
 		return ExitOK
 	}
 	name := c.Args[0]
+	if name == "deploy-key" {
+		if len(c.Args) != 1 {
+			return c.Usagef("usage: deploy-key")
+		}
+		if h.DeployKey == nil {
+			return fail(c, errors.New("this server fetches no repositories"))
+		}
+		key, err := h.DeployKey()
+		if err != nil {
+			return fail(c, err)
+		}
+		fmt.Fprintln(c.Stdout, key)
+		return ExitOK
+	}
 	if x, ok := h.Extra[name]; ok {
 		return x.Run(ctx, &Call{Args: c.Args[1:], Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr, Fingerprint: c.Fingerprint})
 	}
@@ -161,6 +177,7 @@ func (h *Handler) usage() string {
 	for _, x := range h.Extra {
 		fmt.Fprintf(tw, "  %s\t%s\n", x.Usage, x.Help)
 	}
+	fmt.Fprintf(tw, "  deploy-key\tprint the public key this server fetches dependency repositories with\n")
 	fmt.Fprintf(tw, "  help\tthis text\n")
 	tw.Flush()
 	b.WriteString("\nPush with: git push ssh://HOST:PORT/<project> main\n")

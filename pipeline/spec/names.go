@@ -91,10 +91,11 @@ func cleanAbs(p, what string) (string, string) {
 	return path.Clean(p), ""
 }
 
-// checkSrc reports what is wrong with a dependency's src: a URL, git's user@host:path, or a bare project
-// name.
+// checkSrc reports what is wrong with a dependency's src: a URL, git's user@host:path, a path (absolute,
+// or relative to the repository with ./ or ../), or a bare project name.
 func checkSrc(src string) string {
 	switch {
+	case strings.HasPrefix(src, "/"), strings.HasPrefix(src, "./"), strings.HasPrefix(src, "../"):
 	case strings.Contains(src, "://"):
 		u, err := url.Parse(src)
 		if err != nil {
@@ -115,7 +116,7 @@ func checkSrc(src string) string {
 	case scpLikePattern.MatchString(src):
 	default:
 		if err := baleen.ValidateProjectName(src); err != nil {
-			return fmt.Sprintf("src %q is neither a URL (ssh://host/repo.git, user@host:repo.git) nor a project name", src)
+			return fmt.Sprintf("src %q is neither a URL (ssh://host/repo.git, user@host:repo.git), a path (/srv/git/repo.git, ../repo) nor a project name", src)
 		}
 	}
 	return ""

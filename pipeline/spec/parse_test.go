@@ -208,7 +208,7 @@ func TestParseBad(t *testing.T) {
 		{"bad src scheme", goodBuild + "depends:\n  users: {src: 'ftp://example.com/u.git'}\n", []string{
 			`baleen.yml:4:16: depends.users: src "ftp://example.com/u.git": want an ssh, git, http, https or file URL`}},
 		{"bad src name", goodBuild + "depends:\n  users: {src: Users Service}\n", []string{
-			`baleen.yml:4:16: depends.users: src "Users Service" is neither a URL (ssh://host/repo.git, user@host:repo.git) nor a project name`}},
+			`baleen.yml:4:16: depends.users: src "Users Service" is neither a URL (ssh://host/repo.git, user@host:repo.git), a path (/srv/git/repo.git, ../repo) nor a project name`}},
 		{"src image not a name", goodBuild + "depends:\n  users: {src: users, image: 'Users'}\n", []string{
 			`baleen.yml:4:30: depends.users.image: "Users" is not a valid image name: use lowercase letters and digits, separated by '.', '_', '__', '-' or '/'`}},
 		{"rebuild_dependents not a bool", goodBuild + "depends:\n  users: {src: users, rebuild_dependents: yes}\n", []string{

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/moby/moby/client"
+)
+
+// serviceFiles is a repository whose image serves "<name> v<version>" over HTTP on port 80 while it runs
+// as a dependency, and whose own tests pass (or fail, when failing is set).
+func serviceFiles(name, version string, failing bool) map[string]string {
+	test := "#!/bin/sh\necho \"" + name + " tests pass\"\n"
+	if failing {
+		test = "#!/bin/sh\necho \"" + name + " tests fail\"\nexit 1\n"
+	}
+	return map[string]string{
+		"Dockerfile": "FROM {{busybox}}\nWORKDIR /app\nCOPY . /app\nCMD [\"/app/serve.sh\"]\n",
+		"serve.sh":   "#!/bin/sh\nmkdir -p /www && echo '" + name + " v" + version + "' > /www/index.html\nexec httpd -f -p 80 -h /www\n",
+		"test.sh":    test,
+		"baleen.yml": "build:\n  e2e-" + name + ": .\ntest:\n  command: [/app/test.sh]\n",
+	}
+}
+
+// dependentFiles is a repository whose tests reach each named dependency by its hostname.
+func dependentFiles(name string, depends string, hosts ...string) map[string]string {
+	test := "#!/bin/sh\nset -e\n"
+	for _, h := range hosts {
+		test += "echo \"reached $(wget -q -O- http://" + h + "/)\"\n"
+	}
+	return map[string]string{
+		"Dockerfile": "FROM {{busybox}}\nWORKDIR /app\nCOPY . /app\n",
+		"test.sh":    test,
+		"baleen.yml": "build:\n  e2e-" + name + ": .\ndepends:\n" + depends + "test:\n  command: [/app/test.sh]\n",
+	}
+}
+
+const readyHTTP = "    ready: {command: 'wget -q -O /dev/null http://127.0.0.1/', timeout: 60s}\n"
+
+// upstream makes a repository outside the server, to be fetched by file:// URL or path.
+func (s *server) upstream(name string, files map[string]string) *repo {
+	s.t.Helper()
+	r := s.newRepo(files)
+	dir := filepath.Join(s.t.TempDir(), name)
+	if err := os.Rename(r.dir, dir); err != nil {
+		s.t.Fatal(err)
+	}
+	r.dir = dir
+	return r
+}
+
+func TestServeDependencies(t *testing.T) {
+	s := newServer(t)
+	s.start()
+
+	// users: a project on this server. orders: a repository fetched by file:// URL, pinned by minhash.
+	users := s.newRepo(serviceFiles("users", "1", false))
+	want(t, users.push(s.url("users"), "main"), 0, "PASSED")
+	orders := s.upstream("orders", serviceFiles("orders", "1", false))
+	ordersFirst := orders.head()
+	orders.write(map[string]string{"serve.sh": serviceFiles("orders", "2", false)["serve.sh"]})
+	orders.commit("orders v2")
+
+	api := s.newRepo(dependentFiles("api",
+		"  users:\n    src: users\n"+readyHTTP+
+			"  orders:\n    src: file://"+orders.dir+"\n    minhash: "+ordersFirst[:8]+"\n"+readyHTTP,
+		"users", "orders"))
+	push := api.push(s.url("api"), "main")
+	want(t, push, 0, "remote: ==> dependencies", "reusing build #1 of users", "remote: created project orders",
+		"contains minhash "+ordersFirst[:12], "remote: orders | build #1 of orders", "remote: orders | PASSED",
+		"remote: reached users v1", "remote: reached orders v2", "remote: PASSED")
+	bs := decodeBuilds(t, s.ssh("builds", "api", "--json").stdout)
+	if len(bs) != 1 || len(bs[0].Dependencies) != 2 {
+		t.Fatalf("api's build records: got %+v, want one build with two dependencies", bs)
+	}
+	for _, d := range bs[0].Dependencies {
+		if d.Commit == "" || d.Build == 0 {
+			t.Errorf("dependency record %+v lacks the commit or the build", d)
+		}
+	}
+	if d := bs[0].Dependencies[1]; d.Project != "orders" || d.Commit != orders.head() || d.Branch != "main" || d.Reused {
+		t.Errorf("orders record: got %+v, want orders main at %s, built", d, orders.head())
+	}
+	want(t, s.ssh("projects"), 0, "orders", "users", "api")
+
+	// A second push of the dependent with unchanged dependencies builds no dependency.
+	api.write(map[string]string{"README": "again"})
+	api.commit("again")
+	push = api.push(s.url("api"), "main")
+	want(t, push, 0, "reusing build #1 of users", "reusing build #1 of orders", "PASSED")
+	if strings.Contains(push.stderr, "orders | build #") {
+		t.Errorf("second push built orders again:\n%s", push.stderr)
+	}
+
+	// A green push of users rebuilds api, which depends on it.
+	users.write(map[string]string{"serve.sh": serviceFiles("users", "2", false)["serve.sh"]})
+	users.commit("users v2")
+	want(t, users.push(s.url("users"), "main"), 0, "rebuild of the projects that depend on it: api (main)")
+	if got := s.waitFinal("api", 3); got != baleen.StatusPassed {
+		t.Errorf("api's rebuild after users moved: got %s, want passed", got)
+	}
+	want(t, s.ssh("logs", "api", "3"), 0, "reached users v2")
+	bs = decodeBuilds(t, s.ssh("builds", "api", "--json").stdout)
+	if !strings.HasPrefix(bs[0].Pusher, "rebuild after users") {
+		t.Errorf("api #3 pusher: got %q, want a rebuild after users", bs[0].Pusher)
+	}
+
+	// minhash not in the branch: the build fails naming the commit and the head it checked.
+	bad := s.newRepo(dependentFiles("pinned", "  orders:\n    src: file://"+orders.dir+"\n    minhash: 0123abcd\n", "orders"))
+	want(t, bad.push(s.url("pinned"), "main"), 1, "dependency orders: minhash 0123abcd is not in the history of main (its head is "+orders.head()[:12]+")",
+		"(build #1 failed: dependencies)")
+}
+
+func TestServeDependencyFailures(t *testing.T) {
+	s := newServer(t)
+	s.start()
+
+	// A dependency whose own tests fail fails the dependent, naming it.
+	broken := s.upstream("broken", serviceFiles("broken", "1", true))
+	r := s.newRepo(dependentFiles("needs-broken", "  broken:\n    src: "+broken.dir+"\n", "broken"))
+	want(t, r.push(s.url("needs-broken"), "main"), 1, "broken | broken tests fail", "dependency broken: build #1 of broken failed: test",
+		"(build #1 failed: dependencies)")
+	want(t, s.ssh("builds", "broken"), 0, "#1", "failed (test)")
+
+	// A dependency without a baleen.yml.
+	plain := s.upstream("plain", map[string]string{"README": "no pipeline here"})
+	r = s.newRepo(dependentFiles("needs-plain", "  plain:\n    src: "+plain.dir+"\n", "plain"))
+	want(t, r.push(s.url("needs-plain"), "main"), 1, "dependency plain: plain has no baleen.yml at "+plain.head()[:12])
+
+	// A cycle: cyc-a needs cyc-b, which needs cyc-a.
+	a := s.upstream("cyc-a", nil)
+	b := s.upstream("cyc-b", dependentFiles("cyc-b", "  cyc-a:\n    src: "+a.dir+"\n", "cyc-a"))
+	a.write(dependentFiles("cyc-a", "  cyc-b:\n    src: "+b.dir+"\n", "cyc-b"))
+	a.commit("needs b")
+	top := s.newRepo(dependentFiles("top", "  cyc-a:\n    src: "+a.dir+"\n", "cyc-a"))
+	want(t, top.push(s.url("top"), "main"), 1, "dependency cycle: cyc-a -> cyc-b -> cyc-a")
+}
+
+// TestBuildLocalDependencies: `baleen build` fetches repository dependencies into its cache and builds
+// them first.
+func TestBuildLocalDependencies(t *testing.T) {
+	s := newServer(t) // for its repository helpers; no server runs
+	users := s.upstream("localusers", serviceFiles("localusers", "7", false))
+	app := s.newRepo(dependentFiles("localapp", "  localusers:\n    src: "+users.dir+"\n"+readyHTTP, "localusers"))
+	t.Setenv("BALEEN_CACHE", t.TempDir())
+	code, out, errOut := runCLI(t, nil, "build", "-artifacts", t.TempDir(), app.dir)
+	removeBuildImages(t, out, "e2e-localapp")
+	if code != exitOK {
+		t.Fatalf("baleen build with a src dependency: got exit %d, want 0\n%s\n%s", code, out, errOut)
+	}
+	for _, w := range []string{"==> dependencies", "fetching localusers", "localusers | PASSED", "reached localusers v7", "PASSED in"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	ctx := context.WithoutCancel(t.Context())
+	id := baleen.BuildID("dep-localusers-" + users.head()[:12])
+	t.Cleanup(func() {
+		for _, ref := range []string{id.ImageTag("e2e-localusers"), "e2e-localusers:latest"} {
+			s.engine.Client().ImageRemove(ctx, ref, client.ImageRemoveOptions{})
+		}
+	})
+}
