@@ -53,6 +53,10 @@ const (
 	StageTest         Stage = "test"
 	StageArtifacts    Stage = "artifacts"
 	StageTag          Stage = "tag"
+	// StagePush pushes the tagged images to the registry that baleen.yml names.
+	StagePush Stage = "push"
+	// StageDeploy rolls the images out to the target's hosts.
+	StageDeploy Stage = "deploy"
 )
 
 // StageResult is how one stage of a build ended.
@@ -77,8 +81,10 @@ type Result struct {
 	// Images maps each build image name to the per-build reference it was tagged with.
 	Images map[string]string `json:"images,omitempty"`
 	// Artifacts lists the files collected from the test container, relative to the artifacts directory.
-	Artifacts []string      `json:"artifacts,omitempty"`
-	Duration  time.Duration `json:"duration"`
+	Artifacts []string `json:"artifacts,omitempty"`
+	// Pushed lists the references the push stage pushed, with their digests.
+	Pushed   []PushedImage `json:"pushed,omitempty"`
+	Duration time.Duration `json:"duration"`
 }
 
 // BuildID identifies one build in the Docker objects it creates: every container, network and volume of a

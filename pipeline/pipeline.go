@@ -53,6 +53,21 @@ type Run struct {
 	Out io.Writer
 	// StageDone, when set, is called as each stage ends.
 	StageDone func(baleen.StageResult)
+
+	// Commit, Branch and Number name what is built, for the tags the push stage makes.
+	Commit string
+	Branch string
+	Number int
+	// Registry, when set, pushes the images after the tests pass as the spec's push section says;
+	// without it a spec's push section is skipped with a note.
+	Registry *Registry
+}
+
+// Registry is what the push stage needs: the engine's image store and the credentials of registries.
+type Registry struct {
+	Images baleen.Images
+	// Auth returns the credentials for a registry ("host:port"), or nil to push anonymously.
+	Auth func(registry string) *baleen.RegistryAuth
 }
 
 // failure is a stage that failed for a reason of the build's own (a failing Dockerfile, a red test): a
@@ -115,6 +130,13 @@ func (p *Pipeline) Run(ctx context.Context, r Run) (res baleen.Result, err error
 	if ferr == nil {
 		ferr = b.stage(ctx, baleen.StageTag, b.tag)
 	}
+	if ferr == nil && r.Spec.Push != nil {
+		if r.Registry == nil {
+			fmt.Fprintf(b.out, "==> %s\nskipped: this run pushes nothing (baleen build -push pushes)\n", baleen.StagePush)
+		} else {
+			ferr = b.stage(ctx, baleen.StagePush, b.push)
+		}
+	}
 	res = b.result(ctx, ferr)
 	if ferr != nil && errors.Is(ferr, baleen.ErrUnavailable) {
 		return res, ferr
@@ -134,6 +156,7 @@ type build struct {
 	files  []string
 	// failed is the first stage that failed.
 	failed baleen.Stage
+	pushed []baleen.PushedImage
 }
 
 // stage runs fn under a header and records its result.
@@ -164,7 +187,7 @@ func (b *build) stage(ctx context.Context, s baleen.Stage, fn func(context.Conte
 }
 
 func (b *build) result(ctx context.Context, err error) baleen.Result {
-	res := baleen.Result{Status: baleen.StatusPassed, Stages: b.stages, Report: b.report, Artifacts: b.files, Images: b.images}
+	res := baleen.Result{Status: baleen.StatusPassed, Stages: b.stages, Report: b.report, Artifacts: b.files, Images: b.images, Pushed: b.pushed}
 	if err == nil {
 		return res
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,14 @@ type SchedulerConfig struct {
 	Repos    DependencyRepos
 	// Images, when set, lets dependency builds be reused while their images exist.
 	Images baleen.Images
+	// Registry, when set, lets builds push their images as their baleen.yml says.
+	Registry *Registry
+	// KeepGreen is how many of a project's latest green builds keep their images when the others' are
+	// pruned after each build; DefaultKeepGreen when 0, and no pruning when negative.
+	KeepGreen int
+	// InUse, when set, returns the numbers of a project's builds whose images must stay whatever their
+	// age: those of deployed releases.
+	InUse func(ctx context.Context, project string) []int
 	// ArtifactsDir holds each build's artifacts at ArtifactsDir/<project>/<number>.
 	ArtifactsDir string
 	// Secret returns the server's value of a credential; false when the server has none.
@@ -242,6 +251,7 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 	defer releaseSlot()
 	res, err := s.cfg.Pipeline.Run(ctx, Run{
 		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: out, Dependencies: deps,
+		Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: s.cfg.Registry,
 		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
 		StageDone:    record,
 	})
@@ -339,7 +349,7 @@ func (s *Scheduler) stopped(ctx context.Context) baleen.Result {
 func (s *Scheduler) finish(ctx context.Context, b baleen.Build, res baleen.Result, log *slog.Logger) (baleen.Build, error) {
 	now := time.Now().UTC()
 	p := baleen.BuildPatch{Status: &res.Status, Finished: &now, Message: &res.Message, FailedStage: &res.FailedStage,
-		Report: res.Report, Artifacts: res.Artifacts, Images: res.Images}
+		Report: res.Report, Artifacts: res.Artifacts, Images: res.Images, Pushed: res.Pushed}
 	if len(res.Stages) > 0 {
 		p.Stages = res.Stages
 	}
@@ -349,7 +359,76 @@ func (s *Scheduler) finish(ctx context.Context, b baleen.Build, res baleen.Resul
 		return b, fmt.Errorf("record build #%d: %w", b.Number, err)
 	}
 	log.Info("build finished", "status", string(res.Status), "stage", string(res.FailedStage))
+	if err := s.prune(ctx, b.Project); err != nil {
+		log.Warn("prune images", "err", err)
+	}
 	return nb, nil
+}
+
+// DefaultKeepGreen is how many green builds of a project keep their images by default.
+const DefaultKeepGreen = 5
+
+// prune removes the images of project's builds that are neither among its KeepGreen latest green builds,
+// nor in use, nor running: the images every build tags under its own id, and their other tags.
+func (s *Scheduler) prune(ctx context.Context, project string) error {
+	keepN := s.cfg.KeepGreen
+	if keepN == 0 {
+		keepN = DefaultKeepGreen
+	}
+	if s.cfg.Images == nil || keepN < 0 {
+		return nil
+	}
+	builds, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: project})
+	if err != nil {
+		return err
+	}
+	keep := map[baleen.BuildID]bool{}
+	green := 0
+	for _, b := range builds {
+		switch {
+		case !b.Status.Final():
+			keep[b.ID(s.cfg.Instance)] = true
+		case b.Status == baleen.StatusPassed && green < keepN:
+			keep[b.ID(s.cfg.Instance)] = true
+			green++
+		}
+	}
+	if s.cfg.InUse != nil {
+		for _, n := range s.cfg.InUse(ctx, project) {
+			keep[(&baleen.Build{Project: project, Number: n}).ID(s.cfg.Instance)] = true
+		}
+	}
+	imgs, err := s.cfg.Images.ListImages(ctx, baleen.LabelBuild)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, img := range imgs {
+		id := baleen.BuildID(img.Labels[baleen.LabelBuild])
+		if keep[id] || !s.ownBuild(id, project) {
+			continue
+		}
+		for _, tag := range img.Tags {
+			if err := s.cfg.Images.RemoveImage(ctx, tag); err != nil {
+				errs = append(errs, fmt.Errorf("remove %s: %w", tag, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ownBuild reports whether id names a build of project on this server: "<project>-<number>-<instance>".
+func (s *Scheduler) ownBuild(id baleen.BuildID, project string) bool {
+	rest, ok := strings.CutSuffix(string(id), "-"+s.cfg.Instance)
+	if !ok || s.cfg.Instance == "" {
+		return false
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i < 0 || rest[:i] != project {
+		return false
+	}
+	_, err := strconv.Atoi(rest[i+1:])
+	return err == nil
 }
 
 // acquireProject waits for the project's queue: one build of a project runs at a time.

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -63,8 +64,9 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 	fl.SetOutput(e.stderr)
 	artifacts := fl.String("artifacts", "", "where artifacts land (default DIR/.baleen/artifacts)")
 	verbose := fl.Bool("v", false, "log the engine's calls to stderr")
+	push := fl.Bool("push", false, "push the images as baleen.yml's push section says (anonymously, or with DOCKER_USERNAME and DOCKER_PASSWORD)")
 	fl.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: baleen build [-artifacts DIR] [-v] [DIR]\n\nRuns DIR's baleen.yml pipeline on the local Docker engine (DOCKER_HOST or /var/run/docker.sock).\nCredentials named in baleen.yml are read from the environment.")
+		fmt.Fprintln(e.stderr, "usage: baleen build [-artifacts DIR] [-push] [-v] [DIR]\n\nRuns DIR's baleen.yml pipeline on the local Docker engine (DOCKER_HOST or /var/run/docker.sock).\nCredentials named in baleen.yml are read from the environment.")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -148,8 +150,18 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 		}
 		fmt.Fprintf(e.stdout, "--> %s passed\n", baleen.StageDependencies)
 	}
+	var registry *pipeline.Registry
+	if imgs, ok := any(eng).(baleen.Images); ok && *push {
+		registry = &pipeline.Registry{Images: imgs, Auth: func(host string) *baleen.RegistryAuth {
+			if u := e.getenv("DOCKER_USERNAME"); u != "" {
+				return &baleen.RegistryAuth{Username: u, Password: e.getenv("DOCKER_PASSWORD"), ServerAddress: host}
+			}
+			return nil
+		}}
+	}
 	res, err := pipeline.New(eng, logger).Run(ctx, pipeline.Run{
 		ID: id, Spec: s, Source: tree, ArtifactsDir: *artifacts, Secrets: secrets, Out: e.stdout, Dependencies: deps,
+		Commit: gitHead(dir), Branch: gitBranch(dir), Registry: registry,
 	})
 	switch {
 	case errors.Is(err, baleen.ErrUnavailable):
@@ -269,4 +281,20 @@ func localDependency(eng *docker.Engine, logger *slog.Logger, repos *gitd.Reposi
 		return pipeline.DependencyResult{Images: res.Images}, nil
 	}
 	return build
+}
+
+// gitHead is the commit checked out in dir, for the commit and short push tags; "" outside a git work tree.
+func gitHead(dir string) string { return gitOutput(dir, "rev-parse", "HEAD") }
+
+// gitBranch is the branch checked out in dir, for the branch push tag.
+func gitBranch(dir string) string { return gitOutput(dir, "rev-parse", "--abbrev-ref", "HEAD") }
+
+func gitOutput(dir string, args ...string) string {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
+	"github.com/baleen-ci/baleen"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -34,6 +36,8 @@ type Config struct {
 	GitCredentials map[string]Login `yaml:"git_credentials"`
 	// Registries are the credentials for the registries builds push to, by host[:port].
 	Registries map[string]Login `yaml:"registries"`
+	// KeepBuilds is how many green builds per project keep their images (default 5).
+	KeepBuilds int `yaml:"keep_builds"`
 }
 
 // Login is a user name and the file that holds its password or token.
@@ -60,7 +64,7 @@ type Credential struct {
 
 // defaults are the settings nobody gave.
 func defaults() Config {
-	return Config{Data: "./baleen-data", Listen: ":2222", Concurrency: runtime.NumCPU(), ShutdownGrace: 5 * time.Minute, LogLevel: "info"}
+	return Config{Data: "./baleen-data", Listen: ":2222", Concurrency: runtime.NumCPU(), ShutdownGrace: 5 * time.Minute, LogLevel: "info", KeepBuilds: 5}
 }
 
 // loadConfig reads the serve command line: flags, then BALEEN_* variables, then the config file.
@@ -124,6 +128,9 @@ func (c Config) validate() error {
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency: want 1 or more, got %d", c.Concurrency))
 	}
+	if c.KeepBuilds < 1 {
+		errs = append(errs, fmt.Errorf("keep_builds: want 1 or more, got %d", c.KeepBuilds))
+	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, fmt.Errorf("shutdown_grace: want a duration of 0 or more, got %s", c.ShutdownGrace))
 	}
@@ -168,5 +175,23 @@ func (c Config) secret(getenv func(string) string) func(string) (string, bool) {
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		return v, v != ""
+	}
+}
+
+// registryAuth returns the credentials of a registry from the config, reading the password file when a
+// build pushes, so that a rotated password takes effect without a restart. A registry without an entry
+// gets nil: anonymous.
+func (c Config) registryAuth(logger *slog.Logger) func(string) *baleen.RegistryAuth {
+	return func(registry string) *baleen.RegistryAuth {
+		l, ok := c.Registries[registry]
+		if !ok {
+			return nil
+		}
+		pw, err := l.password()
+		if err != nil {
+			logger.Error("registry password", "registry", registry, "err", err)
+			return &baleen.RegistryAuth{Username: l.Username, ServerAddress: registry}
+		}
+		return &baleen.RegistryAuth{Username: l.Username, Password: pw, ServerAddress: registry}
 	}
 }

@@ -92,8 +92,12 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	}
 	repos := base.WithFetch(fetch)
 	images, _ := any(eng).(baleen.Images)
+	var registry *pipeline.Registry
+	if images != nil {
+		registry = &pipeline.Registry{Images: images, Auth: cfg.registryAuth(logger)}
+	}
 	sched := pipeline.NewScheduler(pipeline.SchedulerConfig{
-		Images:   images,
+		Images: images, Registry: registry, KeepGreen: cfg.KeepBuilds,
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
 		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger,
