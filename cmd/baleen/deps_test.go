@@ -86,6 +86,8 @@ func TestServeDependencies(t *testing.T) {
 		t.Errorf("orders record: got %+v, want orders main at %s, built", d, orders.head())
 	}
 	want(t, s.ssh("projects"), 0, "orders", "users", "api")
+	want(t, s.ssh("report", "api", "1"), 0, "dependency orders: orders main at "+orders.head()+" (build #1, built)",
+		"dependency users: users main at")
 
 	// A second push of the dependent with unchanged dependencies builds no dependency.
 	api.write(map[string]string{"README": "again"})

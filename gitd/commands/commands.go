@@ -364,14 +364,26 @@ func (h *Handler) report(ctx context.Context, c *Call, fl *flags) int {
 	}
 	if fl.json {
 		return writeJSON(c.Stdout, struct {
-			Project string             `json:"project"`
-			Number  int                `json:"number"`
-			Status  baleen.Status      `json:"status"`
-			Commit  string             `json:"commit"`
-			Report  *baleen.TestReport `json:"report"`
-		}{b.Project, b.Number, b.Status, b.Commit, b.Report})
+			Project      string                   `json:"project"`
+			Number       int                      `json:"number"`
+			Status       baleen.Status            `json:"status"`
+			Commit       string                   `json:"commit"`
+			Report       *baleen.TestReport       `json:"report"`
+			Dependencies []baleen.DependencyBuild `json:"dependencies,omitempty"`
+			Pushed       []baleen.PushedImage     `json:"pushed,omitempty"`
+		}{b.Project, b.Number, b.Status, b.Commit, b.Report, b.Dependencies, b.Pushed})
 	}
 	fmt.Fprintf(c.Stdout, "build #%d of %s: %s\n", b.Number, b.Project, statusWord(b))
+	for _, d := range b.Dependencies {
+		how := "built"
+		if d.Reused {
+			how = "reused"
+		}
+		fmt.Fprintf(c.Stdout, "  dependency %s: %s %s at %s (build #%d, %s)\n", d.Name, d.Project, d.Branch, d.Commit, d.Build, how)
+	}
+	for _, p := range b.Pushed {
+		fmt.Fprintf(c.Stdout, "  pushed %s@%s\n", p.Ref, p.Digest)
+	}
 	if b.Report == nil {
 		fmt.Fprintln(c.Stdout, "no test reports (set artifacts.xunit and artifacts.coverage in baleen.yml)")
 		return ExitOK
