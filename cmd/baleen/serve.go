@@ -135,13 +135,16 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	grace, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	errs := []error{err}
-	// Builds first: their pushers are still connected and see the end of their build.
+	// No new connections from here on; the sessions of running pushes stay open so that their pushers see
+	// the end of their builds, which get the grace period and are then cancelled and cleaned up.
+	closing, cancelClosing := context.WithTimeout(context.Background(), cfg.ShutdownGrace+time.Minute)
+	defer cancelClosing()
+	sessions := make(chan error, 1)
+	go func() { sessions <- srv.Shutdown(closing) }()
 	if serr := sched.Shutdown(grace); serr != nil {
 		errs = append(errs, serr)
 	}
-	closing, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel2()
-	if serr := srv.Shutdown(closing); serr != nil {
+	if serr := <-sessions; serr != nil {
 		errs = append(errs, srv.Close())
 	}
 	return errors.Join(errs...)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/pipeline/docker/dockertest"
@@ -341,4 +342,60 @@ func TestServeRestarts(t *testing.T) {
 	// The log of the killed build stays readable. Its last second of output may be lost: the store commits
 	// a quiet build's output within a second (store's TestLogCommitsWhenQuiet), and this kill came sooner.
 	want(t, s.ssh("logs", "keep", "2"), 0)
+}
+
+// TestServeShutdownGrace: SIGTERM lets a running build finish within the grace period; past it, the build
+// is interrupted and cleaned up.
+func TestServeShutdownGrace(t *testing.T) {
+	s := newServer(t)
+	config := filepath.Join(s.data, "config.yml")
+	os.WriteFile(config, []byte("shutdown_grace: 10m\n"), 0o600)
+	s.start("--config", config)
+	instance := readInstance(t, s.data)
+	r := s.newRepo(projectFiles("e2e-grace", gatedTest))
+	cmd, stderr := r.startPush(s.url("grace"), "main")
+	waitLine(t, stderr, "remote: gated test started")
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	// The server no longer takes connections, but the running build goes on.
+	waitFor(t, "the server to refuse connections", func() bool { return s.ssh("projects").code != 0 })
+	s.release(baleen.BuildID("grace-1-" + instance))
+	waitLine(t, stderr, "remote: PASSED")
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("push during shutdown: %v", err)
+	}
+	<-s.done
+
+	os.WriteFile(config, []byte("shutdown_grace: 1s\n"), 0o600)
+	s.start("--config", config)
+	r.write(map[string]string{"README": "too slow"})
+	r.commit("too slow")
+	cmd, stderr = r.startPush(s.url("grace"), "main")
+	waitLine(t, stderr, "remote: gated test started")
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	rest := waitLine(t, stderr, "build #2 interrupted")
+	if !strings.Contains(rest, "[remote rejected]") {
+		t.Errorf("push past the grace period:\n%s", rest)
+	}
+	cmd.Wait()
+	<-s.done
+	if left := dockertest.Leftovers(t, baleen.BuildID("grace-2-"+instance)); len(left) != 0 {
+		t.Errorf("after the grace period: got leftovers %v, want none", left)
+	}
+	s.start("--config", config)
+	bs := decodeBuilds(t, s.ssh("builds", "grace", "--json").stdout)
+	if len(bs) != 2 || bs[0].Status != baleen.StatusInterrupted || bs[1].Status != baleen.StatusPassed {
+		t.Errorf("builds after the shutdowns: got %+v, want #2 interrupted, #1 passed", bs)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
