@@ -13,8 +13,10 @@ chmod 700 "$DATA"
 keys="$DATA/authorized_keys"
 touch "$keys"
 chmod 600 "$keys"
-shopt -s nullglob
-pubs=(~/.ssh/id_ed25519.pub ~/.ssh/id_ecdsa.pub ~/.ssh/id_rsa.pub)
+pubs=()
+for pub in ~/.ssh/id_ed25519.pub ~/.ssh/id_ecdsa.pub ~/.ssh/id_rsa.pub; do
+  [ -f "$pub" ] && pubs+=("$pub")
+done
 if [ ${#pubs[@]} -eq 0 ]; then
   echo "run: you have no SSH key; making ~/.ssh/id_ed25519"
   mkdir -p ~/.ssh && chmod 700 ~/.ssh
