@@ -25,7 +25,7 @@ import (
 // server is a `baleen serve` process under test, with a client key it authorizes and the ssh settings to
 // reach it.
 type server struct {
-	t       *testing.T
+	t       testing.TB
 	data    string
 	addr    string
 	port    string
@@ -58,7 +58,7 @@ func (l *lockedBuffer) String() string {
 var servingAddr = regexp.MustCompile(`msg="baleen serving" addr=(127\.0\.0\.1:(\d+))`)
 
 // newServer prepares a data dir and a client key; start runs the process.
-func newServer(t *testing.T) *server {
+func newServer(t testing.TB) *server {
 	t.Helper()
 	for _, tool := range []string{"git", "ssh", "ssh-keygen"} {
 		if _, err := exec.LookPath(tool); err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/baleen-ci/baleen/pipeline/docker/dockertest"
 )
 
-func decodeBuilds(t *testing.T, s string) []baleen.Build {
+func decodeBuilds(t testing.TB, s string) []baleen.Build {
 	t.Helper()
 	var bs []baleen.Build
 	if err := json.Unmarshal([]byte(s), &bs); err != nil {
