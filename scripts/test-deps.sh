@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs and starts what the test suite needs on a Debian machine: a Docker engine, Debian's static busybox
+# Installs and starts what the test suite needs on a Debian machine: a Docker engine, two registries on
+# 127.0.0.1 (scripts/registry.sh), Debian's static busybox
 # (the test images are built FROM scratch with it), git and OpenSSH's client. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +23,4 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 bash scripts/ensure-docker.sh
 bash scripts/busybox-image.sh
+bash scripts/registry.sh

@@ -9,4 +9,8 @@
 //
 // It speaks to engines from API version 1.41 (Docker 20.10) up, negotiating the version on first contact,
 // and uses the classic builder so that it needs no BuildKit session.
+//
+// It also serves the push image stage through baleen.Images: it pushes the images that passed to their
+// registry and reports their digests, and lists, removes and saves images for pruning and for shipping
+// them to hosts.
 package docker
