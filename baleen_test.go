@@ -126,3 +126,21 @@ func TestCommandArgv(t *testing.T) {
 		t.Error("the zero Command is not unset")
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	tests := map[string]string{
+		"https://bot:s3cret@git.example.com/a.git": "https://bot:xxxxx@git.example.com/a.git",
+		"https://bot@git.example.com/a.git":        "https://bot@git.example.com/a.git",
+		"/srv/git/a.git":                           "/srv/git/a.git",
+		"git@example.com:team/a.git":               "git@example.com:team/a.git",
+	}
+	for in, want := range tests {
+		got := RedactURL(in)
+		if got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+		if strings.Contains(got, "s3cret") {
+			t.Errorf("RedactURL(%q) keeps the password", in)
+		}
+	}
+}

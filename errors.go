@@ -1,6 +1,9 @@
 package baleen
 
-import "errors"
+import (
+	"errors"
+	"net/url"
+)
 
 // The sentinel errors, checked with errors.Is. Adapters translate their drivers' errors into these and keep
 // the cause wrapped.
@@ -18,3 +21,13 @@ var (
 	// ErrUnavailable: infrastructure the work needs (the Docker engine, a registry) cannot be reached.
 	ErrUnavailable = errors.New("unavailable")
 )
+
+// RedactURL returns src with the password of its user info, if any, replaced by "xxxxx" (url.Redacted),
+// for messages and logs that name a repository or registry URL.
+func RedactURL(src string) string {
+	u, err := url.Parse(src)
+	if err != nil || u.User == nil {
+		return src
+	}
+	return u.Redacted()
+}

@@ -105,7 +105,7 @@ func (r *Repositories) Fetch(ctx context.Context, project, src, branch string) (
 	}
 	auth, err := r.auth(src)
 	if err != nil {
-		return "", "", fmt.Errorf("fetch %s: %w", redact(src), err)
+		return "", "", fmt.Errorf("fetch %s: %w", baleen.RedactURL(src), err)
 	}
 	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "src", URLs: []string{src}})
 	if branch == "" {
@@ -119,7 +119,7 @@ func (r *Repositories) Fetch(ctx context.Context, project, src, branch string) (
 			}
 		}
 		if branch == "" {
-			return "", "", fmt.Errorf("fetch %s: the remote names no default branch; set branch in baleen.yml", redact(src))
+			return "", "", fmt.Errorf("fetch %s: the remote names no default branch; set branch in baleen.yml", baleen.RedactURL(src))
 		}
 	}
 	local := plumbing.NewBranchReferenceName(branch)
@@ -127,13 +127,13 @@ func (r *Repositories) Fetch(ctx context.Context, project, src, branch string) (
 	err = remote.FetchContext(ctx, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Auth: auth, Force: true, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		if errors.Is(err, git.NoMatchingRefSpecError{}) || strings.Contains(err.Error(), "couldn't find remote ref") {
-			return "", "", fmt.Errorf("fetch %s: no branch %q there: %w", redact(src), branch, baleen.ErrNotFound)
+			return "", "", fmt.Errorf("fetch %s: no branch %q there: %w", baleen.RedactURL(src), branch, baleen.ErrNotFound)
 		}
 		return "", "", fetchErr(src, err)
 	}
 	ref, err := repo.Reference(local, true)
 	if err != nil {
-		return "", "", fmt.Errorf("fetch %s: branch %s: %w", redact(src), branch, baleen.ErrNotFound)
+		return "", "", fmt.Errorf("fetch %s: branch %s: %w", baleen.RedactURL(src), branch, baleen.ErrNotFound)
 	}
 	return branch, ref.Hash().String(), nil
 }
@@ -153,19 +153,7 @@ func fetchErr(src string, err error) error {
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		kind = baleen.ErrNotFound
 	}
-	return fmt.Errorf("fetch %s: %s: %w", redact(src), msg, kind)
-}
-
-// redact drops a password from a URL.
-func redact(src string) string {
-	u, err := url.Parse(src)
-	if err != nil || u.User == nil {
-		return src
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "********")
-	}
-	return u.String()
+	return fmt.Errorf("fetch %s: %s: %w", baleen.RedactURL(src), msg, kind)
 }
 
 // auth picks the credentials for src.

@@ -105,7 +105,7 @@ func resolveOne(ctx context.Context, d baleen.Dependency, chain []string, repos 
 			return rec, "", fmt.Errorf("project %s has no branch %s: %w", rec.Project, rec.Branch, err)
 		}
 	} else {
-		fmt.Fprintf(out, "fetching %s (%s)\n", rec.Project, redactURL(d.Src))
+		fmt.Fprintf(out, "fetching %s (%s)\n", rec.Project, baleen.RedactURL(d.Src))
 		rec.Branch, rec.Commit, err = repos.Fetch(ctx, rec.Project, d.Src, d.Branch)
 		if err != nil {
 			return rec, "", err
@@ -170,7 +170,7 @@ func ProjectName(src string) (string, error) {
 		name = name[:63]
 	}
 	if err := baleen.ValidateProjectName(name); err != nil {
-		return "", fmt.Errorf("cannot name a project after %s: %w", redactURL(src), err)
+		return "", fmt.Errorf("cannot name a project after %s: %w", baleen.RedactURL(src), err)
 	}
 	return name, nil
 }
@@ -183,18 +183,6 @@ func HasSources(s *baleen.Spec) bool {
 		}
 	}
 	return false
-}
-
-// redactURL drops a password from a URL.
-func redactURL(src string) string {
-	u, err := url.Parse(src)
-	if err != nil || u.User == nil {
-		return src
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "********")
-	}
-	return u.String()
 }
 
 // PrefixWriter returns a writer that starts every line written through it with prefix, so that a

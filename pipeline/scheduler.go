@@ -283,7 +283,7 @@ func (s *Scheduler) buildDependency(b baleen.Build) BuildDependency {
 			p.Src = t.Src
 		}
 		if err := s.cfg.Projects.CreateProject(ctx, p); err == nil {
-			fmt.Fprintf(out, "created project %s for %s\n", t.Project, redactURL(t.Src))
+			fmt.Fprintf(out, "created project %s for %s\n", t.Project, baleen.RedactURL(t.Src))
 		} else if !errors.Is(err, baleen.ErrExists) {
 			return DependencyResult{}, err
 		}
