@@ -40,9 +40,10 @@ type SchedulerConfig struct {
 	// KeepGreen is how many of a project's latest green builds keep their images when the others' are
 	// pruned after each build; DefaultKeepGreen when 0, and no pruning when negative.
 	KeepGreen int
-	// InUse, when set, returns the numbers of a project's builds whose images must stay whatever their
-	// age: those of deployed releases.
-	InUse func(ctx context.Context, project string) []int
+	// Deployer and Releases, when set, run the deploy stage of green builds of the deploy branch and keep
+	// the releases; the images of released builds are never pruned.
+	Deployer baleen.Deployer
+	Releases baleen.ReleaseStore
 	// ArtifactsDir holds each build's artifacts at ArtifactsDir/<project>/<number>.
 	ArtifactsDir string
 	// Secret returns the server's value of a credential; false when the server has none.
@@ -255,10 +256,31 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
 		StageDone:    record,
 	})
-	res.Stages = stages
 	if err != nil && res.Message == "" {
 		res.Message = err.Error()
 	}
+	if res.Status == baleen.StatusPassed && sp.Deploy != nil {
+		want := sp.Deploy.Branch
+		if want == "" {
+			want = DefaultDeployBranch
+		}
+		if b.Branch != want {
+			fmt.Fprintf(out, "==> %s\nskipped: only green builds of %s deploy\n", baleen.StageDeploy, want)
+		} else {
+			_, sr := s.deploy(ctx, b, sp, res.Images, res.Pushed, "push by "+b.Pusher, out)
+			record(sr)
+			if sr.Status != baleen.StatusPassed {
+				res.Status, res.FailedStage, res.Message = baleen.StatusFailed, baleen.StageDeploy, sr.Message
+				if ctx.Err() != nil {
+					res.Status = s.stopped(ctx).Status
+				}
+				fmt.Fprintf(out, "FAILED: %s: %s\n", sr.Stage, sr.Message)
+			} else {
+				fmt.Fprintln(out, "DEPLOYED")
+			}
+		}
+	}
+	res.Stages = stages
 	if res.Status == baleen.StatusCancelled {
 		res.Status = s.stopped(ctx).Status
 	}
@@ -393,10 +415,8 @@ func (s *Scheduler) prune(ctx context.Context, project string) error {
 			green++
 		}
 	}
-	if s.cfg.InUse != nil {
-		for _, n := range s.cfg.InUse(ctx, project) {
-			keep[(&baleen.Build{Project: project, Number: n}).ID(s.cfg.Instance)] = true
-		}
+	for _, n := range s.releasedBuilds(ctx, project) {
+		keep[(&baleen.Build{Project: project, Number: n}).ID(s.cfg.Instance)] = true
 	}
 	imgs, err := s.cfg.Images.ListImages(ctx, baleen.LabelBuild)
 	if err != nil {
@@ -545,6 +565,9 @@ func (s *Scheduler) Recover(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("clean up build #%d of %s: %w", b.Number, b.Project, err))
 		}
 		s.log.Warn("build interrupted by a restart", "project", b.Project, "build", b.Number)
+	}
+	if err := s.recoverReleases(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("mark interrupted releases: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -1,11 +1,12 @@
 // Package store keeps Baleen's records in an embedded badger database under the data directory
-// (DATA/db). It implements baleen.ProjectStore and baleen.BuildStore.
+// (DATA/db). It implements baleen.ProjectStore, baleen.BuildStore and baleen.ReleaseStore.
 //
 // In the flow push -> build -> test -> push image -> deploy, store sits beside every step rather than in
 // it: gitd creates a project on its first push and a queued build on every push; the pipeline marks the
 // build running, appends its output to the build's log as it is produced and records each stage, the test
 // report, the artifacts and the image tags; the ssh commands (builds, logs, status) read it all back, also
-// while a build is still running.
+// while a build is still running. The deploy stage records each rollout as a release and the hosts'
+// results in it.
 //
 // # Key layout
 //
@@ -17,6 +18,8 @@
 //	n/<project>                     -> last build number of the project, decimal text
 //	b/<project>/<number:%010d>      -> {"v":1,"data":<baleen.Build JSON>}
 //	l/<project>/<number:%010d>/<offset:%020d> -> raw log bytes starting at that byte offset of the log
+//	r/<project>/<number:%010d>      -> {"v":1,"data":<baleen.Release JSON>}
+//	rn/<project>                    -> last release number of the project, decimal text
 //
 // A log is a run of chunks of at most 32 KiB, each keyed by the offset of its first byte, so a reader can
 // start anywhere with one seek. Records carry a version in their envelope ("v"); a record with a version
@@ -25,9 +28,9 @@
 // # Durability
 //
 // Badger runs with SyncWrites off; instead the store calls fsync (DB.Sync) itself after every committed
-// project or build record, so a kill -9 never loses a build that a caller saw recorded. Log chunks are not
-// synced one by one: a LogWriter buffers output (up to 32 KiB or one second, whichever comes first), commits
-// it as one chunk and syncs only when it is closed. A crash of the server can lose the last second or so of
+// project, build or release record, so a kill -9 never loses a build or a release that a caller saw
+// recorded. Log chunks are not synced one by one: a LogWriter buffers output (up to 32 KiB or one second,
+// whichever comes first), commits it as one chunk and syncs only when it is closed. A crash of the server can lose the last second or so of
 // a running build's output; that build is interrupted anyway. Unflushed bytes are still visible to Log.
 //
 // Badger locks the directory: one process at a time opens a store.

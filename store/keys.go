@@ -44,6 +44,14 @@ func chunkOffset(key, prefix []byte) (int64, error) {
 	return off, nil
 }
 
+func releaseKey(project string, number int) []byte {
+	return fmt.Appendf(nil, "r/%s/%010d", project, number)
+}
+
+func releasePrefix(project string) []byte { return []byte("r/" + project + "/") }
+
+func lastReleaseKey(project string) []byte { return []byte("rn/" + project) }
+
 // buildName names a build in messages: "api#7".
 func buildName(project string, number int) string {
 	return fmt.Sprintf("%s#%d", project, number)

@@ -38,6 +38,18 @@ type Config struct {
 	Registries map[string]Login `yaml:"registries"`
 	// KeepBuilds is how many green builds per project keep their images (default 5).
 	KeepBuilds int `yaml:"keep_builds"`
+	// Targets are the groups of hosts that baleen.yml's deploy.target names (docs/deploy.md).
+	Targets map[string]TargetConfig `yaml:"targets"`
+	// DeployGrace is how long a deployed unit must stay active before its health check (default 10s).
+	DeployGrace time.Duration `yaml:"deploy_grace"`
+}
+
+// TargetConfig is one deploy target: the hosts and how to reach them.
+type TargetConfig struct {
+	User       string   `yaml:"user"`
+	Identity   string   `yaml:"identity"`
+	KnownHosts string   `yaml:"known_hosts"`
+	Hosts      []string `yaml:"hosts"`
 }
 
 // Login is a user name and the file that holds its password or token.
@@ -128,6 +140,9 @@ func (c Config) validate() error {
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency: want 1 or more, got %d", c.Concurrency))
 	}
+	if c.DeployGrace < 0 {
+		errs = append(errs, fmt.Errorf("deploy_grace: want a duration of 0 or more, got %s", c.DeployGrace))
+	}
 	if c.KeepBuilds < 1 {
 		errs = append(errs, fmt.Errorf("keep_builds: want 1 or more, got %d", c.KeepBuilds))
 	}
@@ -147,6 +162,18 @@ func (c Config) validate() error {
 			if l.Username == "" || l.PasswordFile == "" {
 				errs = append(errs, fmt.Errorf("%s.%s: give username and password_file", group.key, host))
 			}
+		}
+	}
+	for name, t := range c.Targets {
+		if len(t.Hosts) == 0 {
+			errs = append(errs, fmt.Errorf("targets.%s.hosts: list at least one host (\"host:port\" or \"local\")", name))
+		}
+		remote := false
+		for _, h := range t.Hosts {
+			remote = remote || h != "local"
+		}
+		if remote && (t.User == "" || t.Identity == "" || t.KnownHosts == "") {
+			errs = append(errs, fmt.Errorf("targets.%s: give user, identity and known_hosts (an unknown host key is refused)", name))
 		}
 	}
 	switch strings.ToLower(c.LogLevel) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/deploy"
 	"github.com/baleen-ci/baleen/gitd"
 	"github.com/baleen-ci/baleen/gitd/commands"
 	"github.com/baleen-ci/baleen/pipeline"
@@ -96,8 +97,16 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if images != nil {
 		registry = &pipeline.Registry{Images: images, Auth: cfg.registryAuth(logger)}
 	}
+	var deployer baleen.Deployer
+	if len(cfg.Targets) > 0 {
+		targets := map[string]deploy.Target{}
+		for name, t := range cfg.Targets {
+			targets[name] = deploy.Target{Name: name, User: t.User, Identity: t.Identity, KnownHosts: t.KnownHosts, Hosts: t.Hosts}
+		}
+		deployer = deploy.New(deploy.Options{Targets: targets, Images: images, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace})
+	}
 	sched := pipeline.NewScheduler(pipeline.SchedulerConfig{
-		Images: images, Registry: registry, KeepGreen: cfg.KeepBuilds,
+		Images: images, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
 		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger,
@@ -106,7 +115,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		logger.Error("recover interrupted builds", "err", err)
 	}
 	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts"),
-		DeployKey: repos.DeployKey}
+		DeployKey: repos.DeployKey, Releases: st, Deployer: deployer}
 	srv, err := gitd.New(gitd.Config{
 		HostKeyPath:        filepath.Join(cfg.Data, "ssh_host_ed25519_key"),
 		AuthorizedKeysPath: cfg.AuthorizedKeys,

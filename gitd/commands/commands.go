@@ -24,6 +24,7 @@ import (
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/pipeline"
+	"github.com/baleen-ci/baleen/pipeline/spec"
 )
 
 // Exit codes.
@@ -44,6 +45,9 @@ type Handler struct {
 	ArtifactsDir string
 	// DeployKey returns the public key the server fetches dependency repositories with.
 	DeployKey func() (string, error)
+	// Releases and Deployer answer the release commands; nil when the server deploys nothing.
+	Releases baleen.ReleaseStore
+	Deployer baleen.Deployer
 	// Extra holds further commands (releases, deploy...) by name, added by later stages.
 	Extra map[string]Command
 }
@@ -70,7 +74,7 @@ func (c *Call) Usagef(format string, a ...any) int {
 	return ExitUsage
 }
 
-type spec struct {
+type command struct {
 	usage, help string
 	run         func(h *Handler, ctx context.Context, c *Call, fl *flags) int
 	min, max    int
@@ -79,18 +83,22 @@ type spec struct {
 // flags are the flags every command accepts where it makes sense.
 type flags struct {
 	json, follow bool
+	unit, host   string
 	args         []string
 }
 
-var builtin = map[string]spec{
+var builtin = map[string]command{
 	"projects":  {"projects [--json]", "list the projects", (*Handler).projects, 0, 0},
 	"builds":    {"builds <project> [--json]", "list a project's builds, newest first", (*Handler).builds, 1, 1},
-	"logs":      {"logs <project> [<build>] [-f]", "print a build's log (the latest by default); -f follows it to its end", (*Handler).logs, 1, 2},
+	"logs":      {"logs <project> [<build>] [-f] [--unit U [--host H]]", "print a build's log (the latest by default), or with --unit a deployed unit's journal; -f follows", (*Handler).logs, 1, 2},
 	"status":    {"status <project> [--json]", "show a project's latest build", (*Handler).status, 1, 1},
 	"report":    {"report <project> [<build>] [--json]", "show a build's test counts, failed tests and coverage", (*Handler).report, 1, 2},
 	"artifacts": {"artifacts <project> <build>", "write a build's artifacts to stdout as a tar stream", (*Handler).artifacts, 2, 2},
 	"rebuild":   {"rebuild <project> [<build>|<ref>]", "build a commit again (the latest build's by default), streaming like a push", (*Handler).rebuild, 1, 2},
 	"cancel":    {"cancel <project> [<build>]", "cancel a queued or running build (the latest by default)", (*Handler).cancel, 1, 2},
+	"releases":  {"releases <project> [--json]", "list a project's releases, newest first", (*Handler).releases, 1, 1},
+	"deploy":    {"deploy <project> [<build>]", "deploy a green build again (the latest green by default)", (*Handler).deploy, 1, 2},
+	"rollback":  {"rollback <project> [<release>]", "deploy an earlier release's build again (default: the one before the current)", (*Handler).rollback, 1, 2},
 }
 
 // Run answers one command line and returns its exit code.
@@ -126,7 +134,7 @@ func (h *Handler) Run(ctx context.Context, c *Call) int {
 		fmt.Fprintf(c.Stderr, "unknown command %q\n\n%s", name, h.usage())
 		return ExitUsage
 	}
-	fl, err := parseFlags(name, c.Args[1:], strings.Contains(sp.usage, "--json"), strings.Contains(sp.usage, "-f]"))
+	fl, err := parseFlags(name, c.Args[1:], strings.Contains(sp.usage, "--json"), strings.Contains(sp.usage, "[-f]"))
 	if err != nil {
 		return c.Usagef("%s: %v\nusage: %s", name, err, sp.usage)
 	}
@@ -150,6 +158,8 @@ func parseFlags(name string, args []string, allowJSON, allowFollow bool) (*flags
 	}
 	if allowFollow {
 		fs.BoolVar(&fl.follow, "f", false, "")
+		fs.StringVar(&fl.unit, "unit", "", "")
+		fs.StringVar(&fl.host, "host", "", "")
 	}
 	// Flags may stand before or after the arguments.
 	var rest []string
@@ -171,7 +181,7 @@ func (h *Handler) usage() string {
 	var b strings.Builder
 	b.WriteString("Baleen ssh commands: ssh -p PORT HOST <command>\n\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	for _, name := range []string{"projects", "builds", "logs", "status", "report", "artifacts", "rebuild", "cancel"} {
+	for _, name := range []string{"projects", "builds", "logs", "status", "report", "artifacts", "rebuild", "cancel", "releases", "deploy", "rollback"} {
 		fmt.Fprintf(tw, "  %s\t%s\n", builtin[name].usage, builtin[name].help)
 	}
 	for _, x := range h.Extra {
@@ -302,6 +312,12 @@ func (h *Handler) builds(ctx context.Context, c *Call, fl *flags) int {
 }
 
 func (h *Handler) logs(ctx context.Context, c *Call, fl *flags) int {
+	if fl.unit != "" {
+		return h.journal(ctx, c, fl)
+	}
+	if fl.host != "" {
+		return c.Usagef("logs: --host goes with --unit")
+	}
 	b, err := h.build(ctx, fl.args)
 	if err != nil {
 		return fail(c, err)
@@ -354,6 +370,7 @@ func (h *Handler) status(ctx context.Context, c *Call, fl *flags) int {
 	if b.Report != nil {
 		fmt.Fprintf(c.Stdout, "  %s\n", b.Report.Summary())
 	}
+	h.hostStatus(ctx, c, b.Project)
 	return ExitOK
 }
 
@@ -542,4 +559,173 @@ func shortID(s string) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+// deployed finds the latest release of project and the unit names its build deploys.
+func (h *Handler) deployed(ctx context.Context, project string) (baleen.Release, []string, error) {
+	if h.Releases == nil || h.Deployer == nil {
+		return baleen.Release{}, nil, fmt.Errorf("this server deploys nothing (no targets in its config): %w", baleen.ErrNotFound)
+	}
+	rs, err := h.Releases.Releases(ctx, project, 1)
+	if err != nil {
+		return baleen.Release{}, nil, err
+	}
+	if len(rs) == 0 {
+		return baleen.Release{}, nil, fmt.Errorf("%s has no releases yet: %w", project, baleen.ErrNotFound)
+	}
+	tree, err := h.Repos.Tree(ctx, project, rs[0].Commit)
+	if err != nil {
+		return rs[0], nil, err
+	}
+	data, err := fs.ReadFile(tree, "baleen.yml")
+	if err != nil {
+		return rs[0], nil, err
+	}
+	sp, err := spec.Parse("baleen.yml", data)
+	if err != nil || sp.Deploy == nil {
+		return rs[0], nil, fmt.Errorf("the baleen.yml of release #%d deploys no units: %w", rs[0].Number, baleen.ErrNotFound)
+	}
+	var units []string
+	for _, u := range sp.Deploy.Units {
+		units = append(units, u.Name)
+	}
+	return rs[0], units, nil
+}
+
+// hostStatus adds to `status` what each host of the latest release's target runs.
+func (h *Handler) hostStatus(ctx context.Context, c *Call, project string) {
+	rel, units, err := h.deployed(ctx, project)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(c.Stdout, "release #%d (build #%d) to %s: %s\n", rel.Number, rel.Build, rel.Target, rel.Status)
+	hosts, err := h.Deployer.Status(ctx, project, rel.Target, units)
+	if err != nil {
+		fmt.Fprintf(c.Stdout, "  hosts: %v\n", err)
+		return
+	}
+	for _, hs := range hosts {
+		if hs.Err != "" {
+			fmt.Fprintf(c.Stdout, "  %s: unreachable: %s\n", hs.Host, hs.Err)
+			continue
+		}
+		for _, u := range hs.Units {
+			fmt.Fprintf(c.Stdout, "  %s: %s %s", hs.Host, u.Unit, u.Active)
+			if u.Release > 0 {
+				fmt.Fprintf(c.Stdout, " (release #%d, build #%d)", u.Release, u.Build)
+			}
+			fmt.Fprintln(c.Stdout)
+		}
+	}
+}
+
+func (h *Handler) journal(ctx context.Context, c *Call, fl *flags) int {
+	if len(fl.args) > 1 {
+		return c.Usagef("usage: logs <project> --unit U [--host H] [-f]")
+	}
+	if err := h.project(ctx, fl.args[0]); err != nil {
+		return fail(c, err)
+	}
+	rel, units, err := h.deployed(ctx, fl.args[0])
+	if err != nil {
+		return fail(c, err)
+	}
+	found := false
+	for _, u := range units {
+		found = found || u == fl.unit
+	}
+	if !found {
+		return fail(c, fmt.Errorf("%s deploys no unit %q (its units: %s): %w", fl.args[0], fl.unit, strings.Join(units, ", "), baleen.ErrNotFound))
+	}
+	q := baleen.JournalQuery{Project: fl.args[0], Target: rel.Target, Unit: fl.unit, Host: fl.host, Follow: fl.follow}
+	if err := h.Deployer.Journal(ctx, q, c.Stdout); err != nil && ctx.Err() == nil {
+		return fail(c, err)
+	}
+	return ExitOK
+}
+
+func (h *Handler) releases(ctx context.Context, c *Call, fl *flags) int {
+	if err := h.project(ctx, fl.args[0]); err != nil {
+		return fail(c, err)
+	}
+	if h.Releases == nil {
+		return fail(c, fmt.Errorf("this server deploys nothing (no targets in its config): %w", baleen.ErrNotFound))
+	}
+	rs, err := h.Releases.Releases(ctx, fl.args[0], 0)
+	if err != nil {
+		return fail(c, err)
+	}
+	if fl.json {
+		if rs == nil {
+			rs = []baleen.Release{}
+		}
+		return writeJSON(c.Stdout, rs)
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RELEASE\tBUILD\tCOMMIT\tTARGET\tSTATUS\tWHEN\tHOSTS")
+	for _, r := range rs {
+		var hosts []string
+		for _, hr := range r.Hosts {
+			hosts = append(hosts, hr.Host+" "+string(hr.Status))
+		}
+		fmt.Fprintf(tw, "#%d\t#%d\t%s\t%s\t%s\t%s\t%s\n", r.Number, r.Build, shortID(r.Commit), r.Target, r.Status, ago(r.Started), strings.Join(hosts, ", "))
+	}
+	tw.Flush()
+	return ExitOK
+}
+
+func (h *Handler) deploy(ctx context.Context, c *Call, fl *flags) int {
+	project := fl.args[0]
+	if err := h.project(ctx, project); err != nil {
+		return fail(c, err)
+	}
+	var number int
+	if len(fl.args) == 2 {
+		n, err := parseBuildNumber(fl.args[1])
+		if err != nil {
+			return fail(c, err)
+		}
+		number = n
+	} else {
+		bs, err := h.Builds.Builds(ctx, baleen.BuildFilter{Project: project, Statuses: []baleen.Status{baleen.StatusPassed}, Limit: 1})
+		if err != nil {
+			return fail(c, err)
+		}
+		if len(bs) == 0 {
+			return fail(c, fmt.Errorf("%s has no green build to deploy: %w", project, baleen.ErrNotFound))
+		}
+		number = bs[0].Number
+	}
+	rel, err := h.Scheduler.DeployBuild(ctx, project, number, "deploy by "+c.Fingerprint, c.Stdout)
+	return h.released(c, rel, err)
+}
+
+func (h *Handler) rollback(ctx context.Context, c *Call, fl *flags) int {
+	project := fl.args[0]
+	if err := h.project(ctx, project); err != nil {
+		return fail(c, err)
+	}
+	number := 0
+	if len(fl.args) == 2 {
+		n, err := parseBuildNumber(fl.args[1])
+		if err != nil {
+			return fail(c, fmt.Errorf("release %q: want a release number: %w", fl.args[1], baleen.ErrInvalid))
+		}
+		number = n
+	}
+	rel, err := h.Scheduler.Rollback(ctx, project, number, "rollback by "+c.Fingerprint, c.Stdout)
+	return h.released(c, rel, err)
+}
+
+func (h *Handler) released(c *Call, rel baleen.Release, err error) int {
+	if err != nil && rel.Number > 0 {
+		// The release was made and failed on a host: a verdict, like a red build.
+		fmt.Fprintf(c.Stderr, "release #%d of %s failed: %v\n", rel.Number, rel.Project, err)
+		return ExitFailed
+	}
+	if err != nil {
+		return fail(c, err)
+	}
+	fmt.Fprintf(c.Stdout, "release #%d of %s: %s\n", rel.Number, rel.Project, rel.Status)
+	return ExitOK
 }

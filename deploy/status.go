@@ -1,0 +1,168 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/baleen-ci/baleen"
+)
+
+// defaultJournalQueryLines is how many lines Journal shows when the query names no number.
+const defaultJournalQueryLines = 50
+
+// Status reports for each host of target what the units of project named in units run and whether they
+// are active; see baleen.Deployer. Hosts are asked at once.
+func (dp *Deployer) Status(ctx context.Context, project, target string, units []string) ([]baleen.HostStatus, error) {
+	t, err := dp.target(target)
+	if err != nil {
+		return nil, err
+	}
+	if err := baleen.ValidateProjectName(project); err != nil {
+		return nil, err
+	}
+	for _, u := range units {
+		if !unitNamePattern.MatchString(u) {
+			return nil, fmt.Errorf("unit %q: %w", u, baleen.ErrInvalid)
+		}
+	}
+	res := make([]baleen.HostStatus, len(t.Hosts))
+	var wg sync.WaitGroup
+	for i, addr := range t.Hosts {
+		wg.Go(func() {
+			res[i] = baleen.HostStatus{Host: addr}
+			us, err := dp.hostStatus(ctx, t, addr, project, units)
+			if err != nil {
+				res[i].Err = err.Error()
+			}
+			res[i].Units = us
+		})
+	}
+	wg.Wait()
+	return res, nil
+}
+
+// hostStatus asks one host.
+func (dp *Deployer) hostStatus(ctx context.Context, t Target, addr, project string, units []string) ([]baleen.UnitStatus, error) {
+	h, err := connect(ctx, t, addr, dp.opts.DialTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	sd, err := h.systemd(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sd.Close()
+	hs := &hostSession{dp: dp, h: h, sd: sd, addr: addr, out: io.Discard}
+	var us []baleen.UnitStatus
+	for _, u := range units {
+		base := unitName(project, u)
+		s, err := hs.unitState(ctx, base)
+		if err != nil {
+			return us, err
+		}
+		st, err := readState(ctx, h, base)
+		if err != nil {
+			return us, err
+		}
+		us = append(us, baleen.UnitStatus{Unit: unitFile(base), Active: s.active, Sub: s.sub, Release: st.Release, Build: st.Build, Image: st.Image})
+	}
+	return us, nil
+}
+
+// Journal writes a unit's journal from one host or from all hosts of the target; see baleen.Deployer.
+// With several hosts each line starts with "<host>: ".
+func (dp *Deployer) Journal(ctx context.Context, q baleen.JournalQuery, w io.Writer) error {
+	t, err := dp.target(q.Target)
+	if err != nil {
+		return err
+	}
+	if err := baleen.ValidateProjectName(q.Project); err != nil {
+		return err
+	}
+	if !unitNamePattern.MatchString(q.Unit) {
+		return fmt.Errorf("unit %q: %w", q.Unit, baleen.ErrInvalid)
+	}
+	hosts := t.Hosts
+	if q.Host != "" {
+		if !slices.Contains(t.Hosts, q.Host) {
+			return fmt.Errorf("host %s is not in target %s: %w", q.Host, t.Name, baleen.ErrNotFound)
+		}
+		hosts = []string{q.Host}
+	}
+	lines := q.Lines
+	if lines <= 0 {
+		lines = defaultJournalQueryLines
+	}
+	cmd := fmt.Sprintf("journalctl --no-pager --output=short-iso --lines=%d --unit=%s", lines, shellQuote(unitFile(unitName(q.Project, q.Unit))))
+	if q.Follow {
+		cmd += " --follow"
+	}
+	sw := &syncWriter{w: w}
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for i, addr := range hosts {
+		wg.Go(func() {
+			var out io.Writer = sw
+			if len(hosts) > 1 {
+				pw := &prefixWriter{prefix: addr + ": ", w: sw}
+				defer pw.Close()
+				out = pw
+			}
+			errs[i] = dp.hostJournal(ctx, t, addr, cmd, out)
+		})
+	}
+	wg.Wait()
+	if q.Follow && ctx.Err() != nil {
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+// hostJournal runs the journal command cmd on one host.
+func (dp *Deployer) hostJournal(ctx context.Context, t Target, addr, cmd string, w io.Writer) error {
+	h, err := connect(ctx, t, addr, dp.opts.DialTimeout)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := h.run(ctx, cmd, nil, w); err != nil {
+		return fmt.Errorf("host %s: journalctl: %w", addr, err)
+	}
+	return nil
+}
+
+// prefixWriter starts every line written through it with prefix and passes whole lines on.
+type prefixWriter struct {
+	prefix string
+	w      io.Writer
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := slices.Index(p.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		if _, err := io.WriteString(p.w, p.prefix+string(p.buf[:i+1])); err != nil {
+			return 0, err
+		}
+		p.buf = p.buf[i+1:]
+	}
+}
+
+// Close writes what is left of an unfinished line.
+func (p *prefixWriter) Close() error {
+	if len(p.buf) == 0 {
+		return nil
+	}
+	_, err := io.WriteString(p.w, p.prefix+string(p.buf)+"\n")
+	p.buf = nil
+	return err
+}
