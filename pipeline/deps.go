@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -50,15 +52,44 @@ type DependencyResult struct {
 // has. It returns an error when the dependency's build failed.
 type BuildDependency func(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error)
 
-// LocalProjects says whether src names a project on this server rather than a URL or a path; nil means
-// no project is local (a local `baleen build`).
-type LocalProjects func(ctx context.Context, name string) bool
+// DependencyProjects names the projects that dependencies live in.
+type DependencyProjects interface {
+	// Local reports whether src is the bare name of a project on this server rather than a URL or a path.
+	Local(ctx context.Context, src string) bool
+	// Claim returns the project that the repository at src is fetched into, given the name derived from
+	// its URL, making the project if need be (and saying so). A name that belongs to another source (a
+	// pushed project, or another URL with the same last element) is never reused: that would overwrite its
+	// branches.
+	Claim(ctx context.Context, name, src string) (project string, created bool, err error)
+}
+
+// DisambiguatedName is name followed by a digest of src: the project name of a dependency whose derived
+// name is taken by another source.
+func DisambiguatedName(name, src string) string {
+	sum := sha256.Sum256([]byte(src))
+	suffix := "-" + hex.EncodeToString(sum[:])[:8]
+	if len(name)+len(suffix) > 63 {
+		name = name[:63-len(suffix)]
+	}
+	return name + suffix
+}
+
+// cacheProjects names dependencies in a local cache: always after their URL and its digest, so that two
+// sources with the same last element never share a repository. Nothing is local.
+type cacheProjects struct{}
+
+func (cacheProjects) Local(context.Context, string) bool { return false }
+func (cacheProjects) Claim(_ context.Context, name, src string) (string, bool, error) {
+	return DisambiguatedName(name, src), false, nil
+}
 
 // ResolveDependencies builds, bottom-up, the repository dependencies (depends.NAME.src) of s, whose build
 // is the last project of chain, and returns the image each runs as and the records of the builds used.
 // A cycle, a dependency without a baleen.yml, a minhash outside the fetched branch and a dependency whose
 // build fails are errors that name the dependency.
-func ResolveDependencies(ctx context.Context, s *baleen.Spec, chain []string, repos DependencyRepos, local LocalProjects,
+//
+// projects names the dependencies' projects; nil names them for a local cache.
+func ResolveDependencies(ctx context.Context, s *baleen.Spec, chain []string, repos DependencyRepos, projects DependencyProjects,
 	build BuildDependency, out io.Writer) (map[string]string, []baleen.DependencyBuild, error) {
 	images := map[string]string{}
 	var records []baleen.DependencyBuild
@@ -66,7 +97,10 @@ func ResolveDependencies(ctx context.Context, s *baleen.Spec, chain []string, re
 		if d.Src == "" {
 			continue
 		}
-		rec, ref, err := resolveOne(ctx, d, chain, repos, local, build, out)
+		if projects == nil {
+			projects = cacheProjects{}
+		}
+		rec, ref, err := resolveOne(ctx, d, chain, repos, projects, build, out)
 		if err != nil {
 			return images, records, fmt.Errorf("dependency %s: %w", d.Name, err)
 		}
@@ -76,18 +110,28 @@ func ResolveDependencies(ctx context.Context, s *baleen.Spec, chain []string, re
 	return images, records, nil
 }
 
-func resolveOne(ctx context.Context, d baleen.Dependency, chain []string, repos DependencyRepos, local LocalProjects,
+func resolveOne(ctx context.Context, d baleen.Dependency, chain []string, repos DependencyRepos, projects DependencyProjects,
 	build BuildDependency, out io.Writer) (baleen.DependencyBuild, string, error) {
 	rec := baleen.DependencyBuild{Name: d.Name, RebuildDependents: d.RebuildDependents == nil || *d.RebuildDependents}
 	var err error
 	if strings.HasPrefix(d.Src, "./") || strings.HasPrefix(d.Src, "../") {
 		return rec, "", fmt.Errorf("src %s is relative; here it must be an absolute path or a URL (relative paths work only for the repository baleen build is given)", d.Src)
 	}
-	onServer := local != nil && local(ctx, d.Src)
+	onServer := projects.Local(ctx, d.Src)
 	if onServer {
 		rec.Project = d.Src
-	} else if rec.Project, err = ProjectName(d.Src); err != nil {
-		return rec, "", err
+	} else {
+		name, err := ProjectName(d.Src)
+		if err != nil {
+			return rec, "", err
+		}
+		var created bool
+		if rec.Project, created, err = projects.Claim(ctx, name, d.Src); err != nil {
+			return rec, "", err
+		}
+		if created {
+			fmt.Fprintf(out, "created project %s for %s\n", rec.Project, baleen.RedactURL(d.Src))
+		}
 	}
 	for i, p := range chain {
 		if p == rec.Project {

@@ -224,7 +224,7 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		start := time.Now()
 		var records []baleen.DependencyBuild
 		deps, records, err = ResolveDependencies(ctx, sp, append(append([]string{}, chain...), b.Project), s.cfg.Repos,
-			s.isProject, s.buildDependency(b), out)
+			serverProjects{s}, s.buildDependency(b), out)
 		if _, perr := s.cfg.Builds.UpdateBuild(context.WithoutCancel(ctx), b.Project, b.Number, baleen.BuildPatch{Dependencies: records}); perr != nil {
 			s.log.Error("record dependencies", "project", b.Project, "build", b.Number, "err", perr)
 		}
@@ -287,28 +287,50 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 	return res
 }
 
-// isProject says whether a dependency's src is the bare name of a project on this server.
-func (s *Scheduler) isProject(ctx context.Context, src string) bool {
+// serverProjects names dependencies' projects on this server.
+type serverProjects struct{ s *Scheduler }
+
+// Local says whether a dependency's src is the bare name of a project on this server.
+func (p serverProjects) Local(ctx context.Context, src string) bool {
 	if baleen.ValidateProjectName(src) != nil {
 		return false
 	}
-	_, err := s.cfg.Projects.Project(ctx, src)
+	_, err := p.s.cfg.Projects.Project(ctx, src)
 	return err == nil
+}
+
+// Claim finds or makes the project that src is fetched into: name when it is free or already src's,
+// else name with a digest of src.
+func (p serverProjects) Claim(ctx context.Context, name, src string) (string, bool, error) {
+	for _, candidate := range []string{name, DisambiguatedName(name, src)} {
+		proj, err := p.s.cfg.Projects.Project(ctx, candidate)
+		switch {
+		case err == nil && proj.Src == src:
+			return candidate, false, nil
+		case err == nil:
+			continue // taken by a pushed project or another source
+		case !errors.Is(err, baleen.ErrNotFound):
+			return "", false, err
+		}
+		err = p.s.cfg.Projects.CreateProject(ctx, baleen.Project{Name: candidate, Src: src, Created: time.Now().UTC()})
+		if err == nil {
+			return candidate, true, nil
+		}
+		if !errors.Is(err, baleen.ErrExists) {
+			return "", false, err
+		}
+		// Made meanwhile by a build of another dependent: it is ours if it has our source.
+		if proj, gerr := p.s.cfg.Projects.Project(ctx, candidate); gerr == nil && proj.Src == src {
+			return candidate, false, nil
+		}
+	}
+	return "", false, fmt.Errorf("no project name free for %s: %w", baleen.RedactURL(src), baleen.ErrConflict)
 }
 
 // buildDependency builds a dependency of b as a build of its own project, or reuses a green build of the
 // same commit whose images the engine still has.
 func (s *Scheduler) buildDependency(b baleen.Build) BuildDependency {
 	return func(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error) {
-		p := baleen.Project{Name: t.Project, Created: time.Now().UTC()}
-		if t.Src != t.Project {
-			p.Src = t.Src
-		}
-		if err := s.cfg.Projects.CreateProject(ctx, p); err == nil {
-			fmt.Fprintf(out, "created project %s for %s\n", t.Project, baleen.RedactURL(t.Src))
-		} else if !errors.Is(err, baleen.ErrExists) {
-			return DependencyResult{}, err
-		}
 		if prev, ok := s.reusable(ctx, t.Project, t.Commit); ok {
 			fmt.Fprintf(out, "%s: reusing build #%d of %s at %s (green, images present)\n", t.Name, prev.Number, t.Project, short(t.Commit))
 			return DependencyResult{Build: prev.Number, Reused: true, Images: prev.Images}, nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/pipeline"
 	"github.com/moby/moby/client"
 )
 
@@ -111,6 +112,16 @@ func TestServeDependencies(t *testing.T) {
 		t.Errorf("api #3 pusher: got %q, want a rebuild after users", bs[0].Pusher)
 	}
 
+	// Another repository whose URL also ends in "users" never lands in the pushed project users.
+	usersHead := s.remoteRef("users", "refs/heads/main")
+	other := s.upstream("users", serviceFiles("users", "other", false))
+	otherName := pipeline.DisambiguatedName("users", other.dir)
+	clash := s.newRepo(dependentFiles("clash", "  users:\n    src: "+other.dir+"\n"+readyHTTP, "users"))
+	want(t, clash.push(s.url("clash"), "main"), 0, "created project "+otherName, "reached users vother")
+	if got := s.remoteRef("users", "refs/heads/main"); got != usersHead {
+		t.Errorf("the pushed project users moved from %s to %s when a dependency of the same name was fetched", usersHead, got)
+	}
+
 	// minhash not in the branch: the build fails naming the commit and the head it checked.
 	bad := s.newRepo(dependentFiles("pinned", "  orders:\n    src: file://"+orders.dir+"\n    minhash: 0123abcd\n", "orders"))
 	want(t, bad.push(s.url("pinned"), "main"), 1, "dependency orders: minhash 0123abcd is not in the history of main (its head is "+orders.head()[:12]+")",
@@ -154,13 +165,14 @@ func TestBuildLocalDependencies(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("baleen build with a src dependency: got exit %d, want 0\n%s\n%s", code, out, errOut)
 	}
-	for _, w := range []string{"==> dependencies", "fetching localusers", "localusers | PASSED", "reached localusers v7", "PASSED in"} {
+	cached := pipeline.DisambiguatedName("localusers", users.dir)
+	for _, w := range []string{"==> dependencies", "fetching " + cached, cached + " | PASSED", "reached localusers v7", "PASSED in"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
 	}
 	ctx := context.WithoutCancel(t.Context())
-	id := baleen.BuildID("dep-localusers-" + users.head()[:12])
+	id := baleen.BuildID("dep-" + cached + "-" + users.head()[:12])
 	t.Cleanup(func() {
 		for _, ref := range []string{id.ImageTag("e2e-localusers"), "e2e-localusers:latest"} {
 			s.engine.Client().ImageRemove(ctx, ref, client.ImageRemoveOptions{})
