@@ -179,3 +179,47 @@ func TestBuildLocalDependencies(t *testing.T) {
 		}
 	})
 }
+
+// TestServeSSHDependency: an ssh:// dependency is fetched with the server's own key (ssh HOST deploy-key)
+// and its host key is checked against the configured known_hosts; a changed host key is refused.
+func TestServeSSHDependency(t *testing.T) {
+	s := newServer(t)
+	knownHosts := filepath.Join(s.data, "known_hosts") // the server's: a copy of what the client learned
+	config := filepath.Join(s.data, "config.yml")
+	os.WriteFile(config, []byte("known_hosts: "+knownHosts+"\n"), 0o600)
+	s.start("--config", config)
+	users := s.newRepo(serviceFiles("sshusers", "1", false))
+	want(t, users.push(s.url("sshusers"), "main"), 0, "PASSED")
+	learned, err := os.ReadFile(filepath.Join(s.home, "known_hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(knownHosts, learned, 0o600)
+
+	key := strings.TrimSpace(s.ssh("deploy-key").stdout)
+	if !strings.HasPrefix(key, "ssh-ed25519 ") {
+		t.Fatalf("deploy-key: got %q, want an ed25519 public key", key)
+	}
+	src := "ssh://git@127.0.0.1:" + s.port + "/sshusers.git"
+	api := s.newRepo(dependentFiles("sshapi", "  sshusers:\n    src: "+src+"\n"+readyHTTP, "sshusers"))
+	// Not yet authorized: the server's own key is refused like any other.
+	want(t, api.push(s.url("sshapi"), "main"), 1, "dependency sshusers: fetch "+src)
+	f, err := os.OpenFile(filepath.Join(s.data, "authorized_keys"), os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(key + "\n")
+	f.Close()
+	api.write(map[string]string{"README": "authorized"})
+	api.commit("authorized")
+	want(t, api.push(s.url("sshapi"), "main"), 0, "fetching sshusers-", "reached sshusers v1", "PASSED")
+
+	// The server's host key, as known_hosts has it, changes: the fetch is refused.
+	other := s.newKey("impostor")
+	pub, _ := os.ReadFile(other + ".pub")
+	fields := strings.Fields(string(pub))
+	os.WriteFile(knownHosts, []byte("[127.0.0.1]:"+s.port+" "+fields[0]+" "+fields[1]+"\n"), 0o600)
+	api.write(map[string]string{"README": "impostor"})
+	api.commit("impostor")
+	want(t, api.push(s.url("sshapi"), "main"), 1, "dependency sshusers: fetch "+src, "key mismatch")
+}
