@@ -399,3 +399,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestServeSCPStyleRemote: a remote written scp-style through an ~/.ssh/config alias, as people set it up.
+func TestServeSCPStyleRemote(t *testing.T) {
+	s := newServer(t)
+	s.start()
+	config := filepath.Join(s.home, "ssh_config")
+	os.WriteFile(config, []byte("Host baleen-alias\n  HostName 127.0.0.1\n  Port "+s.port+"\n  User git\n  IdentityFile "+s.key+
+		"\n  IdentitiesOnly yes\n  BatchMode yes\n  StrictHostKeyChecking accept-new\n  UserKnownHostsFile "+filepath.Join(s.home, "known_hosts")+"\n"), 0o600)
+	r := s.newRepo(projectFiles("e2e-scp", greenTest))
+	env := append(gitEnv(s.home), "GIT_SSH_COMMAND=ssh -F "+config)
+	for _, remote := range []string{"baleen-alias:scp", "baleen-alias:scp.git", "baleen-alias:/scp.git"} {
+		r.write(map[string]string{"README": remote})
+		head := r.commit(remote)
+		res := s.exec(r.dir, env, "git", "push", remote, "main")
+		want(t, res, 0, "remote: PASSED")
+		if got := s.remoteRef("scp", "refs/heads/main"); got != head {
+			t.Errorf("push to %s: main is %q, want %q", remote, got, head)
+		}
+	}
+	res := s.exec("", env, "git", "clone", "-q", "baleen-alias:scp", filepath.Join(t.TempDir(), "c"))
+	want(t, res, 0)
+}
