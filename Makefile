@@ -30,7 +30,7 @@ test-unit: ## run the tests that need no Docker engine
 
 lint: ## go vet and staticcheck
 	$(GO) vet ./...
-	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	staticcheck ./...
 
 FUZZTIME ?= 30s
