@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/baleen-ci/baleen"
@@ -104,6 +105,31 @@ func TestServeDeploys(t *testing.T) {
 	want(t, s.ssh("status", "web"), 0, "release #5 (build #3) to prod: passed", fleet.Hosts[0].Addr+": web-web.service active (release #5, build #3)")
 	want(t, s.ssh("logs", "web", "--unit", "web", "--host", fleet.Hosts[1].Addr), 0, "serving v3")
 	want(t, s.ssh("logs", "web", "--unit", "nosuch"), 1, `deploys no unit "nosuch"`)
+
+	// The server dies in the middle of a rollout: after a restart the release is interrupted, the first host
+	// runs the old or the new release (never none), the second the old one, and the next deploy repairs all.
+	gated := webFiles("v4", true)
+	gated["baleen.yml"] = strings.Replace(gated["baleen.yml"], `health: {http: "http://127.0.0.1:8080/health", timeout: 15s}`,
+		`health: {command: [test, -f, /tmp/gate-v4], timeout: 5m}`, 1)
+	r.write(gated)
+	r.commit("v4, gated")
+	cmd, stderr := r.startPush(s.url("web"), "main")
+	waitLine(t, stderr, "starting web-web.service")
+	s.stop(syscall.SIGKILL)
+	cmd.Wait()
+	s.start("--config", config)
+	rs = decodeReleases(t, s.ssh("releases", "web", "--json").stdout)
+	if rs[0].Number != 6 || rs[0].Status != baleen.StatusInterrupted {
+		t.Errorf("after kill -9 mid-rollout: latest release %+v, want #6 interrupted", rs[0])
+	}
+	if got := serves(fleet.Hosts[0]); got != "v3" && got != "v4" {
+		t.Errorf("first host after the interrupted rollout serves %q, want v3 or v4", got)
+	}
+	if got := serves(fleet.Hosts[1]); got != "v3" {
+		t.Errorf("second host after the interrupted rollout serves %q, want v3", got)
+	}
+	want(t, s.ssh("deploy", "web", "3"), 0, "release #7 of web: passed")
+	wantServing("after redeploying build 3", "v3")
 }
 
 func decodeReleases(t *testing.T, s string) []baleen.Release {
