@@ -194,6 +194,24 @@ func TestDeployRegistry(t *testing.T) {
 			t.Errorf("host %s serves %q, want %q", h.Name, got, want)
 		}
 	}
+
+	// An image the registry does not have: the pull fails, the first host keeps release 1 untouched and
+	// the rollout stops there.
+	missing := f.Registry + "/baleen-test/app@sha256:" + strings.Repeat("0", 64)
+	res, out = deployRelease(t, d, "shop", 2, missing, "", webUnit(20*time.Second))
+	if got, want := fmt.Sprint(statuses(res)), "[failed queued]"; got != want {
+		t.Fatalf("missing image: got %s, want %s\n%s", got, want, out)
+	}
+	for _, want := range []string{f.Hosts[0].Addr, "shop-web.service", missing, "docker pull", "keeps its previous release"} {
+		if !strings.Contains(res[0].Message, want) {
+			t.Errorf("missing image: message lacks %q:\n%s", want, res[0].Message)
+		}
+	}
+	for _, h := range f.Hosts {
+		if got, want := serves(t, f, h), "v1"; got != want {
+			t.Errorf("missing image: host %s serves %q, want %q", h.Name, got, want)
+		}
+	}
 }
 
 // TestDeployFirstReleaseCrashes: a first release whose container exits is stopped and disabled (there is

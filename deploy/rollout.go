@@ -192,10 +192,12 @@ func (dp *Deployer) switchHost(ctx context.Context, t Target, addr string, r bal
 		if err := hs.stage(ctx, p); err != nil {
 			return fail(p, fmt.Errorf("write unit files: %w", err))
 		}
+		// Counted as switched before begin: a begin cut short after its marker is undone like a full one
+		// (rollback does nothing without the marker).
+		switched = append(switched, p)
 		if err := hs.begin(ctx, p.base); err != nil {
 			return fail(p, fmt.Errorf("switch unit files: %w", err))
 		}
-		switched = append(switched, p)
 		printf(out, "deploy: %s: starting %s (%s)", addr, unitFile(p.base), p.image)
 		if err := hs.start(ctx, p.base); err != nil {
 			return fail(p, err)
@@ -310,12 +312,22 @@ func (hs *hostSession) recoverUnit(ctx context.Context, base string) error {
 	return nil
 }
 
-// rollback returns base to the release recorded in its .prev files and checks it again; when there is no
-// previous release, the unit is stopped, disabled and its files removed. It says what it did.
+// rollback ends a switch of base that is under way (its marker exists) by returning base to the release
+// recorded in its .prev files and checking it again; when there is no previous release, the unit is
+// stopped, disabled and its files removed. It says what it did.
 func (hs *hostSession) rollback(ctx context.Context, base string) (string, error) {
 	// Roll back even when the rollout's context ended: a host must not be left half switched.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unitStartTimeout)
 	defer cancel()
+	// Without the marker no switch is under way: the live files are the last good release (or the
+	// switch never got as far as keeping them) and must stay.
+	busy, err := hs.exists(ctx, markerPath(base))
+	if err != nil {
+		return "", err
+	}
+	if !busy {
+		return fmt.Sprintf("%s was not changed", unitFile(base)), nil
+	}
 	had, err := hs.exists(ctx, prevPath(base, "unit"))
 	if err != nil {
 		return "", err

@@ -81,8 +81,13 @@ func connect(ctx context.Context, t Target, addr string, timeout time.Duration) 
 // clientConfig is the SSH client configuration for addr: t's key, and its known_hosts, whose key types
 // for addr are the only ones offered so that a host with several keys is checked against the one on file.
 func clientConfig(t Target, addr string, timeout time.Duration) (*ssh.ClientConfig, error) {
-	if t.KnownHosts == "" {
+	switch {
+	case t.KnownHosts == "":
 		return nil, fmt.Errorf("target %s: known_hosts is required: %w", t.Name, baleen.ErrInvalid)
+	case t.Identity == "":
+		return nil, fmt.Errorf("target %s: identity (the deploy key) is required: %w", t.Name, baleen.ErrInvalid)
+	case t.User == "":
+		return nil, fmt.Errorf("target %s: user is required: %w", t.Name, baleen.ErrInvalid)
 	}
 	db, err := knownhosts.NewDB(t.KnownHosts)
 	if err != nil {

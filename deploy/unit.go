@@ -30,9 +30,9 @@ const (
 	// unit starts, but after a host's reboot the engine may still be starting or cleaning up.
 	unitStartTimeout = 10 * time.Minute
 	// unitStopTimeout is docker stop's own grace (stopGrace) plus time for docker to remove the container.
-	unitStopTimeout = 45 * time.Second
-	stopGrace       = 30 * time.Second
-	unitRestartDelay  = 5 * time.Second
+	unitStopTimeout  = 45 * time.Second
+	stopGrace        = 30 * time.Second
+	unitRestartDelay = 5 * time.Second
 )
 
 // hardening are the sandboxing options of every unit. The unit's own processes are only the Docker CLI
@@ -111,7 +111,9 @@ func renderUnit(r baleen.Release, u baleen.DeployUnit, image string) ([]byte, er
 		unit.NewUnitOption("Unit", "Wants", "network-online.target"),
 		unit.NewUnitOption("Service", "Type", "simple"),
 		unit.NewUnitOption("Service", "SyslogIdentifier", base),
-		unit.NewUnitOption("Service", "ExecStartPre", "-"+commandLine([]string{dockerPath, "rm", "--force", base})),
+		// A container left by a crash would block the name. Quietly: on a clean start there is none, and
+		// docker's "No such container" would read like a failure in the journal.
+		unit.NewUnitOption("Service", "ExecStartPre", "-"+commandLine([]string{"/bin/sh", "-c", "exec " + dockerPath + " rm --force " + base + " >/dev/null 2>&1"})),
 		unit.NewUnitOption("Service", "ExecStart", commandLine(run)),
 		unit.NewUnitOption("Service", "ExecStop", commandLine([]string{dockerPath, "stop", "--time", seconds(stopGrace), base})),
 		unit.NewUnitOption("Service", "Restart", "always"),

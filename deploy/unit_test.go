@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coreos/go-systemd/v22/unit"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/baleen-ci/baleen"
@@ -207,4 +209,44 @@ func TestOutcome(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzRenderUnit stops injection through baleen.yml: whatever the unit's fields hold, a rendered unit
+// carries exactly the directives Baleen writes, none smuggled in by a newline or a quote.
+func FuzzRenderUnit(f *testing.F) {
+	f.Add("api", "8080:8000", "/var/lib/api:/data", "/app/api", `say "hi" $HOME 100%`, "api:1")
+	f.Add("api", "80", "/a:/b\nUser=root", "x\ny", "z", "api:1\nExecStartPost=/bin/sh")
+	f.Fuzz(func(t *testing.T, name, port, volume, arg0, arg1, image string) {
+		r := baleen.Release{Project: "shop", Number: 1, Build: 1}
+		u := baleen.DeployUnit{Name: name, Image: "api", Ports: []string{port}, Volumes: []string{volume},
+			Command: baleen.Command{Exec: []string{arg0, arg1}}}
+		file, err := renderUnit(r, u, image)
+		if err != nil {
+			if !errors.Is(err, baleen.ErrInvalid) {
+				t.Fatalf("got %v, want nil or ErrInvalid", err)
+			}
+			return
+		}
+		want, err := renderUnit(r, baleen.DeployUnit{Name: "x", Image: "api", Ports: []string{"1"}, Volumes: []string{"/a:/b"}, Command: baleen.Command{Exec: []string{"a", "b"}}}, "img")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := directives(t, file), directives(t, want); !cmp.Equal(got, want) {
+			t.Errorf("directives: got %v, want %v\n%s", got, want, file)
+		}
+	})
+}
+
+// directives lists the "Section.Name" of every line of a unit file.
+func directives(t *testing.T, file []byte) []string {
+	t.Helper()
+	opts, err := unit.DeserializeOptions(bytes.NewReader(file))
+	if err != nil {
+		t.Fatalf("parse rendered unit: %v\n%s", err, file)
+	}
+	var names []string
+	for _, o := range opts {
+		names = append(names, o.Section+"."+o.Name)
+	}
+	return names
 }

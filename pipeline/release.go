@@ -53,8 +53,9 @@ func (s *Scheduler) deploy(ctx context.Context, b baleen.Build, sp *baleen.Spec,
 		status, msg = baleen.StatusFailed, err.Error()
 	}
 	for _, h := range hosts {
+		// A failed host's message names the host, the unit and the reason already.
 		if status == baleen.StatusPassed && h.Status != baleen.StatusPassed {
-			status, msg = baleen.StatusFailed, fmt.Sprintf("host %s: %s", h.Host, h.Message)
+			status, msg = baleen.StatusFailed, h.Message
 		}
 	}
 	now := time.Now().UTC()

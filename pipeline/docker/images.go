@@ -33,6 +33,9 @@ const masked = "****"
 // baleen.ErrNotFound, and a ref that is not a valid reference wraps baleen.ErrInvalid. The password
 // never appears in the errors or in out.
 func (e *Engine) Push(ctx context.Context, ref string, auth *baleen.RegistryAuth, out io.Writer) (string, error) {
+	if out == nil {
+		out = io.Discard
+	}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return "", fmt.Errorf("image reference %q: %v: %w", ref, err, baleen.ErrInvalid)
