@@ -125,9 +125,7 @@ func (s *Server) receivePack(c *call, project string) int {
 					moved = append(moved, cmds[i].RefUpdate)
 				}
 			}
-			if len(moved) > 0 {
-				pr.PostReceive(s.base, push, moved)
-			}
+			pr.PostReceive(s.base, push, moved)
 		}
 	}
 	for _, cmd := range cmds {

@@ -82,8 +82,8 @@ type Receiver interface {
 }
 
 // PostReceiver is a Receiver that also wants to know which refs a push moved, once they have moved (git's
-// post-receive hook). PostReceive is called after the refs moved and before the client hears the result;
-// it must not block for long: start long work in the background.
+// post-receive hook). PostReceive is called after every Receive, once the refs moved (moved may be empty),
+// and before the client hears the result; it must not block for long: start long work in the background.
 type PostReceiver interface {
 	PostReceive(ctx context.Context, p Push, moved []RefUpdate)
 }

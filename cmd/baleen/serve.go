@@ -291,14 +291,19 @@ func (r *receiver) dependents(ctx context.Context, project, branch string) []dep
 	return out
 }
 
-// PostReceive starts the rebuilds of dependents that Receive queued, now that the branch has moved.
+// PostReceive starts the rebuilds of dependents that Receive queued, now that the branch has moved, and
+// forgets those of refs that did not move.
 func (r *receiver) PostReceive(ctx context.Context, p gitd.Push, moved []gitd.RefUpdate) {
-	for _, u := range moved {
+	r.mu.Lock()
+	queued := map[string][]dependent{}
+	for _, u := range p.Updates {
 		key := p.Project + "\x00" + u.Name + "\x00" + u.New
-		r.mu.Lock()
-		deps := r.pending[key]
+		queued[key] = r.pending[key]
 		delete(r.pending, key)
-		r.mu.Unlock()
+	}
+	r.mu.Unlock()
+	for _, u := range moved {
+		deps := queued[p.Project+"\x00"+u.Name+"\x00"+u.New]
 		for _, d := range deps {
 			commit, err := r.repos.Resolve(ctx, d.project, "refs/heads/"+d.branch)
 			if err != nil {
