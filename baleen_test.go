@@ -129,8 +129,10 @@ func TestCommandArgv(t *testing.T) {
 
 func TestRedactURL(t *testing.T) {
 	tests := map[string]string{
-		"https://bot:s3cret@git.example.com/a.git": "https://bot:xxxxx@git.example.com/a.git",
-		"https://bot@git.example.com/a.git":        "https://bot@git.example.com/a.git",
+		"https://bot:s3cret@git.example.com/a.git": "https://git.example.com/a.git",
+		"https://ghp_s3cret@git.example.com/a.git": "https://git.example.com/a.git",
+		"ssh://git@example.com/a.git":              "ssh://example.com/a.git",
+		"https://%zz@example.com":                  "(a URL that does not parse)",
 		"/srv/git/a.git":                           "/srv/git/a.git",
 		"git@example.com:team/a.git":               "git@example.com:team/a.git",
 	}

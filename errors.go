@@ -3,6 +3,7 @@ package baleen
 import (
 	"errors"
 	"net/url"
+	"strings"
 )
 
 // The sentinel errors, checked with errors.Is. Adapters translate their drivers' errors into these and keep
@@ -22,12 +23,20 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 )
 
-// RedactURL returns src with the password of its user info, if any, replaced by "xxxxx" (url.Redacted),
-// for messages and logs that name a repository or registry URL.
+// RedactURL returns src without its user info, for messages, logs and records that name a repository or
+// registry URL: a token may stand in the user name as well as in the password. A URL that does not parse
+// is not shown at all. Paths and scp-like "user@host:path" forms, which carry no secret, stay as they are.
 func RedactURL(src string) string {
-	u, err := url.Parse(src)
-	if err != nil || u.User == nil {
+	if !strings.Contains(src, "://") {
 		return src
 	}
-	return u.Redacted()
+	u, err := url.Parse(src)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	if u.User != nil {
+		u.User = nil
+		return u.String()
+	}
+	return src
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,9 +125,15 @@ func parseAuthorizedKeys(data []byte, skip func(line int, err error)) map[string
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
-		key, _, _, _, err := gossh.ParseAuthorizedKey(line)
+		key, _, options, _, err := gossh.ParseAuthorizedKey(line)
 		if err != nil {
 			skip(i+1, err)
+			continue
+		}
+		if len(options) > 0 {
+			// Baleen honours no options (from=, command=, restrict...): a key that carries some is left out
+			// rather than let in without the limits its line asks for.
+			skip(i+1, fmt.Errorf("key options %q are not supported; remove them to authorize this key", strings.Join(options, ",")))
 			continue
 		}
 		keys[string(key.Marshal())] = true

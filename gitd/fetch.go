@@ -142,8 +142,12 @@ func (r *Repositories) Fetch(ctx context.Context, project, src, branch string) (
 func fetchErr(src string, err error) error {
 	msg := err.Error()
 	if u, perr := url.Parse(src); perr == nil && u.User != nil {
+		// A token may stand in the user name as well as in the password.
 		if p, ok := u.User.Password(); ok && p != "" {
-			msg = strings.ReplaceAll(msg, p, "********")
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+		if n := u.User.Username(); len(n) >= 8 {
+			msg = strings.ReplaceAll(msg, n, "xxxxx")
 		}
 	}
 	kind := baleen.ErrUnavailable
@@ -180,10 +184,13 @@ func (r *Repositories) auth(src string) (transport.AuthMethod, error) {
 			user = "git"
 		}
 		return &gitssh.PublicKeys{User: user, Signer: signer, HostKeyCallbackHelper: gitssh.HostKeyCallbackHelper{HostKeyCallback: hostKeys}}, nil
-	case "http", "https":
+	case "https":
 		if c, ok := r.fetch.cfg.HTTP[ep.Host]; ok {
 			return &http.BasicAuth{Username: c.Username, Password: c.Password}, nil
 		}
+		return nil, nil
+	case "http":
+		// Credentials never travel in clear: plain http is fetched anonymously.
 		return nil, nil
 	default:
 		return nil, nil

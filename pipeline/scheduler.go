@@ -305,14 +305,14 @@ func (p serverProjects) Claim(ctx context.Context, name, src string) (string, bo
 	for _, candidate := range []string{name, DisambiguatedName(name, src)} {
 		proj, err := p.s.cfg.Projects.Project(ctx, candidate)
 		switch {
-		case err == nil && proj.Src == src:
+		case err == nil && proj.Src == baleen.RedactURL(src):
 			return candidate, false, nil
 		case err == nil:
 			continue // taken by a pushed project or another source
 		case !errors.Is(err, baleen.ErrNotFound):
 			return "", false, err
 		}
-		err = p.s.cfg.Projects.CreateProject(ctx, baleen.Project{Name: candidate, Src: src, Created: time.Now().UTC()})
+		err = p.s.cfg.Projects.CreateProject(ctx, baleen.Project{Name: candidate, Src: baleen.RedactURL(src), Created: time.Now().UTC()})
 		if err == nil {
 			return candidate, true, nil
 		}
@@ -320,7 +320,7 @@ func (p serverProjects) Claim(ctx context.Context, name, src string) (string, bo
 			return "", false, err
 		}
 		// Made meanwhile by a build of another dependent: it is ours if it has our source.
-		if proj, gerr := p.s.cfg.Projects.Project(ctx, candidate); gerr == nil && proj.Src == src {
+		if proj, gerr := p.s.cfg.Projects.Project(ctx, candidate); gerr == nil && proj.Src == baleen.RedactURL(src) {
 			return candidate, false, nil
 		}
 	}

@@ -222,7 +222,7 @@ func (r *receiver) Receive(ctx context.Context, p gitd.Push, out io.Writer) []er
 	}
 	for i, u := range p.Updates {
 		switch {
-		case strings.HasPrefix(u.Name, "refs/baleen/"):
+		case u.Name == "refs/baleen" || strings.HasPrefix(u.Name, "refs/baleen/"):
 			errs[i] = errors.New("refs/baleen/ is reserved for Baleen's own records")
 		case u.New == zeroID:
 			fmt.Fprintf(out, "%s deleted\n", u.Name)

@@ -484,13 +484,14 @@ func (h *Handler) rebuild(ctx context.Context, c *Call, fl *flags) int {
 			}
 			commit, branch = b.Commit, b.Branch
 		} else {
-			id, err := h.Repos.Resolve(ctx, project, fl.args[1])
-			if err != nil {
+			// A branch first, by its full ref, so that a tag of the same name is never built as the branch.
+			name := strings.TrimPrefix(fl.args[1], "refs/heads/")
+			if id, err := h.Repos.Resolve(ctx, project, "refs/heads/"+name); err == nil {
+				commit, branch = id, name
+			} else if id, err := h.Repos.Resolve(ctx, project, fl.args[1]); err == nil {
+				commit = id // a tag, a ref or a commit: no branch
+			} else {
 				return fail(c, fmt.Errorf("%s names no build, ref or commit of %s: %w", fl.args[1], project, err))
-			}
-			commit, branch = id, strings.TrimPrefix(fl.args[1], "refs/heads/")
-			if len(id) >= len(branch) && strings.HasPrefix(id, branch) {
-				branch = ""
 			}
 		}
 	}
