@@ -41,7 +41,17 @@ type Config struct {
 	// KeepaliveInterval is how long a push may stay silent, while the Receiver works, before the server
 	// sends the client an empty progress packet; DefaultKeepaliveInterval when zero.
 	KeepaliveInterval time.Duration
+	// HandshakeTimeout bounds the time from a new connection to its first authenticated session: a client
+	// that connects and stalls (before or during key exchange or authentication) is dropped then, so that
+	// nobody without a key can hold connections open. DefaultHandshakeTimeout when zero.
+	HandshakeTimeout time.Duration
 }
+
+// DefaultHandshakeTimeout is how long a connection may take to authenticate and open its first session.
+const DefaultHandshakeTimeout = 30 * time.Second
+
+// connKey keys, in the ssh.Context, the timer that closes a connection not authenticated in time.
+type connKey struct{}
 
 // RefUpdate is one ref a push asks to move. Old and New are full hex object ids; a zero id ("000...0")
 // as Old creates the ref, as New deletes it.
@@ -179,6 +189,15 @@ func New(cfg Config) (*Server, error) {
 		ChannelHandlers:      map[string]ssh.ChannelHandler{"session": s.handleSession},
 		RequestHandlers:      map[string]ssh.RequestHandler{},
 		SubsystemHandlers:    map[string]ssh.SubsystemHandler{},
+		ConnCallback: func(ctx ssh.Context, conn net.Conn) net.Conn {
+			timeout := cfg.HandshakeTimeout
+			if timeout <= 0 {
+				timeout = DefaultHandshakeTimeout
+			}
+			// A timer, not a deadline: gliderlabs resets the connection's deadlines on every read and write.
+			ctx.SetValue(connKey{}, time.AfterFunc(timeout, func() { _ = conn.Close() }))
+			return conn
+		},
 		ConnectionFailedCallback: func(conn net.Conn, err error) {
 			log.Debug("ssh handshake failed", "host", conn.RemoteAddr().String(), "err", err)
 		},
@@ -304,6 +323,10 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	if fp == "" {
 		_ = nc.Reject(gossh.Prohibited, "not authenticated")
 		return
+	}
+	// Authenticated: the handshake deadline no longer applies (a push may build for half an hour).
+	if t, ok := ctx.Value(connKey{}).(*time.Timer); ok {
+		t.Stop()
 	}
 	ch, reqs, err := nc.Accept()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	gossh "golang.org/x/crypto/ssh"
@@ -440,5 +441,36 @@ func TestShutdownWaitsForPush(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// TestStalledConnectionDropped stops a client without a key from holding connections open: one that connects
+// and never completes the handshake is closed once HandshakeTimeout has passed.
+func TestStalledConnectionDropped(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := gitd.New(gitd.Config{
+		HostKeyPath: filepath.Join(dir, "host_key"), AuthorizedKeysPath: filepath.Join(dir, "authorized_keys"),
+		ReposDir: filepath.Join(dir, "repos"), Receiver: &fakeReceiver{}, HandshakeTimeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Read the server's banner and then nothing more: the server must hang up.
+	conn.SetReadDeadline(time.Now().Add(time.Minute))
+	_, err = io.Copy(io.Discard, conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("a stalled connection was still open after a minute; want it closed after the handshake timeout")
 	}
 }
