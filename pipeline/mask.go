@@ -88,3 +88,9 @@ func (m *Masker) heldBack(b []byte) int {
 	}
 	return longest
 }
+
+// String masks every secret in s: for messages kept apart from the stream, such as a stage's reason.
+func (m *Masker) String(s string) string {
+	b := m.replace([]byte(s))
+	return string(b)
+}

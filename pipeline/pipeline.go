@@ -86,7 +86,7 @@ func (f *failure) Error() string { return f.msg }
 func (p *Pipeline) Run(ctx context.Context, r Run) (res baleen.Result, err error) {
 	mask := NewMasker(r.Out, secretValues(r.Secrets))
 	defer mask.Close()
-	b := &build{Run: r, p: p, out: mask, start: time.Now(), images: map[string]string{}}
+	b := &build{Run: r, p: p, out: mask, mask: mask, start: time.Now(), images: map[string]string{}}
 	log := p.logger.With("build", string(r.ID))
 
 	defer func() {
@@ -147,8 +147,10 @@ func (p *Pipeline) Run(ctx context.Context, r Run) (res baleen.Result, err error
 // build is the state of one Run while it runs.
 type build struct {
 	Run
-	p      *Pipeline
-	out    io.Writer
+	p   *Pipeline
+	out io.Writer
+	// mask masks secrets in what is kept apart from out: stage reasons, the verdict, report messages.
+	mask   *Masker
 	start  time.Time
 	stages []baleen.StageResult
 	images map[string]string
@@ -173,7 +175,7 @@ func (b *build) stage(ctx context.Context, s baleen.Stage, fn func(context.Conte
 		err = &failure{stage: s, msg: "cancelled"}
 		fmt.Fprintf(b.out, "--> %s cancelled after %s\n", s, round(sr.Duration))
 	default:
-		sr.Status, sr.Message = baleen.StatusFailed, err.Error()
+		sr.Status, sr.Message = baleen.StatusFailed, b.mask.String(err.Error())
 		fmt.Fprintf(b.out, "--> %s failed in %s: %s\n", s, round(sr.Duration), err)
 	}
 	b.stages = append(b.stages, sr)
@@ -191,7 +193,7 @@ func (b *build) result(ctx context.Context, err error) baleen.Result {
 	if err == nil {
 		return res
 	}
-	res.Status, res.Message, res.FailedStage = baleen.StatusFailed, err.Error(), b.failed
+	res.Status, res.Message, res.FailedStage = baleen.StatusFailed, b.mask.String(err.Error()), b.failed
 	var f *failure
 	if errors.As(err, &f) && res.FailedStage == "" {
 		res.FailedStage = f.stage
@@ -491,6 +493,10 @@ func (b *build) collect(ctx context.Context, container string) error {
 	sort.Strings(b.files)
 	if len(local["xunit"])+len(local["coverage"]) > 0 {
 		b.report = report.Read(local["xunit"], local["coverage"])
+		// The reports are kept with the build and shown by `ssh HOST report`: no secret in them either.
+		for i, f := range b.report.Failures {
+			b.report.Failures[i].Message, b.report.Failures[i].Output = b.mask.String(f.Message), b.mask.String(f.Output)
+		}
 		// Warnings name the files as the artifacts directory holds them, not by this machine's paths.
 		for i, w := range b.report.Warnings {
 			b.report.Warnings[i] = strings.ReplaceAll(w, b.ArtifactsDir+string(filepath.Separator), "")

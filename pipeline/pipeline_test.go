@@ -349,3 +349,49 @@ func TestPipelineCancelCleansUp(t *testing.T) {
 	}
 	f.wantOutput("CANCELLED after")
 }
+
+// maskReport writes a JUnit report whose failure carries the API_TOKEN credential, and fails.
+const maskReport = `#!/bin/sh
+mkdir -p /out
+cat > /out/j.xml <<XML
+<testsuite><testcase classname="c" name="n"><failure message="bad $API_TOKEN">$API_TOKEN</failure></testcase></testsuite>
+XML
+exit 1
+`
+
+// TestPipelineMasksSecretsInRecords stops a credential from reaching what is kept beside the output: the
+// reason a stage failed (a ready command's last words) and the messages of failed tests.
+func TestPipelineMasksSecretsInRecords(t *testing.T) {
+	const token = "tok-9f8e7d6c5b4a"
+	tests := []struct {
+		name  string
+		yml   string
+		stage baleen.Stage
+	}{
+		{"ready command prints it", "build: {pt-mask-ready: .}\ncredentials: [API_TOKEN]\ndepends:\n  db:\n    image: pt-mask-ready\n    command: [sleep, '600']\n    ready: {command: 'echo \"token=$API_TOKEN\"; exit 1', timeout: 2s}\n", baleen.StageDepends},
+		{"test report carries it", "build: {pt-mask-report: .}\ncredentials: [API_TOKEN]\ntest:\n  command: [/app/report.sh]\nartifacts: {xunit: /out/j.xml}\n", baleen.StageTest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, map[string]string{"Dockerfile": appDockerfile, "baleen.yml": tt.yml, "report.sh": maskReport})
+			f.secrets = map[string]string{"API_TOKEN": token}
+			res := f.run(t.Context())
+			wantStatus(t, res, baleen.StatusFailed, tt.stage)
+			kept := res.Message
+			for _, s := range res.Stages {
+				kept += "\n" + s.Message
+			}
+			if res.Report != nil {
+				for _, fl := range res.Report.Failures {
+					kept += "\n" + fl.Message + "\n" + fl.Output
+				}
+			}
+			if strings.Contains(kept+f.out.String(), token) {
+				t.Errorf("the secret is kept in the records or the output:\n%s\n%s", kept, f.out.String())
+			}
+			if !strings.Contains(kept, pipeline.Mask) {
+				t.Errorf("records show no mask where the secret was:\n%s", kept)
+			}
+		})
+	}
+}

@@ -20,10 +20,28 @@ const DefaultDeployBranch = "main"
 // records how each host ended. A release that fails on any host fails the stage.
 func (s *Scheduler) deploy(ctx context.Context, b baleen.Build, sp *baleen.Spec, images map[string]string, pushed []baleen.PushedImage,
 	by string, out io.Writer) (baleen.Release, baleen.StageResult) {
+	// The units' credentials (and the build's) go to the hosts; nothing the rollout prints may show them.
+	var secrets []string
+	for _, name := range sp.Credentials {
+		if v, ok := s.cfg.Secret(name); ok {
+			secrets = append(secrets, v)
+		}
+	}
+	for _, u := range sp.Deploy.Units {
+		for _, name := range u.Credentials {
+			if v, ok := s.cfg.Secret(name); ok {
+				secrets = append(secrets, v)
+			}
+		}
+	}
+	mask := NewMasker(out, secrets)
+	defer mask.Close()
+	out = mask
 	fmt.Fprintf(out, "==> %s\n", baleen.StageDeploy)
 	start := time.Now()
 	sr := baleen.StageResult{Stage: baleen.StageDeploy, Status: baleen.StatusPassed}
 	fail := func(rel baleen.Release, msg string) (baleen.Release, baleen.StageResult) {
+		msg = mask.String(msg)
 		sr.Status, sr.Message, sr.Duration = baleen.StatusFailed, msg, time.Since(start)
 		fmt.Fprintf(out, "--> %s failed in %s: %s\n", sr.Stage, round(sr.Duration), msg)
 		return rel, sr
@@ -52,6 +70,10 @@ func (s *Scheduler) deploy(ctx context.Context, b baleen.Build, sp *baleen.Spec,
 	case err != nil:
 		status, msg = baleen.StatusFailed, err.Error()
 	}
+	for i := range hosts {
+		hosts[i].Message = mask.String(hosts[i].Message)
+	}
+	msg = mask.String(msg)
 	for _, h := range hosts {
 		// A failed host's message names the host, the unit and the reason already.
 		if status == baleen.StatusPassed && h.Status != baleen.StatusPassed {
