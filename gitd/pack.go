@@ -100,13 +100,23 @@ func writeIndex(path string, index *idxfile.MemoryIndex) error {
 	return nil
 }
 
-// maxPackObjects bounds the object count a pack header may claim.
-const maxPackObjects = 1 << 28
+// Limits on what one push may send. The pack is indexed after it is stored, and the indexer holds each
+// object whole in memory, so a small pack of highly compressed or delta-expanded objects must not be able to
+// claim gigabytes.
+const (
+	// maxPackObjects bounds the object count a pack header may claim.
+	maxPackObjects = 10_000_000
+	// MaxObjectBytes bounds the size of one object, as stored or as a delta rebuilds it.
+	MaxObjectBytes = 1 << 30
+	// MaxPackBytes bounds the size of one pack as sent.
+	MaxPackBytes = 8 << 30
+)
 
 // copyPack copies one packfile from r to w, reading no further than its trailer, and checks its structure
 // and its checksum on the way. It returns the number of objects in the pack.
 func copyPack(w io.Writer, r io.Reader) (uint32, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	limited := &io.LimitedReader{R: r, N: MaxPackBytes + 1}
+	br := bufio.NewReaderSize(limited, 64<<10)
 	h := sha1.New()
 	tr := &teeByteReader{r: br, w: io.MultiWriter(w, h)}
 
@@ -126,6 +136,9 @@ func copyPack(w io.Writer, r io.Reader) (uint32, error) {
 	}
 	for i := uint32(0); i < count; i++ {
 		if err := skipPackObject(tr); err != nil {
+			if limited.N <= 0 {
+				return 0, fmt.Errorf("the pack is larger than %d GiB: %w", MaxPackBytes>>30, baleen.ErrInvalid)
+			}
 			return 0, fmt.Errorf("pack object %d of %d: %w", i+1, count, err)
 		}
 		if tr.err != nil {
@@ -168,6 +181,10 @@ func skipPackObject(r *teeByteReader) error {
 		}
 		size |= uint64(b&0x7f) << shift
 	}
+	if size > MaxObjectBytes {
+		return fmt.Errorf("object of %d bytes is over the limit of %d MiB: %w", size, MaxObjectBytes>>20, baleen.ErrInvalid)
+	}
+	delta := typ == 6 || typ == 7
 	switch typ {
 	case 1, 2, 3, 4: // commit, tree, blob, tag
 	case 6: // ofs-delta: a base offset, a varint
@@ -194,8 +211,28 @@ func skipPackObject(r *teeByteReader) error {
 	if err != nil {
 		return fmt.Errorf("inflate: %w", err)
 	}
-	n, err := io.Copy(io.Discard, zr)
-	if err != nil {
+	// Never inflate past what the header declared, whatever the stream holds.
+	body := io.LimitReader(zr, int64(size)+1)
+	var n int64
+	if delta {
+		// A delta starts with the sizes of its base and of the object it rebuilds: bound the latter too.
+		cr := &countingByteReader{r: bufio.NewReader(body)}
+		if _, err := binary.ReadUvarint(cr); err != nil {
+			return fmt.Errorf("delta base size: %w", baleen.ErrInvalid)
+		}
+		target, err := binary.ReadUvarint(cr)
+		if err != nil {
+			return fmt.Errorf("delta target size: %w", baleen.ErrInvalid)
+		}
+		if target > MaxObjectBytes {
+			return fmt.Errorf("delta rebuilds an object of %d bytes, over the limit of %d MiB: %w", target, MaxObjectBytes>>20, baleen.ErrInvalid)
+		}
+		rest, err := io.Copy(io.Discard, cr.r)
+		n = cr.n + rest
+		if err != nil {
+			return fmt.Errorf("inflate: %w", err)
+		}
+	} else if n, err = io.Copy(io.Discard, body); err != nil {
 		return fmt.Errorf("inflate: %w", err)
 	}
 	if uint64(n) != size {
@@ -250,4 +287,18 @@ func (t *teeByteReader) ReadByte() (byte, error) {
 		t.flush()
 	}
 	return b, nil
+}
+
+// countingByteReader is an io.ByteReader that counts the bytes it hands out.
+type countingByteReader struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *countingByteReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
 }
