@@ -53,6 +53,9 @@ func (s *Scheduler) deploy(ctx context.Context, b baleen.Build, sp *baleen.Spec,
 	if err != nil {
 		return fail(baleen.Release{}, err.Error())
 	}
+	if ctx.Err() != nil {
+		return fail(baleen.Release{}, s.stopped(ctx).Message)
+	}
 	rctx := context.WithoutCancel(ctx)
 	rel, err := s.cfg.Releases.CreateRelease(rctx, baleen.Release{
 		Project: b.Project, Build: b.Number, Commit: b.Commit, Target: sp.Deploy.Target, Images: refs,
@@ -149,6 +152,14 @@ func (s *Scheduler) DeployBuild(ctx context.Context, project string, number int,
 	if sp.Deploy == nil {
 		return baleen.Release{}, fmt.Errorf("build #%d of %s has no deploy section in its baleen.yml: %w", number, project, baleen.ErrInvalid)
 	}
+	bctx, cancel := context.WithCancelCause(s.base)
+	defer cancel(nil)
+	release, err := s.acquireProject(bctx, b, nil, out)
+	if err != nil {
+		return baleen.Release{}, err
+	}
+	defer release()
+	// Checked in the project's queue, where no build of the project can prune them meanwhile.
 	if len(b.Pushed) == 0 && s.cfg.Images != nil {
 		for _, ref := range b.Images {
 			if ok, err := s.cfg.Images.ImageExists(ctx, ref); err == nil && !ok {
@@ -156,13 +167,6 @@ func (s *Scheduler) DeployBuild(ctx context.Context, project string, number int,
 			}
 		}
 	}
-	bctx, cancel := context.WithCancelCause(s.base)
-	defer cancel(nil)
-	release, err := s.acquireProject(bctx, b, out)
-	if err != nil {
-		return baleen.Release{}, err
-	}
-	defer release()
 	rel, sr := s.deploy(bctx, b, sp, b.Images, b.Pushed, by, out)
 	if sr.Status != baleen.StatusPassed {
 		return rel, errors.New(sr.Message)
@@ -204,13 +208,13 @@ func (s *Scheduler) Rollback(ctx context.Context, project string, number int, by
 }
 
 // releasedBuilds lists the builds of project that passed releases run: their images stay.
-func (s *Scheduler) releasedBuilds(ctx context.Context, project string) []int {
+func (s *Scheduler) releasedBuilds(ctx context.Context, project string) ([]int, error) {
 	if s.cfg.Releases == nil {
-		return nil
+		return nil, nil
 	}
 	rs, err := s.cfg.Releases.Releases(ctx, project, 0)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	var out []int
 	for _, r := range rs {
@@ -218,7 +222,7 @@ func (s *Scheduler) releasedBuilds(ctx context.Context, project string) []int {
 			out = append(out, r.Build)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // recoverReleases marks the releases that were rolling out when the server stopped as interrupted. Each

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,11 @@ type Scheduler struct {
 	// queues holds, per project, a channel of capacity 1 that the running build holds, and its number.
 	queues  map[string]*queue
 	running map[string]*active
+	// waits says, by project, which project's queue the build holding its queue waits for while it builds
+	// a dependency: the wait-for graph that tells a cycle across concurrent pushes from a queue.
+	waits map[string]string
+	// inUse counts, by build id, the dependents running with a dependency build's images: prune spares them.
+	inUse map[baleen.BuildID]int
 }
 
 type queue struct {
@@ -98,7 +104,7 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 	base, stop := context.WithCancelCause(context.Background())
 	return &Scheduler{
 		cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.Concurrency), base: base, stop: stop,
-		queues: map[string]*queue{}, running: map[string]*active{},
+		queues: map[string]*queue{}, running: map[string]*active{}, waits: map[string]string{}, inUse: map[baleen.BuildID]int{},
 	}
 }
 
@@ -121,7 +127,11 @@ type Request struct {
 // ErrNothingToBuild, without recording a build, when the commit has no baleen.yml. ctx bounds only the wait
 // for the record to be created: once queued, the build is stopped by nothing but Cancel and Shutdown.
 func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) {
-	if !s.enter() {
+	if len(req.Chain) > 0 {
+		// A dependency of a build already running: it may start while the server shuts down, since its
+		// dependent holds the server open until it ends.
+		s.wg.Add(1)
+	} else if !s.enter() {
 		return baleen.Build{}, fmt.Errorf("server is shutting down: %w", baleen.ErrUnavailable)
 	}
 	defer s.wg.Done()
@@ -145,6 +155,11 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 	log := s.log.With("project", b.Project, "build", b.Number, "commit", b.Commit)
 	bctx, cancel := context.WithCancelCause(s.base)
 	defer cancel(nil)
+	if len(req.Chain) > 0 {
+		// A dependency build serves its dependent alone: cancelling the dependent cancels it.
+		stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+		defer stop()
+	}
 	key := buildKey(b.Project, b.Number)
 	act := &active{cancel: cancel, changed: make(chan struct{})}
 	s.mu.Lock()
@@ -170,15 +185,22 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 	defer logw.Close()
 
 	fmt.Fprintf(out, "build #%d of %s: %s at %s\n", b.Number, b.Project, refName(b.Branch), short(b.Commit))
-	release, err := s.acquireProject(bctx, b, out)
+	release, err := s.acquireProject(bctx, b, req.Chain, out)
+	if errors.Is(err, errWaitCycle) {
+		res := baleen.Result{Status: baleen.StatusFailed, FailedStage: baleen.StageDependencies, Message: err.Error()}
+		fmt.Fprintf(out, "FAILED: %v\n", err)
+		return s.finish(rctx, b, res, log)
+	}
 	if err != nil {
 		return s.finish(rctx, b, s.stopped(bctx), log)
 	}
 	defer release()
 	now := time.Now().UTC()
 	running := baleen.StatusRunning
-	if b, err = s.cfg.Builds.UpdateBuild(rctx, b.Project, b.Number, baleen.BuildPatch{Status: &running, Started: &now}); err != nil {
+	if nb, err := s.cfg.Builds.UpdateBuild(rctx, b.Project, b.Number, baleen.BuildPatch{Status: &running, Started: &now}); err != nil {
 		log.Error("record build start", "err", err)
+	} else {
+		b = nb
 	}
 	log.Info("build started", "key", b.Pusher)
 	res := s.run(bctx, b, tree, data, out, req.Chain)
@@ -223,8 +245,24 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		fmt.Fprintf(out, "==> %s\n", baleen.StageDependencies)
 		start := time.Now()
 		var records []baleen.DependencyBuild
+		var holds []baleen.BuildID
+		held := func(id baleen.BuildID) {
+			s.mu.Lock()
+			s.inUse[id]++
+			s.mu.Unlock()
+			holds = append(holds, id)
+		}
+		defer func() {
+			s.mu.Lock()
+			for _, id := range holds {
+				if s.inUse[id]--; s.inUse[id] <= 0 {
+					delete(s.inUse, id)
+				}
+			}
+			s.mu.Unlock()
+		}()
 		deps, records, err = ResolveDependencies(ctx, sp, append(append([]string{}, chain...), b.Project), s.cfg.Repos,
-			serverProjects{s}, s.buildDependency(b), out)
+			serverProjects{s}, s.buildDependency(b, held), out)
 		if _, perr := s.cfg.Builds.UpdateBuild(context.WithoutCancel(ctx), b.Project, b.Number, baleen.BuildPatch{Dependencies: records}); perr != nil {
 			s.log.Error("record dependencies", "project", b.Project, "build", b.Number, "err", perr)
 		}
@@ -328,10 +366,11 @@ func (p serverProjects) Claim(ctx context.Context, name, src string) (string, bo
 }
 
 // buildDependency builds a dependency of b as a build of its own project, or reuses a green build of the
-// same commit whose images the engine still has.
-func (s *Scheduler) buildDependency(b baleen.Build) BuildDependency {
+// same commit whose images the engine still has. held marks the dependency build's images as in use until
+// b ends.
+func (s *Scheduler) buildDependency(b baleen.Build, held func(baleen.BuildID)) BuildDependency {
 	return func(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error) {
-		if prev, ok := s.reusable(ctx, t.Project, t.Commit); ok {
+		if prev, ok := s.reusable(ctx, t.Project, t.Commit, held); ok {
 			fmt.Fprintf(out, "%s: reusing build #%d of %s at %s (green, images present)\n", t.Name, prev.Number, t.Project, short(t.Commit))
 			return DependencyResult{Build: prev.Number, Reused: true, Images: prev.Images}, nil
 		}
@@ -344,6 +383,9 @@ func (s *Scheduler) buildDependency(b baleen.Build) BuildDependency {
 		if err != nil {
 			return DependencyResult{}, err
 		}
+		if db.Status == baleen.StatusPassed {
+			held(db.ID(s.cfg.Instance))
+		}
 		if db.Status != baleen.StatusPassed {
 			what := string(db.Status)
 			if db.FailedStage != "" {
@@ -355,8 +397,9 @@ func (s *Scheduler) buildDependency(b baleen.Build) BuildDependency {
 	}
 }
 
-// reusable finds a green build of project at commit whose images are all still in the engine.
-func (s *Scheduler) reusable(ctx context.Context, project, commit string) (baleen.Build, bool) {
+// reusable finds a green build of project at commit whose images are all still in the engine, and holds
+// them for the dependent (before it checks them, so that no prune can take them in between).
+func (s *Scheduler) reusable(ctx context.Context, project, commit string, held func(baleen.BuildID)) (baleen.Build, bool) {
 	if s.cfg.Images == nil {
 		return baleen.Build{}, false
 	}
@@ -368,6 +411,7 @@ func (s *Scheduler) reusable(ctx context.Context, project, commit string) (balee
 		if prev.Commit != commit || len(prev.Images) == 0 {
 			continue
 		}
+		held(prev.ID(s.cfg.Instance))
 		all := true
 		for _, ref := range prev.Images {
 			if ok, err := s.cfg.Images.ImageExists(ctx, ref); err != nil || !ok {
@@ -437,9 +481,18 @@ func (s *Scheduler) prune(ctx context.Context, project string) error {
 			green++
 		}
 	}
-	for _, n := range s.releasedBuilds(ctx, project) {
+	released, err := s.releasedBuilds(ctx, project)
+	if err != nil {
+		return fmt.Errorf("list releases, pruning nothing: %w", err)
+	}
+	for _, n := range released {
 		keep[(&baleen.Build{Project: project, Number: n}).ID(s.cfg.Instance)] = true
 	}
+	s.mu.Lock()
+	for id := range s.inUse {
+		keep[id] = true
+	}
+	s.mu.Unlock()
 	imgs, err := s.cfg.Images.ListImages(ctx, baleen.LabelBuild)
 	if err != nil {
 		return err
@@ -451,6 +504,9 @@ func (s *Scheduler) prune(ctx context.Context, project string) error {
 			continue
 		}
 		for _, tag := range img.Tags {
+			if strings.HasSuffix(tag, ":latest") {
+				continue // name:latest is the newest green build's, and moves only with one
+			}
 			if err := s.cfg.Images.RemoveImage(ctx, tag); err != nil {
 				errs = append(errs, fmt.Errorf("remove %s: %w", tag, err))
 			}
@@ -473,8 +529,14 @@ func (s *Scheduler) ownBuild(id baleen.BuildID, project string) bool {
 	return err == nil
 }
 
-// acquireProject waits for the project's queue: one build of a project runs at a time.
-func (s *Scheduler) acquireProject(ctx context.Context, b baleen.Build, out io.Writer) (func(), error) {
+// errWaitCycle: a dependency build would wait for a queue held by a build that waits, in turn, for the
+// dependent: two pushes whose projects depend on each other.
+var errWaitCycle = errors.New("dependency cycle across builds")
+
+// acquireProject waits for the project's queue: one build of a project runs at a time. chain is the
+// dependents waiting for this build; when one of them holds, or waits behind, a queue that this build would
+// have to wait for, waiting would never end, and it returns errWaitCycle instead.
+func (s *Scheduler) acquireProject(ctx context.Context, b baleen.Build, chain []string, out io.Writer) (func(), error) {
 	s.mu.Lock()
 	q := s.queues[b.Project]
 	if q == nil {
@@ -486,6 +548,32 @@ func (s *Scheduler) acquireProject(ctx context.Context, b baleen.Build, out io.W
 	select {
 	case q.slot <- struct{}{}:
 	default:
+		dependent := ""
+		if len(chain) > 0 {
+			dependent = chain[len(chain)-1]
+			s.mu.Lock()
+			path := []string{dependent, b.Project}
+			for cur, seen := b.Project, map[string]bool{}; !seen[cur]; {
+				seen[cur] = true
+				next, ok := s.waits[cur]
+				if !ok {
+					break
+				}
+				path = append(path, next)
+				if slices.Contains(chain, next) {
+					s.mu.Unlock()
+					return nil, fmt.Errorf("%w: %s", errWaitCycle, strings.Join(path, " waits for "))
+				}
+				cur = next
+			}
+			s.waits[dependent] = b.Project
+			s.mu.Unlock()
+			defer func() {
+				s.mu.Lock()
+				delete(s.waits, dependent)
+				s.mu.Unlock()
+			}()
+		}
 		fmt.Fprintf(out, "waiting for build #%d of %s to finish\n", holder, b.Project)
 		select {
 		case q.slot <- struct{}{}:

@@ -201,9 +201,10 @@ func TestServeSSHDependency(t *testing.T) {
 		t.Fatalf("deploy-key: got %q, want an ed25519 public key", key)
 	}
 	src := "ssh://git@127.0.0.1:" + s.port + "/sshusers.git"
+	shown := "ssh://127.0.0.1:" + s.port + "/sshusers.git" // URLs are shown without their user part
 	api := s.newRepo(dependentFiles("sshapi", "  sshusers:\n    src: "+src+"\n"+readyHTTP, "sshusers"))
 	// Not yet authorized: the server's own key is refused like any other.
-	want(t, api.push(s.url("sshapi"), "main"), 1, "dependency sshusers: fetch "+src)
+	want(t, api.push(s.url("sshapi"), "main"), 1, "dependency sshusers: fetch "+shown)
 	f, err := os.OpenFile(filepath.Join(s.data, "authorized_keys"), os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -221,5 +222,5 @@ func TestServeSSHDependency(t *testing.T) {
 	os.WriteFile(knownHosts, []byte("[127.0.0.1]:"+s.port+" "+fields[0]+" "+fields[1]+"\n"), 0o600)
 	api.write(map[string]string{"README": "impostor"})
 	api.commit("impostor")
-	want(t, api.push(s.url("sshapi"), "main"), 1, "dependency sshusers: fetch "+src, "key mismatch")
+	want(t, api.push(s.url("sshapi"), "main"), 1, "dependency sshusers: fetch "+shown, "key mismatch")
 }

@@ -154,7 +154,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		errs = append(errs, serr)
 	}
 	if serr := <-sessions; serr != nil {
-		errs = append(errs, srv.Close())
+		errs = append(errs, serr, srv.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -277,8 +277,20 @@ func (r *receiver) dependents(ctx context.Context, project, branch string) []dep
 		if p.Name == project {
 			continue
 		}
-		b, err := r.builds.LatestBuild(ctx, p.Name)
-		if err != nil || b.Branch == "" {
+		// The latest build that read its baleen.yml to the end: a build still queued or resolving has no
+		// dependencies recorded yet, and one with a broken baleen.yml says nothing of them.
+		recent, err := r.builds.Builds(ctx, baleen.BuildFilter{Project: p.Name, Limit: 10})
+		if err != nil {
+			continue
+		}
+		var b baleen.Build
+		for _, c := range recent {
+			if c.Status.Final() && c.FailedStage != baleen.StageConfig {
+				b = c
+				break
+			}
+		}
+		if b.Branch == "" {
 			continue
 		}
 		for _, d := range b.Dependencies {
