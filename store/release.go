@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -28,49 +26,13 @@ func (s *Store) CreateRelease(ctx context.Context, r baleen.Release) (baleen.Rel
 	if r.Started.IsZero() {
 		r.Started = time.Now().UTC()
 	}
-	s.createMu.Lock()
-	defer s.createMu.Unlock()
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		if _, err := txn.Get(projectKey(r.Project)); err != nil {
-			return notFound("project "+r.Project, err)
-		}
-		last, err := lastReleaseNumber(txn, r.Project)
-		if err != nil {
-			return err
-		}
-		if last >= maxNumber {
-			return fmt.Errorf("project %s has used up its release numbers", r.Project)
-		}
-		r.Number = last + 1
-		if err := set(txn, releaseKey(r.Project, r.Number), r); err != nil {
-			return err
-		}
-		return txn.Set(lastReleaseKey(r.Project), []byte(strconv.Itoa(r.Number)))
-	})
+	n, err := s.createNumbered(ctx, r.Project, "release", lastReleaseKey(r.Project),
+		func(n int) []byte { return releaseKey(r.Project, n) }, func(n int) any { r.Number = n; return r })
 	if err != nil {
 		return baleen.Release{}, fmt.Errorf("create release: %w", err)
 	}
+	r.Number = n
 	return r, nil
-}
-
-// lastReleaseNumber reads the number of a project's newest release, 0 if it has none.
-func lastReleaseNumber(txn *badger.Txn, project string) (int, error) {
-	item, err := txn.Get(lastReleaseKey(project))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	var n int
-	err = item.Value(func(v []byte) error {
-		n, err = strconv.Atoi(string(v))
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("last release number of %s: %w", project, err)
-	}
-	return n, nil
 }
 
 // releaseName names a release in messages: "api release 7".
