@@ -270,7 +270,13 @@ func localDependency(eng *docker.Engine, logger *slog.Logger, repos *gitd.Reposi
 				return pipeline.DependencyResult{}, fmt.Errorf("credential %s (named in %s's baleen.yml) is not set in the environment", name, t.Project)
 			}
 		}
-		res, err := pipeline.New(eng, logger).Run(ctx, pipeline.Run{ID: id, Spec: f.Spec, Source: tree, Secrets: secrets,
+		// The build runs under an id of its own; only a green one gets the per-commit tags that later
+		// builds reuse, so a dependency that failed or was stopped is never taken for green.
+		runID, err := localBuildID()
+		if err != nil {
+			return pipeline.DependencyResult{}, err
+		}
+		res, err := pipeline.New(eng, logger).Run(ctx, pipeline.Run{ID: runID, Spec: f.Spec, Source: tree, Secrets: secrets,
 			ArtifactsDir: filepath.Join(artifacts, t.Project), Out: pout, Dependencies: deps})
 		if err != nil {
 			return pipeline.DependencyResult{}, err
@@ -278,7 +284,12 @@ func localDependency(eng *docker.Engine, logger *slog.Logger, repos *gitd.Reposi
 		if res.Status != baleen.StatusPassed {
 			return pipeline.DependencyResult{}, fmt.Errorf("the build of %s at %s %s: %s: %s", t.Project, t.Commit[:12], res.Status, res.FailedStage, res.Message)
 		}
-		return pipeline.DependencyResult{Images: res.Images}, nil
+		for name, ref := range res.Images {
+			if err := eng.Tag(ctx, ref, images[name]); err != nil {
+				return pipeline.DependencyResult{}, fmt.Errorf("tag %s: %w", images[name], err)
+			}
+		}
+		return pipeline.DependencyResult{Images: images}, nil
 	}
 	return build
 }

@@ -173,11 +173,18 @@ func TestBuildLocalDependencies(t *testing.T) {
 	}
 	ctx := context.WithoutCancel(t.Context())
 	id := baleen.BuildID("dep-" + cached + "-" + users.head()[:12])
+	removeBuildImages(t, out, "e2e-localusers")
 	t.Cleanup(func() {
 		for _, ref := range []string{id.ImageTag("e2e-localusers"), "e2e-localusers:latest"} {
 			s.engine.Client().ImageRemove(ctx, ref, client.ImageRemoveOptions{})
 		}
 	})
+	// A second build reuses the green dependency by its per-commit tag.
+	code, out, errOut = runCLI(t, nil, "build", "-artifacts", t.TempDir(), app.dir)
+	removeBuildImages(t, out, "e2e-localapp")
+	if code != exitOK || !strings.Contains(out, "localusers: reusing the images of "+cached) {
+		t.Errorf("second local build: exit %d, want 0 and the dependency reused\n%s\n%s", code, out, errOut)
+	}
 }
 
 // TestServeSSHDependency: an ssh:// dependency is fetched with the server's own key (ssh HOST deploy-key)
