@@ -151,8 +151,8 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stdout, "--> %s passed\n", baleen.StageDependencies)
 	}
 	var registry *pipeline.Registry
-	if imgs, ok := any(eng).(baleen.Images); ok && *push {
-		registry = &pipeline.Registry{Images: imgs, Auth: func(host string) *baleen.RegistryAuth {
+	if *push {
+		registry = &pipeline.Registry{Images: eng, Auth: func(host string) *baleen.RegistryAuth {
 			if u := e.getenv("DOCKER_USERNAME"); u != "" {
 				return &baleen.RegistryAuth{Username: u, Password: e.getenv("DOCKER_PASSWORD"), ServerAddress: host}
 			}
@@ -248,9 +248,7 @@ func localDependency(eng *docker.Engine, logger *slog.Logger, repos *gitd.Reposi
 		present := true
 		for _, img := range f.Spec.Build {
 			images[img.Name] = id.ImageTag(img.Name)
-			if imgs, ok := any(eng).(baleen.Images); !ok {
-				present = false
-			} else if ok, err := imgs.ImageExists(ctx, images[img.Name]); err != nil || !ok {
+			if ok, err := eng.ImageExists(ctx, images[img.Name]); err != nil || !ok {
 				present = false
 			}
 		}

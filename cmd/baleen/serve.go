@@ -92,21 +92,17 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		fetch.HTTP[host] = gitd.HTTPCredential{Username: l.Username, Password: pw}
 	}
 	repos := base.WithFetch(fetch)
-	images, _ := any(eng).(baleen.Images)
-	var registry *pipeline.Registry
-	if images != nil {
-		registry = &pipeline.Registry{Images: images, Auth: cfg.registryAuth(logger)}
-	}
+	registry := &pipeline.Registry{Images: eng, Auth: cfg.registryAuth(logger)}
 	var deployer baleen.Deployer
 	if len(cfg.Targets) > 0 {
 		targets := map[string]deploy.Target{}
 		for name, t := range cfg.Targets {
 			targets[name] = deploy.Target{Name: name, User: t.User, Identity: t.Identity, KnownHosts: t.KnownHosts, Hosts: t.Hosts}
 		}
-		deployer = deploy.New(deploy.Options{Targets: targets, Images: images, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace})
+		deployer = deploy.New(deploy.Options{Targets: targets, Images: eng, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace})
 	}
 	sched := pipeline.NewScheduler(pipeline.SchedulerConfig{
-		Images: images, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
+		Images: eng, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
 		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger,
