@@ -46,6 +46,7 @@ if [ ! -s "$tarball" ]; then
       exit 1
     fi
     echo "host-image: installing debootstrap"
+    apt-get update -qq </dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap </dev/null >/dev/null
   fi
   url=$(mirror)
