@@ -77,18 +77,18 @@ func FuzzJUnit(f *testing.F) {
 func FuzzCobertura(f *testing.F) {
 	seeds(f)
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		covered, valid, err := Cobertura(strings.NewReader(string(doc)))
+		c, err := Cobertura(strings.NewReader(string(doc)))
 		if err != nil {
 			if !errors.Is(err, baleen.ErrInvalid) {
 				t.Fatalf("got error %v, want one matching baleen.ErrInvalid", err)
 			}
-			if covered != 0 || valid != 0 {
-				t.Fatalf("got %d of %d with error %v, want 0 of 0", covered, valid, err)
+			if c != (Counts{}) {
+				t.Fatalf("got %+v with error %v, want zero counts", c, err)
 			}
 			return
 		}
-		if covered < 0 || covered > valid {
-			t.Fatalf("got %d of %d lines covered, want 0 <= covered <= valid", covered, valid)
+		if c.LinesCovered < 0 || c.LinesCovered > c.LinesValid || c.BranchesCovered < 0 || c.BranchesCovered > c.BranchesValid {
+			t.Fatalf("got %+v, want 0 <= covered <= valid for lines and branches", c)
 		}
 	})
 }

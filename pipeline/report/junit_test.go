@@ -10,7 +10,6 @@ import (
 	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/baleen-ci/baleen"
 )
@@ -57,7 +56,7 @@ func TestJUnitSamples(t *testing.T) {
 				t.Fatalf("JUnit: got error %v, want none", err)
 			}
 			// Output is long and checked in TestJUnitOutput.
-			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(baleen.TestFailure{}, "Output")); diff != "" {
+			if diff := cmp.Diff(tt.want, got, ignoreOutput); diff != "" {
 				t.Errorf("report mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -176,7 +175,7 @@ func TestJUnitAddsToReport(t *testing.T) {
 		t.Fatalf("JUnit: got error %v, want none", err)
 	}
 	want := baleen.TestReport{Passed: 2, Failed: 2, Skipped: 1, Failures: []baleen.TestFailure{{Name: "earlier"}, {Name: "b"}}}
-	if diff := cmp.Diff(want, r); diff != "" {
+	if diff := cmp.Diff(want, r, ignoreCases); diff != "" {
 		t.Errorf("report mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -206,7 +205,7 @@ func TestJUnitInvalid(t *testing.T) {
 		{"truncated", `<testsuite><testcase name="a"/><testcase name="b">`, "unexpected EOF"},
 		{"mismatched tags", `<testsuite><testcase name="a"></testsuite>`, "syntax error"},
 		{"not xml", `{"tests": 3}`, "no root element"},
-		{"wrong root", `<coverage line-rate="1"/>`, "root element is <coverage>, want <testsuites> or <testsuite>"},
+		{"wrong root", `<coverage line-rate="1"/>`, "root element is <coverage>, want <testsuites>, <testsuite> or <testrun>"},
 		{"unclosed attribute", `<testsuite><testcase name="a/></testsuite>`, "syntax error"},
 		{"undefined entity", `<testsuite><testcase name="&nope;"/></testsuite>`, "invalid character entity &nope;"},
 		{"utf-16 le", "\xff\xfe<\x00t\x00", "UTF-16 is not supported"},

@@ -20,12 +20,15 @@ var errTooLarge = errors.New("file too large")
 
 // Read reads every report found at the given local paths — files, or directories searched recursively for
 // *.xml — and returns the merged report. A malformed or unreadable file becomes a warning in r.Warnings naming
-// the file, never an error; coverage is the sum of covered over the sum of valid lines across coverage files,
-// nil when there are none.
+// the file, never an error.
 //
 // xunit paths are read with JUnit, coverage paths with Cobertura. Directories are walked in lexical order
 // without following symbolic links, and only regular files are read; a file named twice is read once.
-// Coverage is also nil, with a warning, when the coverage files count no lines at all.
+//
+// Coverage combines the files by summing: the covered lines of every file (each counted as Cobertura
+// says) over their valid lines, never an average of percentages. It is nil when there are no coverage files,
+// and nil with a warning when they count no lines at all. BranchCoverage is the same over the files that
+// count branches, nil when none does.
 func Read(xunit, coverage []string) *baleen.TestReport {
 	return read(xunit, coverage, MaxReportSize)
 }
@@ -43,31 +46,45 @@ func read(xunit, coverage []string, limit int64) *baleen.TestReport {
 	if n := r.Failed - len(r.Failures); n > 0 {
 		warn("test reports: %d more failed tests not listed (the first %d are)", n, len(r.Failures))
 	}
+	if n := r.Total() - len(r.Cases); n > 0 {
+		warn("test reports: %d more test cases not kept in the history (the first %d are)", n, len(r.Cases))
+	}
 
-	var covered, valid float64 // floats: a sum of large counts cannot overflow
+	var lines, branches sum
 	var files int
 	for _, name := range find("coverage report", coverage, warn) {
-		var c, v int
+		var c Counts
 		err := readFile(name, limit, func(rd io.Reader) (err error) {
-			c, v, err = Cobertura(rd)
+			c, err = Cobertura(rd)
 			return err
 		})
 		if err != nil {
 			warn("coverage report %s: %v", name, err)
 			continue
 		}
-		covered += float64(c)
-		valid += float64(v)
+		lines.add(c.LinesCovered, c.LinesValid)
+		branches.add(c.BranchesCovered, c.BranchesValid)
 		files++
 	}
-	switch {
-	case valid > 0:
-		pct := 100 * covered / valid
-		r.Coverage = &pct
-	case files > 0:
+	r.Coverage, r.BranchCoverage = lines.percent(), branches.percent()
+	if r.Coverage == nil && files > 0 {
 		warn("coverage reports: no lines counted, so no coverage")
 	}
 	return r
+}
+
+// sum adds covered and valid counts of several files; floats, so that a sum of large counts cannot overflow.
+type sum struct{ covered, valid float64 }
+
+func (s *sum) add(covered, valid int) { s.covered += float64(covered); s.valid += float64(valid) }
+
+// percent is the sum as a percentage, nil when nothing was counted.
+func (s sum) percent() *float64 {
+	if s.valid <= 0 {
+		return nil
+	}
+	p := 100 * s.covered / s.valid
+	return &p
 }
 
 // find expands paths into the report files to read: a file stands for itself, a directory for the *.xml
