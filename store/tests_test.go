@@ -21,7 +21,9 @@ func pass(name string, d time.Duration) baleen.TestCase {
 	return baleen.TestCase{Name: name, Outcome: baleen.TestPassed, Duration: d}
 }
 
-func fail(name string) baleen.TestCase { return baleen.TestCase{Name: name, Outcome: baleen.TestFailed} }
+func fail(name string) baleen.TestCase {
+	return baleen.TestCase{Name: name, Outcome: baleen.TestFailed}
+}
 
 func TestTestRuns(t *testing.T) {
 	s, dir := openStore(t)

@@ -1,0 +1,237 @@
+package history
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+)
+
+// Filter picks the test cases the tests command lists.
+type Filter string
+
+// The filters of `tests`: every case, those failing in their latest run, the flaky ones, the slowest.
+const (
+	All     Filter = ""
+	Failing Filter = "failing"
+	Flakies Filter = "flaky"
+	Slowest Filter = "slowest"
+)
+
+// TestsOptions are the options of the tests command.
+type TestsOptions struct {
+	// Branch is the branch whose runs are shown; the branch of the project's newest run when empty.
+	Branch string
+	Filter Filter
+	// Runs is how many recent runs are shown per case; DefaultRuns when 0.
+	Runs int
+	// JSON writes one JSON document instead of a table.
+	JSON bool
+}
+
+// DefaultRuns is how many recent outcomes the tests command shows per case.
+const DefaultRuns = 10
+
+// MaxSlowest is how many cases the slowest filter lists.
+const MaxSlowest = 20
+
+// CaseHistory is one test case as the tests command lists it.
+type CaseHistory struct {
+	Status
+	// Recent holds its outcomes in the runs shown, oldest first: '.' passed, 'F' failed, 's' skipped, ' '
+	// did not run.
+	Recent string `json:"recent"`
+	// Last is the outcome of its newest run, and Duration that run's time.
+	Last     string        `json:"last"`
+	Duration time.Duration `json:"duration_ns"`
+	// Build is the build of its newest run.
+	Build int `json:"build"`
+}
+
+// Tests writes the test cases of project's branch with their recent outcomes and durations, as the ssh
+// command `tests <project> [--branch B] [--failing|--flaky|--slowest] [--json]` shows them. A project with
+// no history says so; an error is one of h.
+func Tests(ctx context.Context, h baleen.TestHistory, w io.Writer, project string, o TestsOptions) error {
+	all, err := h.TestRuns(ctx, project, "", Window)
+	if err != nil {
+		return err
+	}
+	branch := o.Branch
+	if branch == "" && len(all) > 0 {
+		branch = all[0].Branch
+	}
+	runs := slices.DeleteFunc(slices.Clone(all), func(r baleen.TestRun) bool { return r.Branch != branch })
+	cases := Cases(runs, all, cmp.Or(o.Runs, DefaultRuns))
+	cases = filter(cases, o.Filter)
+	if o.JSON {
+		return writeJSON(w, project, branch, cases)
+	}
+	if len(runs) == 0 {
+		_, err := fmt.Fprintf(w, "no test history for %s %s (set artifacts.xunit in baleen.yml)\n", project, refWord(branch))
+		return err
+	}
+	fmt.Fprintf(w, "tests of %s %s: %d cases in %d runs (#%d to #%d), newest outcome last\n",
+		project, refWord(branch), len(cases), len(runs), runs[len(runs)-1].Number, runs[0].Number)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RECENT\tLAST\tTIME\tTEST\tNOTE")
+	for _, c := range cases {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Recent, c.Last, c.Duration.Round(time.Millisecond), c.Name, note(c.Status))
+	}
+	return tw.Flush()
+}
+
+func refWord(branch string) string {
+	if branch == "" {
+		return "(no branch)"
+	}
+	return branch
+}
+
+// note says what the history makes of a case: "failing since #3, flaky".
+func note(s Status) string {
+	var parts []string
+	switch {
+	case s.New:
+		parts = append(parts, "new failure")
+	case s.Since > 0:
+		parts = append(parts, fmt.Sprintf("failing since #%d", s.Since))
+	case s.Fixed:
+		parts = append(parts, "fixed")
+	}
+	if s.Flaky {
+		parts = append(parts, "flaky")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Cases sums up each case of runs (one branch's, newest first) over its newest n runs; all is every run of
+// the project, for flakiness. Cases are in name order.
+func Cases(runs, all []baleen.TestRun, n int) []CaseHistory {
+	shown := runs[:min(n, len(runs))]
+	var out []CaseHistory
+	latest := map[string]int{} // index in out by name
+	flaky := Flaky(all)
+	for i, r := range runs {
+		if !slices.ContainsFunc(r.Cases, func(c baleen.TestCase) bool { _, ok := latest[c.Name]; return !ok }) {
+			continue // every case of r shows in a newer run
+		}
+		for _, s := range Compare(r, runs[i+1:]) {
+			if _, ok := latest[s.Name]; ok {
+				continue
+			}
+			s.Flaky = flaky[s.Name]
+			latest[s.Name] = len(out)
+			out = append(out, CaseHistory{Status: s, Last: s.Outcome.String(), Build: r.Number, Duration: duration(r, s.Name)})
+		}
+	}
+	for i := range out {
+		var b strings.Builder
+		for j := len(shown) - 1; j >= 0; j-- {
+			b.WriteByte(mark(outcome(shown[j]), out[i].Name))
+		}
+		out[i].Recent = b.String()
+	}
+	slices.SortFunc(out, func(a, b CaseHistory) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// duration is the time of name in r, the longest when it ran more than once.
+func duration(r baleen.TestRun, name string) time.Duration {
+	var d time.Duration
+	for _, c := range r.Cases {
+		if c.Name == name {
+			d = max(d, c.Duration)
+		}
+	}
+	return d
+}
+
+func mark(m map[string]baleen.TestOutcome, name string) byte {
+	switch m[name] {
+	case baleen.TestPassed:
+		return '.'
+	case baleen.TestFailed:
+		return 'F'
+	case baleen.TestSkipped:
+		return 's'
+	}
+	return ' '
+}
+
+// filter keeps the cases f asks for, in the order it wants.
+func filter(cases []CaseHistory, f Filter) []CaseHistory {
+	switch f {
+	case Failing:
+		cases = slices.DeleteFunc(cases, func(c CaseHistory) bool { return c.Outcome != baleen.TestFailed })
+		slices.SortStableFunc(cases, func(a, b CaseHistory) int { return cmp.Compare(since(a), since(b)) })
+	case Flakies:
+		cases = slices.DeleteFunc(cases, func(c CaseHistory) bool { return !c.Flaky })
+	case Slowest:
+		slices.SortStableFunc(cases, func(a, b CaseHistory) int { return cmp.Compare(b.Duration, a.Duration) })
+		cases = cases[:min(MaxSlowest, len(cases))]
+	}
+	return cases
+}
+
+// since orders failing cases by how long they have failed: the oldest first.
+func since(c CaseHistory) int {
+	if c.Since > 0 {
+		return c.Since
+	}
+	return c.Build
+}
+
+func writeJSON(w io.Writer, project, branch string, cases []CaseHistory) error {
+	if cases == nil {
+		cases = []CaseHistory{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Project string        `json:"project"`
+		Branch  string        `json:"branch"`
+		Cases   []CaseHistory `json:"cases"`
+	}{project, branch, cases})
+}
+
+// Failures writes the failed tests of build b as the ssh command `report` lists them, each with what the
+// history says of it: "  FAIL api.TestDiv: want 2, got 3 (failing since #3, flaky)".
+func Failures(ctx context.Context, h baleen.TestHistory, w io.Writer, b baleen.Build) error {
+	if b.Report == nil {
+		return nil
+	}
+	notes := map[string]string{}
+	if all, err := h.TestRuns(ctx, b.Project, "", Window); err == nil {
+		flaky := Flaky(all) // flaky as far as is known now, not only when b ran
+		for i, r := range all {
+			if r.Number == b.Number {
+				for _, s := range Compare(r, all[i+1:]) {
+					s.Flaky = flaky[s.Name]
+					notes[s.Name] = note(s)
+				}
+				break
+			}
+		}
+	} else {
+		defer fmt.Fprintf(w, "  (test history unavailable: %v)\n", err)
+	}
+	for _, f := range b.Report.Failures {
+		fmt.Fprintf(w, "  FAIL %s", f.Name)
+		if f.Message != "" {
+			msg, _, _ := strings.Cut(strings.TrimSpace(f.Message), "\n")
+			fmt.Fprintf(w, ": %s", msg)
+		}
+		if n := notes[f.Name]; n != "" {
+			fmt.Fprintf(w, " (%s)", n)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
