@@ -105,6 +105,9 @@ type Test struct {
 type Artifacts struct {
 	// XUnit holds JUnit/xUnit XML reports: files, or directories of *.xml.
 	XUnit []string `json:"xunit,omitempty"`
+	// AllowNoTests lets a build whose XUnit paths hold no test case pass; by default it fails, since a test
+	// command that ran nothing is no green build.
+	AllowNoTests bool `json:"allow_no_tests,omitempty"`
 	// Coverage holds Cobertura XML reports.
 	Coverage []string `json:"coverage,omitempty"`
 	// CoverageHTML holds directories of HTML coverage kept with the build.

@@ -53,6 +53,9 @@ type Run struct {
 	Out io.Writer
 	// StageDone, when set, is called as each stage ends.
 	StageDone func(baleen.StageResult)
+	// Report, when set, is called once the test report's summary is printed, to write what follows it
+	// (the test history's verdicts).
+	Report func(w io.Writer, r *baleen.TestReport)
 
 	// Commit, Branch and Number name what is built, for the tags the push stage makes.
 	Commit string
@@ -503,8 +506,11 @@ func (b *build) collect(ctx context.Context, container string) error {
 			warn(b.report.Warnings[i])
 		}
 		b.printReport()
+		if b.Report != nil {
+			b.Report(b.out, b.report)
+		}
 	}
-	return nil
+	return b.requireTests()
 }
 
 // MaxFailuresShown caps the failed tests listed after the summary.

@@ -45,6 +45,9 @@ type SchedulerConfig struct {
 	// the releases; the images of released builds are never pruned.
 	Deployer baleen.Deployer
 	Releases baleen.ReleaseStore
+	// Tests, when set, keeps each build's test cases and compares them with the branch's history in the
+	// push output.
+	Tests baleen.TestHistory
 	// ArtifactsDir holds each build's artifacts at ArtifactsDir/<project>/<number>.
 	ArtifactsDir string
 	// Secret returns the server's value of a credential; false when the server has none.
@@ -292,7 +295,7 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: out, Dependencies: deps,
 		Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: s.cfg.Registry,
 		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
-		StageDone:    record,
+		StageDone:    record, Report: s.testHistory(ctx, b),
 	})
 	if err != nil && res.Message == "" {
 		res.Message = err.Error()

@@ -111,7 +111,7 @@ func keysOf(section string) []string {
 	case "test":
 		return []string{"image", "command", "env", "workdir", "timeout"}
 	case "artifacts":
-		return []string{"xunit", "coverage", "coverage_html", "files"}
+		return []string{"xunit", "allow_no_tests", "coverage", "coverage_html", "files"}
 	case "artifact":
 		return []string{"path", "paths"}
 	case "push":
@@ -435,6 +435,11 @@ func (p *parser) artifacts(n *yaml.Node) baleen.Artifacts {
 	}
 	m := p.known(pairs, "artifacts", "artifacts")
 	a.XUnit = p.artifactPaths(m["xunit"].val, "artifacts.xunit")
+	if n := m["allow_no_tests"].val; n != nil {
+		if b := p.boolean(n, "artifacts.allow_no_tests"); b != nil {
+			a.AllowNoTests = *b
+		}
+	}
 	a.Coverage = p.artifactPaths(m["coverage"].val, "artifacts.coverage")
 	a.CoverageHTML = p.artifactPaths(m["coverage_html"].val, "artifacts.coverage_html")
 	a.Files = p.artifactPaths(m["files"].val, "artifacts.files")

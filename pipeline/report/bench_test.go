@@ -1,0 +1,114 @@
+package report
+
+import (
+	"bufio"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// writeBigCobertura writes a Cobertura report of about size bytes in gocover-cobertura's shape (each line
+// under its <method> and again under its <class>), with the root's counts.
+func writeBigCobertura(tb testing.TB, size int) (path string, lines int) {
+	tb.Helper()
+	path = filepath.Join(tb.TempDir(), "coverage.xml")
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	const perClass = 200
+	classes := size / (perClass * 2 * 40)
+	lines = classes * perClass
+	fmt.Fprintf(w, `<?xml version="1.0"?>`+"\n"+`<coverage lines-covered="%d" lines-valid="%d" line-rate="0.5" branch-rate="0"><packages><package name="p"><classes>`+"\n", lines/2, lines)
+	for c := range classes {
+		fmt.Fprintf(w, `<class name="C%d" filename="pkg/file%d.go"><methods><method name="m"><lines>`+"\n", c, c)
+		for l := range perClass {
+			fmt.Fprintf(w, "<line number=\"%d\" hits=\"%d\"></line>\n", l+1, l%2)
+		}
+		w.WriteString("</lines></method></methods><lines>\n")
+		for l := range perClass {
+			fmt.Fprintf(w, "<line number=\"%d\" hits=\"%d\"></line>\n", l+1, l%2)
+		}
+		w.WriteString("</lines></class>\n")
+	}
+	w.WriteString("</classes></package></packages></coverage>\n")
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	return path, lines
+}
+
+// BenchmarkCobertura60MB reads a 60 MB report with the streaming reader and, as the baseline in the same
+// run, with the reader it replaced (every line merged into one map by file and number). Compare ns/op,
+// B/op and allocs/op of the two.
+func BenchmarkCobertura60MB(b *testing.B) {
+	path, lines := writeBigCobertura(b, 60<<20)
+	run := func(b *testing.B, read func(io.Reader) (int, int, error)) {
+		b.ReportAllocs()
+		for b.Loop() {
+			f, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, v, err := read(bufio.NewReader(f))
+			f.Close()
+			if err != nil || v != lines || c != lines/2 {
+				b.Fatalf("got %d of %d, %v; want %d of %d", c, v, err, lines/2, lines)
+			}
+		}
+	}
+	b.Run("streaming", func(b *testing.B) {
+		run(b, func(rd io.Reader) (int, int, error) {
+			c, err := Cobertura(rd)
+			return c.LinesCovered, c.LinesValid, err
+		})
+	})
+	b.Run("baseline-map", func(b *testing.B) { run(b, coberturaBaseline) })
+}
+
+// coberturaBaseline is the reader before streaming, kept as the benchmark's baseline: every <line> of the
+// document merged into one map keyed by (file, number).
+func coberturaBaseline(rd io.Reader) (covered, valid int, err error) {
+	d := xml.NewDecoder(rd)
+	d.Strict = true
+	type key struct{ file, line string }
+	lines := map[key]bool{}
+	var file string
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		el, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		switch el.Name.Local {
+		case "class":
+			file, _ = attr(el, "filename")
+		case "line":
+			number, _ := attr(el, "number")
+			hits, err := parseHits(el)
+			if err != nil {
+				return 0, 0, err
+			}
+			k := key{file, number}
+			lines[k] = lines[k] || hits
+		}
+	}
+	for _, hit := range lines {
+		if hit {
+			covered++
+		}
+	}
+	return covered, len(lines), nil
+}
