@@ -8,7 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // writeBigCobertura writes a Cobertura report of about size bytes in gocover-cobertura's shape (each line
@@ -51,6 +54,8 @@ func BenchmarkCobertura60MB(b *testing.B) {
 	path, lines := writeBigCobertura(b, 60<<20)
 	run := func(b *testing.B, read func(io.Reader) (int, int, error)) {
 		b.ReportAllocs()
+		peak := watchHeap()
+		defer func() { b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB") }()
 		for b.Loop() {
 			f, err := os.Open(path)
 			if err != nil {
@@ -70,6 +75,40 @@ func BenchmarkCobertura60MB(b *testing.B) {
 		})
 	})
 	b.Run("baseline-map", func(b *testing.B) { run(b, coberturaBaseline) })
+}
+
+// watchHeap samples the live heap every few milliseconds until the returned function is called, which
+// reports the largest sample above the heap at the start.
+func watchHeap() func() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				if ms.HeapAlloc > base && ms.HeapAlloc-base > peak.Load() {
+					peak.Store(ms.HeapAlloc - base)
+				}
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		return peak.Load()
+	}
 }
 
 // coberturaBaseline is the reader before streaming, kept as the benchmark's baseline: every <line> of the
