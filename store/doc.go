@@ -1,5 +1,5 @@
 // Package store keeps Baleen's records in an embedded badger database under the data directory
-// (DATA/db). It implements baleen.ProjectStore, baleen.BuildStore and baleen.ReleaseStore.
+// (DATA/db). It implements baleen.ProjectStore, baleen.BuildStore, baleen.ReleaseStore and baleen.TestHistory.
 //
 // In the flow push -> build -> test -> push image -> deploy, store sits beside every step rather than in
 // it: gitd creates a project on its first push and a queued build on every push; the pipeline marks the
@@ -20,6 +20,11 @@
 //	l/<project>/<number:%010d>/<offset:%020d> -> raw log bytes starting at that byte offset of the log
 //	r/<project>/<number:%010d>      -> {"v":1,"data":<baleen.Release JSON>}
 //	rn/<project>                    -> last release number of the project, decimal text
+//	tn/<project>/<test case name>   -> the name's number, a uvarint (test history, see tests.go)
+//	ti/<project>/<number:%016x>     -> the test case name of that number
+//	tc/<project>                    -> last test case number of the project, a uvarint
+//	tr/<project>/<number:%010d>     -> the build's test run: branch, commit, then per case its name's
+//	                                   number, outcome and milliseconds as varints
 //
 // A log is a run of chunks of at most 32 KiB, each keyed by the offset of its first byte, so a reader can
 // start anywhere with one seek. Records carry a version in their envelope ("v"); a record with a version

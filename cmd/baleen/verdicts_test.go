@@ -125,7 +125,7 @@ func TestServeTestHistory(t *testing.T) {
 	want(t, s.ssh("rebuild", "hist", "5"), 0, "build #6 of hist", "flaky (failed and passed on one commit): app.c", "coverage 81.3% (+0.0 since #4)", "PASSED")
 
 	// Later output keeps the mark.
-	r.write(map[string]string{"results": "a pass\nb pass\nc fail"})
+	r.write(map[string]string{"results": "a pass\nb pass\nc fail\n"})
 	r.commit("c fails for real")
 	want(t, r.push(s.url("hist"), "main"), 1, "remote: new failure: app.c (flaky)")
 }

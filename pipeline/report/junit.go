@@ -243,9 +243,16 @@ func notRun(c xmlCase) bool {
 	return strings.EqualFold(strings.TrimSpace(c.Ignored), "true")
 }
 
-// seconds reads a time attribute in seconds ("0.012", "1,234.5"); what is not a sane number is 0.
+// seconds reads a time attribute in seconds: "0.012", "1,234.5" (a thousands separator), "0,012" (a decimal
+// comma, as some locales write it). What is not a sane number is 0.
 func seconds(s string) time.Duration {
-	f, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(s), ",", ""), 64)
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, ".") {
+		s = strings.ReplaceAll(s, ",", "")
+	} else {
+		s = strings.Replace(s, ",", ".", 1)
+	}
+	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || f < 0 || f > 1e6 {
 		return 0
 	}

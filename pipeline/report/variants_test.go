@@ -75,11 +75,12 @@ func TestJUnitVariants(t *testing.T) {
 		},
 		{
 			name: "durations read leniently",
-			doc:  `<testsuite><testcase name="a" time="1,234.5"/><testcase name="b" time="-3"/><testcase name="c" time="soon"/></testsuite>`,
-			want: baleen.TestReport{Passed: 3, Cases: []baleen.TestCase{
+			doc:  `<testsuite><testcase name="a" time="1,234.5"/><testcase name="b" time="-3"/><testcase name="c" time="soon"/><testcase name="d" time="0,012"/></testsuite>`,
+			want: baleen.TestReport{Passed: 4, Cases: []baleen.TestCase{
 				{Name: "a", Outcome: baleen.TestPassed, Duration: 1234500 * time.Millisecond},
 				{Name: "b", Outcome: baleen.TestPassed},
 				{Name: "c", Outcome: baleen.TestPassed},
+				{Name: "d", Outcome: baleen.TestPassed, Duration: 12 * time.Millisecond},
 			}},
 		},
 	}
