@@ -47,11 +47,14 @@ func writeBigCobertura(tb testing.TB, size int) (path string, lines int) {
 	return path, lines
 }
 
+// benchSize is the size of the report BenchmarkCobertura60MB reads.
+const benchSize = 60 << 20
+
 // BenchmarkCobertura60MB reads a 60 MB report with the streaming reader and, as the baseline in the same
 // run, with the reader it replaced (every line merged into one map by file and number). Compare ns/op,
 // B/op and allocs/op of the two.
 func BenchmarkCobertura60MB(b *testing.B) {
-	path, lines := writeBigCobertura(b, 60<<20)
+	path, lines := writeBigCobertura(b, benchSize)
 	run := func(b *testing.B, read func(io.Reader) (int, int, error)) {
 		b.ReportAllocs()
 		peak := watchHeap()

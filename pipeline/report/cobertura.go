@@ -37,7 +37,8 @@ type Counts struct {
 // (1/2)" of the classes' own lines; else a branch-rate above 0 (tools that measure no branches write 0),
 // scaled to RateScale. BranchesValid is 0 when the report counts no branches.
 //
-// The document is read as a stream: memory is bounded by its largest class, not by its size. A document
+// The document is read as a stream of raw tokens (end tags are matched here): memory is bounded by its
+// largest class, not by its size. A document
 // that is not well-formed XML, whose root is not <coverage>, that has none of the three line sources, or
 // whose numbers do not add up (a negative count, more covered than valid, a rate outside 0..1) is an error
 // matching baleen.ErrInvalid; an error reading rd comes back as it is.
@@ -56,9 +57,13 @@ func Cobertura(rd io.Reader) (Counts, error) {
 		file   string   // the enclosing class's filename, for messages
 		listed bool     // whether a class listed a line
 	)
+	var open []xml.Name // the enclosing elements: RawToken leaves matching end tags to its caller
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if errors.Is(err, io.EOF) {
+			if len(open) > 0 {
+				return Counts{}, invalid(fmt.Errorf("unexpected EOF: <%s> is not closed", open[len(open)-1].Local))
+			}
 			break
 		}
 		if err != nil {
@@ -66,6 +71,10 @@ func Cobertura(rd io.Reader) (Counts, error) {
 		}
 		switch el := tok.(type) {
 		case xml.StartElement:
+			if root != nil && len(open) == 0 {
+				return Counts{}, invalid(fmt.Errorf("a second root element <%s>", el.Name.Local))
+			}
+			open = append(open, el.Name)
 			depth++
 			if root == nil {
 				el := el.Copy()
@@ -91,6 +100,10 @@ func Cobertura(rd io.Reader) (Counts, error) {
 				listed = true
 			}
 		case xml.EndElement:
+			if n := len(open); n == 0 || open[n-1] != el.Name {
+				return Counts{}, invalid(fmt.Errorf("unexpected end element </%s>", el.Name.Local))
+			}
+			open = open[:len(open)-1]
 			switch {
 			case depth == class:
 				sum.add(lines.counts())

@@ -164,6 +164,9 @@ func TestCoberturaInvalid(t *testing.T) {
 	}{
 		{"empty", ``, "no root element"},
 		{"truncated", `<coverage><packages><package>`, "unexpected EOF"},
+		{"mismatched end tag", `<coverage line-rate="1"><packages></classes></coverage>`, "unexpected end element </classes>"},
+		{"end tag with another prefix", `<a:coverage xmlns:a="x" xmlns:b="x" line-rate="1"></b:coverage>`, "unexpected end element </coverage>"},
+		{"second root", `<coverage line-rate="1"/><coverage line-rate="0"/>`, "a second root element <coverage>"},
 		{"wrong root", `<testsuite/>`, "root element is <testsuite>, want <coverage>"},
 		{"no numbers", `<coverage version="1"/>`, "no lines-covered and lines-valid, no <line> elements in a class's <lines>, no line-rate"},
 		{"covered over valid", `<coverage lines-covered="11" lines-valid="10"/>`, "lines-covered 11, lines-valid 10: want 0 <= covered <= valid"},
