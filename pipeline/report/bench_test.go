@@ -51,33 +51,52 @@ func writeBigCobertura(tb testing.TB, size int) (path string, lines int) {
 const benchSize = 60 << 20
 
 // BenchmarkCobertura60MB reads a 60 MB report with the streaming reader and, as the baseline in the same
-// run, with the reader it replaced (every line merged into one map by file and number). Compare ns/op,
-// B/op and allocs/op of the two.
+// run, with the reader it replaced (every line merged into one map by file and number), and reports each
+// one's time, allocations and peak live heap, and the streaming reader's as ratios to the baseline's.
 func BenchmarkCobertura60MB(b *testing.B) {
 	path, lines := writeBigCobertura(b, benchSize)
-	run := func(b *testing.B, read func(io.Reader) (int, int, error)) {
-		b.ReportAllocs()
-		peak := watchHeap()
-		defer func() { b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB") }()
-		for b.Loop() {
-			f, err := os.Open(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			c, v, err := read(bufio.NewReader(f))
-			f.Close()
-			if err != nil || v != lines || c != lines/2 {
-				b.Fatalf("got %d of %d, %v; want %d of %d", c, v, err, lines/2, lines)
-			}
-		}
+	streaming := func(rd io.Reader) (int, int, error) {
+		c, err := Cobertura(rd)
+		return c.LinesCovered, c.LinesValid, err
 	}
-	b.Run("streaming", func(b *testing.B) {
-		run(b, func(rd io.Reader) (int, int, error) {
-			c, err := Cobertura(rd)
-			return c.LinesCovered, c.LinesValid, err
-		})
-	})
-	b.Run("baseline-map", func(b *testing.B) { run(b, coberturaBaseline) })
+	var s, base measure
+	for b.Loop() {
+		s.add(b, path, lines, streaming)
+		base.add(b, path, lines, coberturaBaseline)
+	}
+	n := float64(b.N)
+	b.ReportMetric(s.seconds/n, "stream-s/op")
+	b.ReportMetric(base.seconds/n, "baseline-s/op")
+	b.ReportMetric(s.seconds/base.seconds, "time-ratio")
+	b.ReportMetric(s.allocs/n, "stream-allocs/op")
+	b.ReportMetric(base.allocs/n, "baseline-allocs/op")
+	b.ReportMetric(s.allocs/base.allocs, "allocs-ratio")
+	b.ReportMetric(s.peak/(1<<20), "stream-peak-MB")
+	b.ReportMetric(base.peak/(1<<20), "baseline-peak-MB")
+}
+
+// measure sums what reading a report cost.
+type measure struct{ seconds, allocs, peak float64 }
+
+// add reads the report at path with read once and adds what it cost.
+func (m *measure) add(b *testing.B, path string, lines int, read func(io.Reader) (int, int, error)) {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	var before, after runtime.MemStats
+	peak := watchHeap()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	c, v, err := read(bufio.NewReader(f))
+	m.seconds += time.Since(start).Seconds()
+	runtime.ReadMemStats(&after)
+	m.peak = max(m.peak, float64(peak()))
+	m.allocs += float64(after.Mallocs - before.Mallocs)
+	if err != nil || v != lines || c != lines/2 {
+		b.Fatalf("got %d of %d, %v; want %d of %d", c, v, err, lines/2, lines)
+	}
 }
 
 // watchHeap samples the live heap every few milliseconds until the returned function is called, which
