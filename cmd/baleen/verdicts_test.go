@@ -30,8 +30,17 @@ func TestServeNothingRanIsRed(t *testing.T) {
 		"artifacts.xunit: /app/out/junit.xml holds no test case: did the test command run any test?",
 		"(build #2 failed: artifacts)")
 
+	// Tests that fail before writing a report are red for that alone: nothing-ran is not said twice.
+	r.write(map[string]string{"test.sh": "#!/bin/sh\nexit 4\n"})
+	r.commit("crash before any test")
+	push := r.push(s.url("silent"), "main")
+	want(t, push, 1, "tests exited with code 4", "(build #3 failed: test)")
+	if strings.Contains(push.stderr, "so no test ran") {
+		t.Errorf("a red test stage is also told that nothing ran:\n%s", push)
+	}
+
 	files := projectFiles("e2e-silent", silent)
-	r.write(map[string]string{"baleen.yml": strings.Replace(files["baleen.yml"], "artifacts:\n", "artifacts:\n  allow_no_tests: true\n", 1)})
+	r.write(map[string]string{"test.sh": silent, "baleen.yml": strings.Replace(files["baleen.yml"], "artifacts:\n", "artifacts:\n  allow_no_tests: true\n", 1)})
 	r.commit("no tests yet, and that is fine")
 	want(t, r.push(s.url("silent"), "main"), 0, "remote: PASSED in")
 }
