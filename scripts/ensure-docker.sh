@@ -6,6 +6,9 @@
 # exits, this script fails at once with its last log lines. Prints the engine it found or started. Exits
 # non-zero when no engine can be had.
 #
+# BALEEN_DOCKERD_WAIT (default 60) is how many seconds a starting dockerd gets to answer;
+# BALEEN_DOCKERD_PIDFILE (default /var/run/docker.pid) is the pid file dockerd uses.
+#
 # To use an engine of your own, set DOCKER_HOST (unix:///path/to/docker.sock, tcp://host:2375) before
 # running it; it is then only checked, never started.
 set -euo pipefail
