@@ -1,28 +1,36 @@
 # Baleen in a container. It drives the host's Docker engine, so run it with the socket mounted — which gives
-# it root on the host: see contrib/baleen.service for the same trade-off under systemd.
+# it root on the host: see contrib/baleen.service for the same trade-off under systemd. It runs as the
+# unprivileged user baleen; give it the socket's group so that it may use the socket:
 #
-#   docker build -t baleen .
+#   make image                      # docker build --build-arg VERSION=$(git describe) -t baleen:VERSION .
 #   docker run -d --name baleen -p 2222:2222 \
+#     --group-add "$(stat -c %g /var/run/docker.sock)" \
 #     -v /var/run/docker.sock:/var/run/docker.sock -v baleen-data:/var/lib/baleen \
-#     -v $HOME/.ssh/id_ed25519.pub:/etc/baleen/authorized_keys:ro baleen
+#     -v $HOME/.ssh/id_ed25519.pub:/etc/baleen/authorized_keys:ro baleen:VERSION
+#
+# `docker run --rm baleen:VERSION --version` prints the version it was built from.
 
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26-trixie AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/baleen ./cmd/baleen
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/baleen ./cmd/baleen
 
-FROM debian:bookworm-slim
+FROM debian:trixie-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates git openssh-client \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /var/lib/baleen --create-home baleen
+ && useradd --system --user-group --home-dir /var/lib/baleen --create-home --shell /usr/sbin/nologin baleen \
+ && install -d -o baleen -g baleen -m 0700 /var/lib/baleen
 COPY --from=build /out/baleen /usr/local/bin/baleen
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="Baleen" org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="https://github.com/baleen-ci/baleen"
 ENV BALEEN_DATA=/var/lib/baleen BALEEN_LISTEN=:2222 BALEEN_AUTHORIZED_KEYS=/etc/baleen/authorized_keys
 VOLUME /var/lib/baleen
 EXPOSE 2222
-# Root inside the container is needed only to reach the mounted Docker socket; grant the socket's group
-# instead (--group-add $(stat -c %g /var/run/docker.sock)) and add `--user baleen` to drop it.
+USER baleen
 ENTRYPOINT ["/usr/local/bin/baleen"]
 CMD ["serve"]

@@ -7,7 +7,8 @@ import "time"
 type Spec struct {
 	// Build lists the images the repository builds, in the order they build. It is never empty.
 	Build []ImageBuild `json:"build"`
-	// Depends lists the containers that run beside the tests, in file order.
+	// Depends lists the containers that run beside the tests, in file order. They start side by side; a
+	// dependency waits only for those its After names.
 	Depends []Dependency `json:"depends,omitempty"`
 	// Test is the container under test, the subject.
 	Test Test `json:"test"`
@@ -69,6 +70,9 @@ type Dependency struct {
 	Env     map[string]string `json:"env,omitempty"`
 	Command Command           `json:"command,omitzero"`
 	Ready   Ready             `json:"ready,omitzero"`
+	// After names the dependencies (by hostname) that must be ready before this one starts; the others
+	// start at once, side by side.
+	After []string `json:"after,omitempty"`
 	// Src, Branch and MinHash name another repository to build first and run; see the dependency issue.
 	Src               string `json:"src,omitempty"`
 	Branch            string `json:"branch,omitempty"`

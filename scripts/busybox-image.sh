@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
-# Makes sure the engine has a busybox:latest image. Machines without a registry get one built FROM scratch
-# from Debian's static busybox (/bin/busybox); an existing busybox:latest is left alone. The examples build
-# FROM busybox.
+# `make busybox`: makes sure the engine has a busybox:latest image, which the examples and the tests build
+# FROM. An existing busybox:latest is left alone; otherwise it is pulled, and on a machine that cannot pull
+# it is built FROM scratch from Debian's static busybox (/bin/busybox, installed from busybox-static when
+# missing and this is root).
 set -euo pipefail
-if docker image inspect busybox:latest >/dev/null 2>&1; then exit 0; fi
-if docker pull -q busybox:latest >/dev/null 2>&1; then exit 0; fi
+if docker image inspect busybox:latest >/dev/null 2>&1; then
+  echo "busybox:latest is there"
+  exit 0
+fi
+if timeout 60 docker pull -q busybox:latest >/dev/null 2>&1; then
+  echo "busybox:latest pulled"
+  exit 0
+fi
+if ! [ -x /bin/busybox ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "busybox: cannot pull busybox:latest and /bin/busybox is missing: install busybox-static (sudo apt-get install busybox-static)" >&2
+    exit 1
+  fi
+  echo "busybox: installing Debian's busybox-static"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq busybox-static >/dev/null
+fi
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 cp /bin/busybox "$ctx/busybox"

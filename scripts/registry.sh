@@ -10,6 +10,9 @@
 # and .../registry-auth/. Deleting manifests is enabled on both. The system's /etc/docker/registry is never
 # read or changed. Docker engines treat 127.0.0.0/8 as an insecure registry, so plain HTTP is fine.
 #
+# `registry.sh stop` stops the registries this script started (their pids are in .../registry.pid) and
+# leaves any other alone; `make test` runs it at the end, so that the suite leaves nothing running.
+#
 # Idempotent: a port that already answers /v2/ is left alone. Installs docker-registry and apache2-utils
 # (htpasswd -B: the registry accepts bcrypt hashes only) when missing. Exits non-zero, with the registry's
 # log, when a registry does not answer within 30 seconds.
@@ -18,6 +21,25 @@ set -euo pipefail
 user=baleen-test
 password=baleen-test-password
 cache="${BALEEN_CACHE:-$HOME/.cache/baleen}"
+
+# stop NAME stops the registry this script started as NAME, if it still runs.
+stop() {
+  local pidfile="$cache/registry-$1/registry.pid" pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  rm -f "$pidfile"
+  # Only a docker-registry process: a pid reused by something else is left alone.
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = docker-registry ]; then
+    kill "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    echo "registry $1: stopped (pid $pid)"
+  fi
+}
+if [ "${1:-}" = stop ]; then
+  stop anon
+  stop auth
+  exit 0
+fi
 
 # answers reports whether an HTTP server answers GET /v2/ on 127.0.0.1:$1 (200 anonymous, 401 with auth).
 answers() {
@@ -81,6 +103,7 @@ $authconf
 EOF
   echo "registry $name: starting on 127.0.0.1:$port (config and log in $dir)"
   setsid nohup docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
+  echo $! >"$dir/registry.pid"
   for _ in $(seq 1 60); do
     if answers "$port"; then
       echo "registry $name: 127.0.0.1:$port answers"

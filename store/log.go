@@ -21,7 +21,13 @@ const (
 	// flushAge is how long a LogWriter holds output before it commits it at the next write: short enough
 	// that a crash loses little of a slow build's log, long enough that a chatty build writes few chunks.
 	flushAge = time.Second
+	// DefaultLogLimit is the most bytes of output LogWriter keeps of one build; LogWriterLimit sets another.
+	DefaultLogLimit = 64 << 20
 )
+
+// TruncatedMarker is the line a build's log ends with when its output passed the log limit: the output up
+// to the limit is kept, the rest is dropped, and the build goes on and is recorded as usual.
+const TruncatedMarker = "\n[baleen: this build's output passed the log limit of %d bytes; the rest is not kept]\n"
 
 // LogWriter returns the writer of the log of build number of project. Output written to it is buffered
 // and committed in chunks (see doc.go), and Log sees it at once, flushed or not. Close commits the rest and
@@ -29,11 +35,22 @@ const (
 // closed; a later writer appends to what the earlier ones wrote. It returns ErrNotFound if the build does
 // not exist. Writers of different builds run concurrently; one writer is safe for concurrent use.
 func (s *Store) LogWriter(ctx context.Context, project string, number int) (io.WriteCloser, error) {
+	return s.LogWriterLimit(ctx, project, number, DefaultLogLimit)
+}
+
+// LogWriterLimit is LogWriter with a limit of its own on the log's size, in bytes (with all earlier
+// writers' output): past it, the writer writes TruncatedMarker once and drops the rest, still reporting
+// every write as done, so that a build that prints without end fills neither the disk nor the memory and
+// is still recorded. A limit of 0 or less means DefaultLogLimit.
+func (s *Store) LogWriterLimit(ctx context.Context, project string, number int, limit int64) (io.WriteCloser, error) {
 	if err := checkBuild(project, number); err != nil {
 		return nil, fmt.Errorf("log writer: %w", err)
 	}
+	if limit <= 0 {
+		limit = DefaultLogLimit
+	}
 	name := buildName(project, number)
-	w := &logWriter{s: s, project: project, number: number}
+	w := &logWriter{s: s, project: project, number: number, limit: limit}
 
 	s.writersMu.Lock()
 	if _, ok := s.writers[name]; ok {
@@ -51,6 +68,7 @@ func (s *Store) LogWriter(ctx context.Context, project string, number int) (io.W
 		}
 		var err error
 		w.off, err = logEnd(txn, project, number)
+		w.full = w.off >= limit
 		return err
 	})
 	if err != nil {
@@ -101,6 +119,9 @@ type logWriter struct {
 	// off is the length of the committed log; buf the output not yet committed, which follows it.
 	off int64
 	buf []byte
+	// limit is the most bytes the log keeps; full is set once it holds them (and the marker).
+	limit int64
+	full  bool
 	// since is when buf got its oldest byte; timer commits buf flushAge after that, so that the last
 	// output of a build that then goes quiet is on disk before a crash, not only once more output comes.
 	since  time.Time
@@ -116,8 +137,13 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	if w.closed {
 		return 0, fmt.Errorf("write log of build %s: writer is closed", buildName(w.project, w.number))
 	}
-	if len(p) == 0 {
-		return 0, nil
+	if len(p) == 0 || w.full {
+		return len(p), nil
+	}
+	n := len(p)
+	if room := w.limit - w.off - int64(len(w.buf)); int64(len(p)) >= room {
+		p = append(p[:max(room, 0):max(room, 0)], fmt.Sprintf(TruncatedMarker, w.limit)...)
+		w.full = true
 	}
 	if len(w.buf) == 0 {
 		w.since = time.Now()
@@ -130,10 +156,10 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	w.buf = append(w.buf, p...)
 	if len(w.buf) >= chunkSize || time.Since(w.since) >= flushAge {
 		if err := w.flush(); err != nil {
-			return len(p), err
+			return n, err
 		}
 	}
-	return len(p), nil
+	return n, nil
 }
 
 // flushLater commits what Write left buffered when no further write came to do it.

@@ -22,43 +22,6 @@ import (
 	"github.com/baleen-ci/baleen/pipeline/spec"
 )
 
-func cmdValidate(args []string, e env) int {
-	fl := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fl.SetOutput(e.stderr)
-	fl.Usage = func() { fmt.Fprintln(e.stderr, "usage: baleen validate [FILE]   (FILE defaults to ./baleen.yml)") }
-	if err := fl.Parse(args); err != nil {
-		return exitUsage
-	}
-	if fl.NArg() > 1 {
-		fl.Usage()
-		return exitUsage
-	}
-	file := "baleen.yml"
-	if fl.NArg() == 1 {
-		file = fl.Arg(0)
-	}
-	if _, err := readSpec(file); err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitUsage
-	}
-	fmt.Fprintf(e.stdout, "%s: valid\n", file)
-	return exitOK
-}
-
-// readSpec reads and parses a baleen.yml; its errors are ready to print.
-func readSpec(file string) (*spec.File, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("baleen: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, spec.MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("baleen: read %s: %w", file, err)
-	}
-	return spec.ParseFile(file, data)
-}
-
 func cmdBuild(ctx context.Context, args []string, e env) int {
 	fl := flag.NewFlagSet("build", flag.ContinueOnError)
 	fl.SetOutput(e.stderr)

@@ -66,6 +66,7 @@ func newServer(t testing.TB) *server {
 		}
 	}
 	s := &server{t: t, data: t.TempDir(), home: t.TempDir(), engine: dockertest.Engine(t)}
+	removeServerImages(s)
 	s.key = s.newKey("id_ed25519")
 	authorized, err := os.ReadFile(s.key + ".pub")
 	if err != nil {

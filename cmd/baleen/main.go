@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -26,20 +27,49 @@ type env struct {
 	getenv         func(string) string
 }
 
-const usage = `baleen — continuous integration and delivery for Docker stacks, driven by git push
+// command is one of baleen's own subcommands. The table drives dispatch, the usage text, shell completion
+// and the man page, so that they cannot disagree.
+type command struct {
+	name string
+	// args is the synopsis after the name ("[flags] [DIR]"); arg says what the positional argument
+	// completes to: "dir", "file" or "" for nothing.
+	args, arg string
+	summary   string
+	run       func(ctx context.Context, args []string, e env) int
+}
 
-Usage:
-  baleen build [flags] [DIR]     run DIR's baleen.yml pipeline locally (DIR defaults to .)
-  baleen validate [FILE]         check a baleen.yml (FILE defaults to ./baleen.yml)
-  baleen serve [flags]           run the SSH git remote
-  baleen version                 print the version
+// subcommands returns baleen's subcommands, in the order usage and the man page list them.
+func subcommands() []command {
+	return []command{
+		{name: "build", args: "[flags] [DIR]", arg: "dir", summary: "run DIR's baleen.yml pipeline locally (DIR defaults to .)", run: cmdBuild},
+		{name: "validate", args: "[FILE]", arg: "file", summary: "check a baleen.yml (FILE defaults to ./baleen.yml)",
+			run: func(_ context.Context, args []string, e env) int { return cmdValidate(args, e) }},
+		{name: "serve", args: "[flags]", summary: "run the SSH git remote", run: cmdServe},
+		{name: "version", summary: "print the version (also --version)", run: cmdVersion},
+		{name: "completion", args: "bash|zsh|fish", summary: "print the shell completion script for bash, zsh or fish", run: cmdCompletion},
+		{name: "man", summary: "print the man page (roff)", run: cmdMan},
+	}
+}
 
-Run 'baleen COMMAND -h' for a command's flags.
-Exit codes: 0 passed, 1 the pipeline failed, 2 bad configuration or invocation, 3 infrastructure unreachable.
-`
+// usage is the text `baleen help` prints.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("baleen — continuous integration and delivery for Docker stacks, driven by git push\n\nUsage:\n")
+	for _, c := range subcommands() {
+		fmt.Fprintf(&b, "  %-32s %s\n", strings.TrimSpace("baleen "+c.name+" "+c.args), c.summary)
+	}
+	b.WriteString("\nRun 'baleen COMMAND -h' for a command's flags.\n" +
+		"Exit codes: 0 passed, 1 the pipeline failed, 2 bad configuration or invocation, 3 infrastructure unreachable.\n")
+	return b.String()
+}
 
-// version is set at link time by the Makefile.
+// version is set at link time by the Makefile and the Dockerfile (-X main.version=...).
 var version = "dev"
+
+func cmdVersion(_ context.Context, _ []string, e env) int {
+	fmt.Fprintln(e.stdout, "baleen", version)
+	return exitOK
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -53,7 +83,7 @@ func main() {
 // been taken, so that a second Ctrl-C ends a cleanup that hangs.
 func run(ctx context.Context, stop func(), args []string, e env) int {
 	if len(args) == 0 {
-		fmt.Fprint(e.stderr, usage)
+		fmt.Fprint(e.stderr, usage())
 		return exitUsage
 	}
 	go func() {
@@ -61,20 +91,17 @@ func run(ctx context.Context, stop func(), args []string, e env) int {
 		stop()
 	}()
 	switch args[0] {
-	case "build":
-		return cmdBuild(ctx, args[1:], e)
-	case "validate":
-		return cmdValidate(args[1:], e)
-	case "serve":
-		return cmdServe(ctx, args[1:], e)
-	case "version", "--version":
-		fmt.Fprintln(e.stdout, "baleen", version)
-		return exitOK
+	case "--version":
+		return cmdVersion(ctx, nil, e)
 	case "help", "-h", "--help":
-		fmt.Fprint(e.stdout, usage)
+		fmt.Fprint(e.stdout, usage())
 		return exitOK
-	default:
-		fmt.Fprintf(e.stderr, "baleen: unknown command %q\n\n%s", args[0], usage)
-		return exitUsage
 	}
+	for _, c := range subcommands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], e)
+		}
+	}
+	fmt.Fprintf(e.stderr, "baleen: unknown command %q\n\n%s", args[0], usage())
+	return exitUsage
 }

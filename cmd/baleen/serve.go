@@ -32,7 +32,7 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 	logger := newLogger(e, cfg.LogLevel)
-	if err := serve(ctx, cfg, e, logger); err != nil {
+	if err := lockedServe(ctx, cfg, e, logger); err != nil {
 		logger.Error("serve", "err", err)
 		if errors.Is(err, baleen.ErrUnavailable) {
 			return exitInfra

@@ -17,17 +17,23 @@ type Error struct {
 	Line, Col int
 	// Msg says what is wrong, starting with the dotted path of the key concerned ("build.api: ...").
 	Msg string
+	// Warning marks something valid but likely not meant (File.Warnings); its text says "warning:".
+	Warning bool
 }
 
-// Error returns the problem as "File:Line:Col: Msg".
+// Error returns the problem as "File:Line:Col: Msg", or "File:Line:Col: warning: Msg" for a warning.
 func (e *Error) Error() string {
+	msg := e.Msg
+	if e.Warning {
+		msg = "warning: " + msg
+	}
 	switch {
 	case e.Line <= 0:
-		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+		return fmt.Sprintf("%s: %s", e.File, msg)
 	case e.Col <= 0:
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, msg)
 	}
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, msg)
 }
 
 // Unwrap returns baleen.ErrInvalid: every problem in a baleen.yml is invalid input.

@@ -110,6 +110,9 @@ func render(s *baleen.Spec) ([]byte, error) {
 			}
 			add(ready, "timeout", str(d.Ready.Timeout.String()))
 			add(dn, "ready", ready)
+			if d.After != nil {
+				add(dn, "after", strList(d.After))
+			}
 			if d.RebuildDependents != nil {
 				b := "false"
 				if *d.RebuildDependents {

@@ -18,6 +18,9 @@ const MaxSize = 1 << 20
 type File struct {
 	// Spec is the parsed file with every default filled in. It is never nil.
 	Spec *baleen.Spec
+	// Warnings are what is valid but likely not meant, such as a literal push tag one letter away from a
+	// keyword (`comit`). Each has Warning set.
+	Warnings Errors
 
 	name   string
 	images map[string]imagePos
@@ -43,11 +46,9 @@ func Parse(filename string, data []byte) (*baleen.Spec, error) {
 
 // ParseFile parses and validates a baleen.yml like Parse, and keeps what File.CheckTree needs.
 func ParseFile(filename string, data []byte) (*File, error) {
-	p := &parser{file: filename, images: make(map[string]imagePos)}
+	p := &parser{file: filename, images: make(map[string]imagePos), buildSet: make(map[string]bool)}
 	if len(data) > MaxSize {
-		p.errs = append(p.errs, &Error{File: filename, Line: 1, Col: 1,
-			Msg: fmt.Sprintf("the file is %d bytes, over the limit of %d (1 MiB)", len(data), MaxSize)})
-		return nil, p.errs.orNil()
+		return nil, Errors{TooLarge(filename, int64(len(data)))}
 	}
 	top, problem := decode(filename, data)
 	if problem != nil {
@@ -55,13 +56,20 @@ func ParseFile(filename string, data []byte) (*File, error) {
 	}
 	var expanded int
 	if !p.scan(top, false, &expanded) {
-		return nil, p.errs.orNil()
+		return nil, p.result()
 	}
 	s := p.spec(top)
-	if err := p.errs.orNil(); err != nil {
+	if err := p.result(); err != nil {
 		return nil, err
 	}
-	return &File{Spec: s, name: filename, images: p.images}, nil
+	return &File{Spec: s, Warnings: p.warnings.sorted(), name: filename, images: p.images}, nil
+}
+
+// TooLarge is the problem of a file of size bytes, over MaxSize: for callers that stop reading at MaxSize
+// and know the size otherwise (from a stat, or a git tree entry).
+func TooLarge(filename string, size int64) *Error {
+	return &Error{File: filename, Line: 1, Col: 1,
+		Msg: fmt.Sprintf("the file is %d bytes, over the limit of %d (1 MiB)", size, MaxSize)}
 }
 
 // CheckTree checks s against the repository's files, as File.CheckTree does, but without positions: its
@@ -76,17 +84,38 @@ type parser struct {
 	file   string
 	errs   Errors
 	images map[string]imagePos
-	// builds are the build image names, in file order.
-	builds []string
+	// builds are the build image names, in file order; buildSet holds the same names.
+	builds   []string
+	buildSet map[string]bool
+	// more counts the problems found past MaxErrors.
+	more     int
+	warnings Errors
 }
 
-// errorf records a problem at n (the start of the file when n is nil).
+// errorf records a problem at n (the start of the file when n is nil), or only counts it past MaxErrors.
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
+	if len(p.errs) >= MaxErrors {
+		p.more++
+		return
+	}
+	p.errs = append(p.errs, p.at(n, format, args...))
+}
+
+// warnf records something valid but likely not meant, at n.
+func (p *parser) warnf(n *yaml.Node, format string, args ...any) {
+	if len(p.warnings) < MaxErrors {
+		w := p.at(n, format, args...)
+		w.Warning = true
+		p.warnings = append(p.warnings, w)
+	}
+}
+
+func (p *parser) at(n *yaml.Node, format string, args ...any) *Error {
 	e := &Error{File: p.file, Line: 1, Col: 1, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Col = n.Line, n.Column
 	}
-	p.errs = append(p.errs, e)
+	return e
 }
 
 func pos(n *yaml.Node) position { return position{n.Line, n.Column} }
@@ -105,7 +134,7 @@ func keysOf(section string) []string {
 	case "build":
 		return []string{"context", "dockerfile", "args", "target"}
 	case "depends":
-		return []string{"image", "src", "branch", "minhash", "env", "command", "ready", "rebuild_dependents"}
+		return []string{"image", "src", "branch", "minhash", "env", "command", "ready", "after", "rebuild_dependents"}
 	case "ready":
 		return []string{"command", "timeout"}
 	case "test":
@@ -169,12 +198,14 @@ func (p *parser) build(n *yaml.Node) []baleen.ImageBuild {
 		p.errorf(n, "build: want at least one image, such as `build: {app: .}`")
 		return nil
 	}
+	pairs = pairs[:p.capEntries(n, "build", "images", len(pairs), MaxImages)]
 	var out []baleen.ImageBuild
 	for _, kv := range pairs {
 		path := join("build", kv.name)
-		if msg := checkImageName(kv.name); msg != "" {
-			p.errorf(kv.key, "%s: %s", path, msg)
-			continue
+		// A bad name is reported, and what it holds is checked all the same.
+		badName := checkImageName(kv.name)
+		if badName != "" {
+			p.errorf(kv.key, "%s: %s", path, badName)
 		}
 		ib := baleen.ImageBuild{Name: kv.name, Context: ".", Dockerfile: "Dockerfile"}
 		// A context or dockerfile left out is blamed on the key that stands for it.
@@ -226,8 +257,12 @@ func (p *parser) build(n *yaml.Node) []baleen.ImageBuild {
 				}
 			}
 		}
+		if badName != "" {
+			continue
+		}
 		p.images[kv.name] = at
 		p.builds = append(p.builds, kv.name)
+		p.buildSet[kv.name] = true
 		out = append(out, ib)
 	}
 	return out
@@ -236,11 +271,11 @@ func (p *parser) build(n *yaml.Node) []baleen.ImageBuild {
 // image checks a reference to an image: one of the build images, or an outside reference. A bare name
 // close to a build image's is taken for a typo of it.
 func (p *parser) image(n *yaml.Node, path, ref string) bool {
-	if contains(p.builds, ref) {
+	if p.buildSet[ref] {
 		return true
 	}
 	if !strings.ContainsAny(ref, ":/@") {
-		if s := suggest(ref, p.builds); s != "" {
+		if s := p.suggest(ref, p.builds); s != "" {
 			p.errorf(n, "%s: %q is not one of the build images; did you mean %s? (for an outside image, give its tag: %s:latest)", path, ref, s, ref)
 			return false
 		}
@@ -254,13 +289,13 @@ func (p *parser) image(n *yaml.Node, path, ref string) bool {
 
 // buildImage checks that ref names one of the build images.
 func (p *parser) buildImage(n *yaml.Node, path, ref string) bool {
-	if contains(p.builds, ref) {
+	if p.buildSet[ref] {
 		return true
 	}
-	if s := suggest(ref, p.builds); s != "" {
+	if s := p.suggest(ref, p.builds); s != "" {
 		p.errorf(n, "%s: %q is not one of the build images; did you mean %s?", path, ref, s)
 	} else {
-		p.errorf(n, "%s: %q is not one of the build images (%s)", path, ref, strings.Join(p.builds, ", "))
+		p.errorf(n, "%s: %q is not one of the build images (%s)", path, ref, truncate(strings.Join(p.builds, ", "), 200))
 	}
 	return false
 }
@@ -271,12 +306,15 @@ func (p *parser) depends(n *yaml.Node) []baleen.Dependency {
 	if !ok {
 		return nil
 	}
+	pairs = pairs[:p.capEntries(n, "depends", "dependencies", len(pairs), MaxDepends)]
 	var out []baleen.Dependency
+	after := make(map[string][]*yaml.Node)
 	for _, kv := range pairs {
 		path := join("depends", kv.name)
-		if !hostnamePattern.MatchString(kv.name) {
+		// A bad hostname is reported, and what it holds is checked all the same.
+		badName := !hostnamePattern.MatchString(kv.name)
+		if badName {
 			p.errorf(kv.key, "%s: %q is not a valid hostname: use lowercase letters, digits and '-', at most 63", path, kv.name)
-			continue
 		}
 		pairs, ok := p.mapping(kv.val, path, "a mapping with image or src")
 		if !ok {
@@ -345,6 +383,9 @@ func (p *parser) depends(n *yaml.Node) []baleen.Dependency {
 		if f, ok := m["command"]; ok {
 			d.Command = p.command(f.val, path+".command")
 		}
+		if f, ok := m["after"]; ok {
+			d.After, after[kv.name] = p.strList(f.val, path+".after", "dependency hostnames")
+		}
 		if f, ok := m["ready"]; ok && !isNull(f.val) {
 			if pairs, ok := p.mapping(f.val, path+".ready", "a mapping with command and timeout"); ok {
 				r := p.known(pairs, "ready", path+".ready")
@@ -358,8 +399,15 @@ func (p *parser) depends(n *yaml.Node) []baleen.Dependency {
 				}
 			}
 		}
-		out = append(out, d)
+		if !badName {
+			out = append(out, d)
+		}
 	}
+	names := make([]string, len(pairs))
+	for i, kv := range pairs {
+		names[i] = kv.name
+	}
+	p.checkAfter(names, after)
 	return out
 }
 
@@ -525,6 +573,9 @@ func (p *parser) push(n *yaml.Node) *baleen.Push {
 				p.errorf(nodes[i], "push.tags[%d]: %q is not a valid tag: want commit, short, branch, build, latest, or letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')", i, s)
 				continue
 			}
+			if k := tagTypo(s); k != "" {
+				p.warnf(nodes[i], "push.tags[%d]: %q is a literal tag; did you mean %s?", i, s, k)
+			}
 			out.Tags = append(out.Tags, s)
 		}
 	}
@@ -577,12 +628,14 @@ func (p *parser) units(n *yaml.Node) []baleen.DeployUnit {
 	if !ok {
 		return nil
 	}
+	pairs = pairs[:p.capEntries(n, "deploy.units", "units", len(pairs), MaxUnits)]
 	var units []baleen.DeployUnit
 	for _, kv := range pairs {
 		path := join("deploy.units", kv.name)
-		if !unitNamePattern.MatchString(kv.name) {
+		// A bad name is reported, and what it holds is checked all the same.
+		badName := !unitNamePattern.MatchString(kv.name)
+		if badName {
 			p.errorf(kv.key, "%s: %q is not a valid unit name: use lowercase letters, digits, '.', '_' and '-', at most 63", path, kv.name)
-			continue
 		}
 		pairs, ok := p.mapping(kv.val, path, "a mapping with at least image")
 		if !ok {
@@ -648,7 +701,9 @@ func (p *parser) units(n *yaml.Node) []baleen.DeployUnit {
 		if u.Health.Timeout == 0 {
 			u.Health.Timeout = baleen.DefaultHealthTimeout
 		}
-		units = append(units, u)
+		if !badName {
+			units = append(units, u)
+		}
 	}
 	return units
 }

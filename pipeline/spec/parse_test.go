@@ -191,8 +191,7 @@ func TestParseBad(t *testing.T) {
 		{"depends neither image nor src", goodBuild + "depends:\n  db:\n    env: {A: b}\n", []string{
 			"baleen.yml:5:5: depends.db: want image (an image to run) or src (a repository to build and run), or both"}},
 		{"depends typo key", goodBuild + "depends:\n  db:\n    imgae: postgres\n", []string{
-			"baleen.yml:5:5: depends.db.imgae: unknown key; did you mean image?",
-			"baleen.yml:5:5: depends.db: want image (an image to run) or src (a repository to build and run), or both"}},
+			"baleen.yml:5:5: depends.db.imgae: unknown key; did you mean image?"}},
 		{"depends bad hostname", goodBuild + "depends:\n  my_db: {image: postgres}\n", []string{
 			`baleen.yml:4:3: depends.my_db: "my_db" is not a valid hostname: use lowercase letters, digits and '-', at most 63`}},
 		{"depends image typo of a build image", goodBuild + "depends:\n  db: {image: ap1}\n", []string{

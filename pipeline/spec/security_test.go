@@ -64,17 +64,17 @@ func TestAliasWithinBudget(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("build:\n  api: .\ndepends:\n")
 	b.WriteString("  d0: {image: postgres, env: &env {A: '1', B: '2'}}\n")
-	for i := 1; i < 500; i++ {
+	for i := 1; i < MaxDepends; i++ {
 		fmt.Fprintf(&b, "  d%d: {image: postgres, env: *env}\n", i)
 	}
 	s, err := Parse("baleen.yml", []byte(b.String()))
 	if err != nil {
 		t.Fatalf("Parse: got %v, want no error", err)
 	}
-	if got, want := len(s.Depends), 500; got != want {
+	if got, want := len(s.Depends), MaxDepends; got != want {
 		t.Fatalf("got %d dependencies, want %d", got, want)
 	}
-	if diff := cmp.Diff(map[string]string{"A": "1", "B": "2"}, s.Depends[499].Env); diff != "" {
+	if diff := cmp.Diff(map[string]string{"A": "1", "B": "2"}, s.Depends[MaxDepends-1].Env); diff != "" {
 		t.Errorf("env through an alias (-want +got):\n%s", diff)
 	}
 }

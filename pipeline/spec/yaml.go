@@ -30,6 +30,9 @@ func decode(file string, data []byte) (node *yaml.Node, problem *Error) {
 			node, problem = nil, &Error{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("invalid YAML: %v", r)}
 		}
 	}()
+	if problem := checkBytes(file, data); problem != nil {
+		return nil, problem
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -66,9 +69,15 @@ func syntaxError(file string, data []byte, err error) *Error {
 	msg := err.Error()
 	if m := yamlLinePattern.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		if strings.HasPrefix(m[2], "exceeded max depth") {
+			return depthError(file, data, line)
+		}
 		return &Error{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	if strings.HasPrefix(msg, "exceeded max depth") {
+		return depthError(file, data, 0)
+	}
 	e := &Error{File: file, Msg: "invalid YAML: " + msg}
 	var name string
 	if _, scanErr := fmt.Sscanf(msg, "unknown anchor %s referenced", &name); scanErr == nil {
@@ -91,6 +100,12 @@ func (p *parser) scan(n *yaml.Node, aliased bool, count *int) bool {
 		*count++
 		if *count > aliasBudget {
 			return false
+		}
+	}
+	if !aliased {
+		p.checkTag(n)
+		if n.Kind == yaml.ScalarNode {
+			p.checkValue(n)
 		}
 	}
 	switch n.Kind {
@@ -182,7 +197,8 @@ func (p *parser) mapping(n *yaml.Node, path, want string) ([]pair, bool) {
 	}
 	var pairs []pair
 	seen := make(map[string]bool)
-	for i := 0; i+1 < len(v.Content); i += 2 {
+	content := v.Content[:2*p.capEntries(n, path, "entries", len(v.Content)/2, max(MaxEntries, MaxImages, MaxDepends, MaxUnits))]
+	for i := 0; i+1 < len(content); i += 2 {
 		kn := v.Content[i]
 		k := deref(kn)
 		switch {
@@ -202,14 +218,22 @@ func (p *parser) mapping(n *yaml.Node, path, want string) ([]pair, bool) {
 }
 
 // known reports every key of pairs that the section does not allow, suggesting the likely intended one,
-// and returns the allowed pairs by name.
+// and returns the allowed pairs by name. A misspelt key stands for the key suggested, when that one is not
+// written too, so that the problems under it are reported with the rest (`biuld:` is checked as build).
 func (p *parser) known(pairs []pair, section, path string) map[string]pair {
 	allowed := keysOf(section)
 	m := make(map[string]pair, len(pairs))
+	written := make(map[string]bool, len(pairs))
+	for _, kv := range pairs {
+		written[kv.name] = true
+	}
 	for _, kv := range pairs {
 		if !contains(allowed, kv.name) {
-			if s := suggest(kv.name, allowed); s != "" {
+			if s := p.suggest(kv.name, allowed); s != "" {
 				p.errorf(kv.key, "%s: unknown key; did you mean %s?", join(path, kv.name), s)
+				if _, taken := m[s]; !taken && !written[s] {
+					m[s] = kv
+				}
 			} else {
 				p.errorf(kv.key, "%s: unknown key; want one of %s", join(path, kv.name), strings.Join(allowed, ", "))
 			}
@@ -284,7 +308,7 @@ func (p *parser) strList(n *yaml.Node, path, want string) ([]string, []*yaml.Nod
 	}
 	var out []string
 	var nodes []*yaml.Node
-	for i, e := range v.Content {
+	for i, e := range v.Content[:p.capEntries(n, path, "entries", len(v.Content), MaxEntries)] {
 		if s, ok := p.str(e, fmt.Sprintf("%s[%d]", path, i), want); ok {
 			out = append(out, s)
 			nodes = append(nodes, e)
@@ -375,7 +399,7 @@ func (p *parser) command(n *yaml.Node, path string) baleen.Command {
 			return baleen.Command{}
 		}
 		argv := make([]string, 0, len(v.Content))
-		for i, e := range v.Content {
+		for i, e := range v.Content[:p.capEntries(n, path, "arguments", len(v.Content), MaxEntries)] {
 			epath := fmt.Sprintf("%s[%d]", path, i)
 			var s string
 			var ok bool
