@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${BALEEN_DATA:-$PWD/baleen-data}
 LISTEN=${BALEEN_LISTEN:-127.0.0.1:2222}
+HTTP=${BALEEN_HTTP:-127.0.0.1:8080}
 bash scripts/ensure-docker.sh
 
 mkdir -p "$DATA"
@@ -39,6 +40,8 @@ Baleen is starting on $LISTEN (data in $DATA). In a repository with a baleen.yml
 
   ssh -p $port $host help        # projects, builds, logs, report...
 
+The web pages: http://$HTTP/ (sign in: ssh -p $port $host web-login)
+
 The first connection asks you to trust the server's host key. Ctrl-C stops the server.
 MSG
-exec bin/baleen serve --data "$DATA" --listen "$LISTEN" --authorized-keys "$keys"
+exec bin/baleen serve --data "$DATA" --listen "$LISTEN" --authorized-keys "$keys" --http "$HTTP"
