@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${BALEEN_DATA:-$PWD/baleen-data}
 LISTEN=${BALEEN_LISTEN:-127.0.0.1:2222}
+HTTP=${BALEEN_HTTP:-127.0.0.1:8080}
 
 # First of all: one server per data directory. `baleen serve` holds an flock on baleen.pid while it runs.
 lock="$DATA/baleen.pid"
@@ -66,6 +67,8 @@ then, in a repository with a baleen.yml:
   git push baleen main
   ssh -p $port $host help        # projects, builds, logs, report...
 
+The web pages: http://$HTTP/ (sign in: ssh -p $port $host web-login)
+
 Ctrl-C stops the server.
 MSG
-exec bin/baleen serve --data "$DATA" --listen "$LISTEN" --authorized-keys "$keys"
+exec bin/baleen serve --data "$DATA" --listen "$LISTEN" --authorized-keys "$keys" --http "$HTTP"

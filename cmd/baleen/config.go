@@ -42,6 +42,8 @@ type Config struct {
 	Targets map[string]TargetConfig `yaml:"targets"`
 	// DeployGrace is how long a deployed unit must stay active before its health check (default 10s).
 	DeployGrace time.Duration `yaml:"deploy_grace"`
+	// HTTP is the web side: pages, API, badges and metrics (docs/web.md).
+	HTTP HTTPConfig `yaml:"http"`
 }
 
 // TargetConfig is one deploy target: the hosts and how to reach them.
@@ -88,6 +90,7 @@ func loadConfig(args []string, e env) (Config, error) {
 	fl.StringVar(&set.Listen, "listen", "", "SSH listen address (env BALEEN_LISTEN; default :2222)")
 	fl.StringVar(&set.AuthorizedKeys, "authorized-keys", "", "OpenSSH authorized_keys file of who may push (env BALEEN_AUTHORIZED_KEYS; default DATA/authorized_keys)")
 	configFile := fl.String("config", "", "YAML config file, see docs/config.md (env BALEEN_CONFIG)")
+	httpFl := addHTTPFlags(fl)
 	if err := fl.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -112,6 +115,7 @@ func loadConfig(args []string, e env) (Config, error) {
 	if c.AuthorizedKeys == "" {
 		c.AuthorizedKeys = filepath.Join(c.Data, "authorized_keys")
 	}
+	c.HTTP = httpFl.apply(c.HTTP, e)
 	return c, c.validate()
 }
 
@@ -176,6 +180,7 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("targets.%s: give user, identity and known_hosts (an unknown host key is refused)", name))
 		}
 	}
+	errs = append(errs, c.HTTP.validate())
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:

@@ -112,6 +112,11 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	}
 	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts"),
 		DeployKey: repos.DeployKey, Releases: st, Deployer: deployer}
+	_, stopHTTP, err := startHTTP(cfg, httpParts{store: st, sched: sched, engine: eng}, logger)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stopHTTP(context.WithoutCancel(ctx))) }()
 	srv, err := gitd.New(gitd.Config{
 		HostKeyPath:        filepath.Join(cfg.Data, "ssh_host_ed25519_key"),
 		AuthorizedKeysPath: cfg.AuthorizedKeys,

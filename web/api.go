@@ -1,0 +1,430 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+)
+
+// route is one API endpoint; the OpenAPI document in docs/api.yaml is checked against these.
+type route struct {
+	method, path string
+	handler      http.HandlerFunc
+}
+
+func apiRoutes(s *Server) []route {
+	const p, b = "/api/v1/projects/{project}", "/api/v1/projects/{project}/builds/{n}"
+	return []route{
+		{"GET", "/api/v1/projects", s.api(s.apiProjects)},
+		{"GET", p, s.api(s.apiProject)},
+		{"GET", p + "/builds", s.api(s.apiBuilds)},
+		{"GET", p + "/releases", s.api(s.apiReleases)},
+		{"GET", b, s.api(s.apiBuild)},
+		{"GET", b + "/stages", s.api(s.apiStages)},
+		{"GET", b + "/tests", s.api(s.apiTests)},
+		{"GET", b + "/coverage", s.api(s.apiCoverage)},
+		{"GET", b + "/artifacts", s.api(s.apiArtifacts)},
+		{"GET", b + "/log", s.apiLog},
+		{"POST", b + "/rebuild", s.api(s.apiAction("rebuild"))},
+		{"POST", b + "/cancel", s.api(s.apiAction("cancel"))},
+		{"POST", b + "/deploy", s.api(s.apiAction("deploy"))},
+		{"POST", p + "/rollback", s.api(s.apiRollback)},
+	}
+}
+
+// apiFunc answers an API request with a value to send as JSON.
+type apiFunc func(r *http.Request, c caller) (any, error)
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func (s *Server) api(fn apiFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.who(r)
+		var v any
+		if err == nil {
+			v, err = fn(r, c)
+		}
+		code := http.StatusOK
+		if err != nil {
+			code = statusOf(err)
+			if code == http.StatusForbidden && !c.signedIn {
+				code = http.StatusUnauthorized
+			}
+			if code >= 500 {
+				s.log.Error("api", "path", r.URL.Path, "err", err)
+			}
+			v = apiError{Error: err.Error()}
+		}
+		writeJSON(w, code, v)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// projectJSON is a project with its branches' latest builds.
+type projectJSON struct {
+	Name     string      `json:"name"`
+	Created  time.Time   `json:"created"`
+	Src      string      `json:"src,omitempty"`
+	Branches []buildJSON `json:"branches"`
+}
+
+// buildJSON is the API's shape of a build: durations in milliseconds, times in RFC 3339.
+type buildJSON struct {
+	Project      string                   `json:"project"`
+	Number       int                      `json:"number"`
+	Status       baleen.Status            `json:"status"`
+	Commit       string                   `json:"commit"`
+	Branch       string                   `json:"branch"`
+	Pusher       string                   `json:"pusher"`
+	Created      time.Time                `json:"created"`
+	Started      time.Time                `json:"started,omitzero"`
+	Finished     time.Time                `json:"finished,omitzero"`
+	DurationMS   int64                    `json:"duration_ms,omitempty"`
+	Stages       []stageJSON              `json:"stages"`
+	FailedStage  baleen.Stage             `json:"failed_stage,omitempty"`
+	Message      string                   `json:"message,omitempty"`
+	Report       *baleen.TestReport       `json:"report,omitempty"`
+	Artifacts    []string                 `json:"artifacts"`
+	Images       map[string]string        `json:"images,omitempty"`
+	Pushed       []baleen.PushedImage     `json:"pushed,omitempty"`
+	Dependencies []baleen.DependencyBuild `json:"dependencies,omitempty"`
+}
+
+type stageJSON struct {
+	Stage      baleen.Stage  `json:"stage"`
+	Status     baleen.Status `json:"status"`
+	DurationMS int64         `json:"duration_ms"`
+	Message    string        `json:"message,omitempty"`
+}
+
+func stagesJSON(ss []baleen.StageResult) []stageJSON {
+	out := make([]stageJSON, 0, len(ss))
+	for _, st := range ss {
+		out = append(out, stageJSON{Stage: st.Stage, Status: st.Status, DurationMS: st.Duration.Milliseconds(), Message: st.Message})
+	}
+	return out
+}
+
+func toBuildJSON(b baleen.Build) buildJSON {
+	j := buildJSON{Project: b.Project, Number: b.Number, Status: b.Status, Commit: b.Commit, Branch: b.Branch, Pusher: b.Pusher,
+		Created: b.Created, Started: b.Started, Finished: b.Finished, Stages: stagesJSON(b.Stages), FailedStage: b.FailedStage,
+		Message: b.Message, Report: b.Report, Artifacts: b.Artifacts, Images: b.Images, Pushed: b.Pushed, Dependencies: b.Dependencies}
+	if j.Artifacts == nil {
+		j.Artifacts = []string{}
+	}
+	if !b.Started.IsZero() && !b.Finished.IsZero() {
+		j.DurationMS = b.Finished.Sub(b.Started).Milliseconds()
+	}
+	return j
+}
+
+type releaseJSON struct {
+	baleen.Release
+	DurationMS int64 `json:"duration_ms,omitempty"`
+}
+
+func (s *Server) apiProjects(r *http.Request, c caller) (any, error) {
+	ps, err := s.readable(r.Context(), c)
+	if err != nil {
+		return nil, err
+	}
+	out := []projectJSON{}
+	for _, p := range ps {
+		j, err := s.projectJSON(r.Context(), p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+func (s *Server) projectJSON(ctx context.Context, p baleen.Project) (projectJSON, error) {
+	bs, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: p.Name, Limit: 30})
+	if err != nil {
+		return projectJSON{}, err
+	}
+	j := projectJSON{Name: p.Name, Created: p.Created, Src: baleen.RedactURL(p.Src), Branches: []buildJSON{}}
+	for _, b := range latestPerBranch(bs) {
+		j.Branches = append(j.Branches, toBuildJSON(b))
+	}
+	return j, nil
+}
+
+func (s *Server) apiProject(r *http.Request, c caller) (any, error) {
+	name := r.PathValue("project")
+	if err := s.readProject(r.Context(), c, name); err != nil {
+		return nil, err
+	}
+	p, err := s.cfg.Projects.Project(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	return s.projectJSON(r.Context(), p)
+}
+
+// apiBuilds lists builds newest first, filtered by ?branch= and ?status=, ?limit= (default 50) from
+// ?before= (a build number).
+func (s *Server) apiBuilds(r *http.Request, c caller) (any, error) {
+	name := r.PathValue("project")
+	if err := s.readProject(r.Context(), c, name); err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	limit, before := 50, 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, fmt.Errorf("limit %q: want 1 to 1000: %w", v, baleen.ErrInvalid)
+		}
+		limit = n
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("before %q: want a build number: %w", v, baleen.ErrInvalid)
+		}
+		before = n
+	}
+	f := baleen.BuildFilter{Project: name}
+	if st := q.Get("status"); st != "" {
+		f.Statuses = []baleen.Status{baleen.Status(st)}
+	}
+	bs, err := s.cfg.Builds.Builds(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	out := []buildJSON{}
+	for _, b := range bs {
+		if (before == 0 || b.Number < before) && (q.Get("branch") == "" || b.Branch == q.Get("branch")) {
+			out = append(out, toBuildJSON(b))
+			if len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) apiBuild(r *http.Request, c caller) (any, error) {
+	b, err := s.buildFor(r, c)
+	if err != nil {
+		return nil, err
+	}
+	return toBuildJSON(b), nil
+}
+
+func (s *Server) apiStages(r *http.Request, c caller) (any, error) {
+	b, err := s.buildFor(r, c)
+	if err != nil {
+		return nil, err
+	}
+	return stagesJSON(b.Stages), nil
+}
+
+func (s *Server) apiTests(r *http.Request, c caller) (any, error) {
+	b, err := s.buildFor(r, c)
+	if err != nil {
+		return nil, err
+	}
+	if b.Report == nil {
+		return &baleen.TestReport{}, nil
+	}
+	return b.Report, nil
+}
+
+type coverageJSON struct {
+	Percent *float64 `json:"percent"`
+	// HTML is the path of the coverage report's front page, when the build collected one.
+	HTML string `json:"html,omitempty"`
+}
+
+func (s *Server) apiCoverage(r *http.Request, c caller) (any, error) {
+	b, err := s.buildFor(r, c)
+	if err != nil {
+		return nil, err
+	}
+	j := coverageJSON{}
+	if b.Report != nil {
+		j.Percent = b.Report.Coverage
+	}
+	if h := coverageHTML(b.Artifacts); h != "" {
+		j.HTML = fmt.Sprintf("/p/%s/b/%d/artifacts/%s", b.Project, b.Number, h)
+	}
+	return j, nil
+}
+
+type artifactJSON struct {
+	Path string `json:"path"`
+	URL  string `json:"url"`
+}
+
+func (s *Server) apiArtifacts(r *http.Request, c caller) (any, error) {
+	b, err := s.buildFor(r, c)
+	if err != nil {
+		return nil, err
+	}
+	out := []artifactJSON{}
+	for _, a := range b.Artifacts {
+		out = append(out, artifactJSON{Path: a, URL: fmt.Sprintf("/p/%s/b/%d/artifacts/%s", b.Project, b.Number, a)})
+	}
+	return out, nil
+}
+
+func (s *Server) apiReleases(r *http.Request, c caller) (any, error) {
+	name := r.PathValue("project")
+	if err := s.readProject(r.Context(), c, name); err != nil {
+		return nil, err
+	}
+	out := []releaseJSON{}
+	if s.cfg.Releases == nil {
+		return out, nil
+	}
+	rs, err := s.cfg.Releases.Releases(r.Context(), name, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, rel := range rs {
+		j := releaseJSON{Release: rel}
+		if !rel.Finished.IsZero() {
+			j.DurationMS = rel.Finished.Sub(rel.Started).Milliseconds()
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// apiLog sends a build's log as text from ?offset=; with ?follow=1 it goes on until the build ends.
+func (s *Server) apiLog(w http.ResponseWriter, r *http.Request) {
+	c, err := s.who(r)
+	if err == nil {
+		var b baleen.Build
+		if b, err = s.buildFor(r, c); err == nil {
+			err = s.followLog(w, r, b)
+		}
+	}
+	if err != nil {
+		writeJSON(w, statusOf(err), apiError{Error: err.Error()})
+	}
+}
+
+func (s *Server) followLog(w http.ResponseWriter, r *http.Request, b baleen.Build) error {
+	ctx := r.Context()
+	off, err := strconv.ParseInt(r.URL.Query().Get("offset"), 10, 64)
+	if err != nil && r.URL.Query().Has("offset") || off < 0 {
+		return fmt.Errorf("offset %q: want a byte offset: %w", r.URL.Query().Get("offset"), baleen.ErrInvalid)
+	}
+	follow := r.URL.Query().Get("follow") == "1" || r.URL.Query().Get("follow") == "true"
+	var events <-chan baleen.Event
+	if follow && s.cfg.Events != nil {
+		sub, cancel := context.WithCancel(ctx)
+		defer cancel()
+		events = s.cfg.Events.Subscribe(sub, baleen.EventFilter{Project: b.Project, Build: b.Number})
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	f, _ := w.(http.Flusher)
+	tick := time.NewTicker(livePoll)
+	defer tick.Stop()
+	for {
+		final := b.Status.Final()
+		n, err := s.copyLog(ctx, w, b, off)
+		off += n
+		if err != nil || !follow || final {
+			return nil // the header is sent: an error can only end the stream
+		}
+		if f != nil {
+			f.Flush()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-events:
+		case <-tick.C:
+		}
+		if b, err = s.cfg.Builds.Build(ctx, b.Project, b.Number); err != nil {
+			return nil
+		}
+	}
+}
+
+func (s *Server) copyLog(ctx context.Context, w io.Writer, b baleen.Build, off int64) (int64, error) {
+	rc, err := s.cfg.Builds.Log(ctx, b.Project, b.Number, off)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	return io.Copy(w, rc)
+}
+
+type actionJSON struct {
+	Project string `json:"project"`
+	Build   int    `json:"build,omitempty"`
+	Action  string `json:"action"`
+	// NewBuild is the number of the build a rebuild started, when known.
+	NewBuild int `json:"new_build,omitempty"`
+}
+
+// apiAction runs an action for an API token's holder. Session cookies do not carry API actions: a browser
+// uses the pages' forms, which check a CSRF token.
+func (s *Server) apiAction(action string) apiFunc {
+	return func(r *http.Request, c caller) (any, error) {
+		if !c.bearer {
+			return nil, fmt.Errorf("API actions need an API token (Authorization: Bearer): %w", baleen.ErrUnauthorized)
+		}
+		b, err := s.buildFor(r, c)
+		if err != nil {
+			return nil, err
+		}
+		nb, err := s.act(r.Context(), c, b, action)
+		if err != nil {
+			return nil, err
+		}
+		return actionJSON{Project: b.Project, Build: b.Number, Action: action, NewBuild: nb}, nil
+	}
+}
+
+func (s *Server) apiRollback(r *http.Request, c caller) (any, error) {
+	if !c.bearer {
+		return nil, fmt.Errorf("API actions need an API token (Authorization: Bearer): %w", baleen.ErrUnauthorized)
+	}
+	project := r.PathValue("project")
+	rel, err := releaseNumber(r.URL.Query().Get("release"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rollback(r.Context(), c, project, rel); err != nil {
+		return nil, err
+	}
+	return actionJSON{Project: project, Action: "rollback"}, nil
+}
+
+func releaseNumber(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("release %q: want a release number: %w", v, baleen.ErrInvalid)
+	}
+	return n, nil
+}
+
+var errUnknownAction = errors.New("unknown action")

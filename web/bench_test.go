@@ -1,0 +1,90 @@
+package web
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+)
+
+// timeGet measures one GET of path and fails on anything but 200.
+func timeGet(b *testing.B, c *http.Client, u string) time.Duration {
+	start := time.Now()
+	resp, err := c.Get(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || n == 0 {
+		b.Fatalf("%s: %s, %d bytes", u, resp.Status, n)
+	}
+	return time.Since(start)
+}
+
+// compare reports the page's and the JSON's time per request and their ratio (x-json: 1.0 is as fast as the
+// same data as JSON).
+func compare(b *testing.B, c *http.Client, page, json string) {
+	var pt, jt time.Duration
+	for b.Loop() {
+		pt += timeGet(b, c, page)
+		jt += timeGet(b, c, json)
+	}
+	b.ReportMetric(float64(pt.Milliseconds())/float64(b.N), "page-ms")
+	b.ReportMetric(float64(jt.Milliseconds())/float64(b.N), "json-ms")
+	b.ReportMetric(float64(pt)/float64(jt), "x-json")
+}
+
+// BenchmarkProjectPage renders the project page of a project with 10,000 builds, against its builds as
+// JSON from the API (which reads the same records).
+func BenchmarkProjectPage(b *testing.B) {
+	f := newFixture(b, func(c *Config) { c.Public = true })
+	ctx := context.Background()
+	if err := f.st.CreateProject(ctx, baleen.Project{Name: "big"}); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for i := range 10_000 {
+		st := []baleen.Status{baleen.StatusPassed, baleen.StatusFailed}[i%7/6]
+		c := float64(60 + i%30)
+		start, end := now.Add(-time.Hour), now.Add(-time.Hour+time.Duration(30+i%90)*time.Second)
+		bd, err := f.st.CreateBuild(ctx, baleen.Build{Project: "big", Branch: []string{"main", "dev", "feature"}[i%3], Commit: strings.Repeat("c", 40), Pusher: "SHA256:x", Created: now})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.st.UpdateBuild(ctx, "big", bd.Number, baleen.BuildPatch{Status: &st, Started: &start, Finished: &end,
+			Report: &baleen.TestReport{Passed: 100 + i%10, Failed: i % 7 / 6, Coverage: &c},
+			Stages: []baleen.StageResult{{Stage: baleen.StageBuild, Status: baleen.StatusPassed, Duration: time.Second}, {Stage: baleen.StageTest, Status: st, Duration: time.Minute}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := f.client("")
+	compare(b, c, f.ts.URL+"/p/big", f.ts.URL+"/api/v1/projects/big/builds?limit=50")
+}
+
+// BenchmarkBuildPageLongLog renders the first screen of a build with a 100 MB log, against the build as
+// JSON.
+func BenchmarkBuildPageLongLog(b *testing.B) {
+	f := newFixture(b, func(c *Config) { c.Public = true })
+	bd := f.build("big", "main", baleen.StatusPassed, &baleen.TestReport{Passed: 10}, "")
+	w, err := f.st.LogWriter(context.Background(), "big", bd.Number)
+	if err != nil {
+		b.Fatal(err)
+	}
+	line := "\x1b[32mok\x1b[0m   github.com/example/project/pkg/some/package   0.123s   coverage: 81.2% of statements\n"
+	chunk := strings.Repeat(line, (1<<20)/len(line))
+	for range 100 {
+		if _, err := io.WriteString(w, chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	c := f.client("")
+	compare(b, c, f.ts.URL+"/p/big/b/1", f.ts.URL+"/api/v1/projects/big/builds/1")
+}

@@ -1,0 +1,76 @@
+// Live updates of a running build's page: its log lines, stages and verdict arrive as server-sent events.
+// Without JavaScript the page shows the build as it was when loaded.
+"use strict";
+(function () {
+  var log = document.getElementById("log");
+  if (!log || !log.dataset.live || !window.EventSource) return;
+  var group = log.lastElementChild && log.lastElementChild.querySelector("pre");
+  var es = new EventSource(log.dataset.live);
+  function newGroup(title) {
+    var d = document.createElement("details");
+    d.className = "group";
+    d.open = true;
+    var s = document.createElement("summary");
+    s.textContent = title;
+    d.appendChild(s);
+    var pre = document.createElement("pre");
+    d.appendChild(pre);
+    log.appendChild(d);
+    return pre;
+  }
+  es.addEventListener("line", function (ev) {
+    var l = JSON.parse(ev.data);
+    if (l.stage || !group) group = newGroup(l.stage || "output");
+    var id = l.num ? "L" + l.num : "o" + l.offset;
+    var span = document.createElement("span");
+    span.className = "line";
+    span.id = id;
+    var a = document.createElement("a");
+    a.className = "ln";
+    a.href = "#" + id;
+    a.tabIndex = -1;
+    a.textContent = l.num ? String(l.num) : "";
+    span.appendChild(a);
+    var text = document.createElement("span");
+    text.innerHTML = l.html; // escaped and coloured by the server
+    span.appendChild(text);
+    span.appendChild(document.createTextNode("\n"));
+    var atEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
+    group.appendChild(span);
+    if (atEnd) window.scrollTo(0, document.body.scrollHeight);
+  });
+  function state(ev) {
+    var s = JSON.parse(ev.data);
+    var st = document.getElementById("status");
+    st.textContent = s.status;
+    st.className = "st st-" + s.status;
+    document.getElementById("took").textContent = s.took;
+    var v = document.getElementById("verdict");
+    v.textContent = s.status + (s.message ? ": " + s.message : "");
+    var body = document.querySelector("#stages tbody");
+    if (body && s.stages.length) {
+      body.textContent = "";
+      s.stages.forEach(function (x) {
+        var tr = document.createElement("tr");
+        [x.stage, x.status, (x.duration_ms / 1000).toFixed(1) + "s", x.message || ""].forEach(function (t, i) {
+          var td = document.createElement("td");
+          if (i === 1) {
+            var b = document.createElement("span");
+            b.className = "st st-" + t;
+            b.textContent = t;
+            td.appendChild(b);
+          } else td.textContent = t;
+          tr.appendChild(td);
+        });
+        body.appendChild(tr);
+      });
+    }
+    return s;
+  }
+  es.addEventListener("state", state);
+  es.addEventListener("done", function (ev) {
+    state(ev);
+    es.close();
+    document.body.dataset.done = "true";
+  });
+})();
