@@ -160,7 +160,7 @@ func TestDeployRollingThenBrokenThenAll(t *testing.T) {
 		if got, want := servesOn(t, f, h, 8081), "v1"; got != want {
 			t.Errorf("release 1: host %s serves %q on 8081, want %q", h.Name, got, want)
 		}
-		mode, err := f.Exec(t.Context(), h, "stat", "-c", "%a %U", "/etc/baleen/shop-web.env")
+		mode, err := f.Exec(t.Context(), h, "stat", "-c", "%a %U", "/etc/baleen/baleen-shop..web.env")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestDeployRollingThenBrokenThenAll(t *testing.T) {
 		t.Fatalf("release 2: got %s, want %s\n%s", got, want, out)
 	}
 	msg := res[0].Message
-	for _, want := range []string{f.Hosts[0].Addr, "shop-web.service", "health check http://127.0.0.1:8080/health", "404", "back on release 1", "last journal lines"} {
+	for _, want := range []string{f.Hosts[0].Addr, "baleen-shop..web.service", "health check http://127.0.0.1:8080/health", "404", "back on release 1", "last journal lines"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("release 2: failure message lacks %q:\n%s", want, msg)
 		}
@@ -209,7 +209,7 @@ func TestDeployRollingThenBrokenThenAll(t *testing.T) {
 	}
 	for _, hs := range st {
 		if hs.Err != "" || len(hs.Units) != 1 || hs.Units[0].Active != "active" || hs.Units[0].Release != 3 {
-			t.Errorf("status of %s: got %+v, want shop-web.service active on release 3", hs.Host, hs)
+			t.Errorf("status of %s: got %+v, want baleen-shop..web.service active on release 3", hs.Host, hs)
 		}
 	}
 	var journal strings.Builder
@@ -226,7 +226,7 @@ func TestDeployRollingThenBrokenThenAll(t *testing.T) {
 	// line, from history, arrived), restart the unit and wait for the line that says it stopped.
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	w := &waitWriter{want: "Stopped shop-web.service - Baleen shop web: release 3", found: cancel, started: make(chan struct{})}
+	w := &waitWriter{want: "Stopped baleen-shop..web.service - Baleen shop web: release 3", found: cancel, started: make(chan struct{})}
 	done := make(chan error, 1)
 	go func() {
 		done <- d.Journal(ctx, baleen.JournalQuery{Project: "shop", Target: "test", Unit: "web", Host: f.Hosts[1].Addr, Lines: 1, Follow: true}, w)
@@ -236,7 +236,7 @@ func TestDeployRollingThenBrokenThenAll(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("followed journal: no first line: %v", <-done)
 	}
-	if _, err := f.Exec(t.Context(), f.Hosts[1], "systemctl", "restart", "shop-web.service"); err != nil {
+	if _, err := f.Exec(t.Context(), f.Hosts[1], "systemctl", "restart", "baleen-shop..web.service"); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {

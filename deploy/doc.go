@@ -7,14 +7,14 @@
 //
 //   - delivers the images: docker pull when the reference names a registry, otherwise docker save on the
 //     build engine streamed into docker load over the SSH connection;
-//   - writes one unit per deploy unit, /etc/systemd/system/<project>-<unit>.service, rendered with
+//   - writes one unit per deploy unit, /etc/systemd/system/baleen-<project>..<unit>.service, rendered with
 //     go-systemd's unit package (the container runs in the foreground under systemd), and a root-only
-//     environment file /etc/baleen/<project>-<unit>.env holding the unit's env and credentials;
+//     environment file /etc/baleen/baleen-<project>..<unit>.env holding the unit's env and credentials;
 //   - talks to systemd over its D-Bus API (go-systemd's dbus package) through systemd-stdio-bridge run in
 //     an SSH session: daemon-reload, enable, restart, and waits for the job's result;
 //   - checks the unit: it must stay active through a grace period and then pass its health check (an
 //     HTTP URL fetched from the host itself through the SSH connection, or a command run on the host);
-//   - records what the host runs in /etc/baleen/<project>-<unit>.release, only once the release passed.
+//   - records what the host runs in /etc/baleen/baleen-<project>..<unit>.release, only once the release passed.
 //
 // A switch keeps the previous unit, environment and state files as .prev and a marker file until the new
 // release passed, so a host that fails is returned to the release it ran before, and one whose switch was

@@ -35,10 +35,10 @@ func targetDeployer(f *hosttest.Fleet, knownHosts string, hosts ...string) *depl
 	})
 }
 
-// untouched fails the test if h has any file of the unit shop-web.
+// untouched fails the test if h has any file of the unit baleen-shop..web.
 func untouched(t *testing.T, f *hosttest.Fleet, h hosttest.Host) {
 	t.Helper()
-	out, err := f.Exec(t.Context(), h, "sh", "-c", "ls /etc/systemd/system/shop-web.service /etc/baleen/shop-web.* 2>/dev/null || true")
+	out, err := f.Exec(t.Context(), h, "sh", "-c", "ls /etc/systemd/system/baleen-shop..web.service /etc/baleen/baleen-shop..web.* 2>/dev/null || true")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestDeployRegistry(t *testing.T) {
 	if got, want := fmt.Sprint(statuses(res)), "[failed queued]"; got != want {
 		t.Fatalf("missing image: got %s, want %s\n%s", got, want, out)
 	}
-	for _, want := range []string{f.Hosts[0].Addr, "shop-web.service", missing, "docker pull", "keeps its previous release"} {
+	for _, want := range []string{f.Hosts[0].Addr, "baleen-shop..web.service", missing, "docker pull", "keeps its previous release"} {
 		if !strings.Contains(res[0].Message, want) {
 			t.Errorf("missing image: message lacks %q:\n%s", want, res[0].Message)
 		}
@@ -234,9 +234,9 @@ func TestDeployFirstReleaseCrashes(t *testing.T) {
 	for _, h := range f.Hosts {
 		untouched(t, f, h)
 	}
-	state, _ := f.Exec(t.Context(), f.Hosts[0], "systemctl", "is-enabled", "shop-web.service")
+	state, _ := f.Exec(t.Context(), f.Hosts[0], "systemctl", "is-enabled", "baleen-shop..web.service")
 	if got := strings.TrimSpace(state); got == "enabled" {
-		t.Errorf("host %s: shop-web.service is %q, want it disabled or gone", f.Hosts[0].Name, got)
+		t.Errorf("host %s: baleen-shop..web.service is %q, want it disabled or gone", f.Hosts[0].Name, got)
 	}
 }
 
@@ -253,12 +253,12 @@ func TestDeployInterruptedSwitch(t *testing.T) {
 	}
 	// What begin leaves before the new unit is checked: .prev copies, the marker, a new unit file.
 	crash := `set -e; cd /etc/baleen
-cp -p /etc/systemd/system/shop-web.service shop-web.unit.prev
-cp -p shop-web.env shop-web.env.prev
-cp -p shop-web.release shop-web.state.prev
-: > shop-web.switch
-sed -i 's|^ExecStart=.*|ExecStart=/bin/false|' /etc/systemd/system/shop-web.service
-systemctl daemon-reload; systemctl restart shop-web.service || true`
+cp -p /etc/systemd/system/baleen-shop..web.service baleen-shop..web.unit.prev
+cp -p baleen-shop..web.env baleen-shop..web.env.prev
+cp -p baleen-shop..web.release baleen-shop..web.state.prev
+: > baleen-shop..web.switch
+sed -i 's|^ExecStart=.*|ExecStart=/bin/false|' /etc/systemd/system/baleen-shop..web.service
+systemctl daemon-reload; systemctl restart baleen-shop..web.service || true`
 	if _, err := f.Exec(t.Context(), h, "sh", "-c", crash); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ systemctl daemon-reload; systemctl restart shop-web.service || true`
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Fields(left), []string{"shop-web.env", "shop-web.release"}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if got, want := strings.Fields(left), []string{"baleen-shop..web.env", "baleen-shop..web.release"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("files in /etc/baleen: got %v, want %v", got, want)
 	}
 }
@@ -305,7 +305,7 @@ func TestDeployAsSudoUser(t *testing.T) {
 	if got, want := serves(t, f, f.Hosts[0]), "v1"; got != want {
 		t.Errorf("host serves %q, want %q", got, want)
 	}
-	owner, err := f.Exec(t.Context(), f.Hosts[0], "stat", "-c", "%a %U", "/etc/baleen/shop-web.env", "/etc/systemd/system/shop-web.service")
+	owner, err := f.Exec(t.Context(), f.Hosts[0], "stat", "-c", "%a %U", "/etc/baleen/baleen-shop..web.env", "/etc/systemd/system/baleen-shop..web.service")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestDeployCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	// Cancel once the new unit is being checked; its health check would wait a minute.
-	w := &waitWriter{want: "starting shop-web.service", found: cancel, started: make(chan struct{})}
+	w := &waitWriter{want: "starting baleen-shop..web.service", found: cancel, started: make(chan struct{})}
 	r := baleen.Release{Project: "shop", Number: 2, Build: 2, Images: map[string]string{"app": v2}}
 	res, err := d.Deploy(ctx, r, baleen.Deploy{Target: "test", Units: []baleen.DeployUnit{webUnit(time.Minute)}}, w)
 	if err != nil {

@@ -26,7 +26,7 @@ const (
 // stateVersion is the version of the state file written on each host.
 const stateVersion = 1
 
-// hostState is what a host runs for one unit: /etc/baleen/<project>-<unit>.release, written only once the
+// hostState is what a host runs for one unit: /etc/baleen/baleen-<project>..<unit>.release, written only once the
 // release passed its checks there.
 type hostState struct {
 	V        int           `json:"v"`
@@ -153,6 +153,13 @@ func (dp *Deployer) switchHost(ctx context.Context, t Target, addr string, r bal
 	defer sd.Close()
 	hs := &hostSession{dp: dp, h: h, sd: sd, addr: addr, out: out}
 
+	for _, p := range ps {
+		if err := hs.owned(ctx, p.base, r.Project, p.unit.Name); err != nil {
+			res.Message = fmt.Sprintf("host %s: unit %s: %v (the host is not touched)", addr, unitFile(p.base), err)
+			printf(out, "deploy: %s", res.Message)
+			return res
+		}
+	}
 	for _, p := range ps {
 		if err := hs.recoverUnit(ctx, p.base); err != nil {
 			res.Message = fmt.Sprintf("host %s: unit %s: finish an interrupted switch: %v", addr, unitFile(p.base), err)
@@ -294,6 +301,19 @@ func (hs *hostSession) exists(ctx context.Context, path string) (bool, error) {
 		return false, err
 	}
 	return strings.TrimSpace(out.String()) == "yes", nil
+}
+
+// owned returns an error when the state file of base names another project or unit than the one about to
+// be deployed there: such a unit is never touched (not switched, not rolled back).
+func (hs *hostSession) owned(ctx context.Context, base, project, unit string) error {
+	st, err := readState(ctx, hs.h, base)
+	if err != nil {
+		return err
+	}
+	if st.Project != "" && (st.Project != project || st.Unit != unit) {
+		return fmt.Errorf("its state file names project %s, unit %s: %w", st.Project, st.Unit, baleen.ErrConflict)
+	}
+	return nil
 }
 
 // recoverUnit returns base to its last good release when an earlier switch was cut short (the server

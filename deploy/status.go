@@ -25,7 +25,7 @@ func (dp *Deployer) Status(ctx context.Context, project, target string, units []
 		return nil, err
 	}
 	for _, u := range units {
-		if !unitNamePattern.MatchString(u) {
+		if !validUnitName(u) {
 			return nil, fmt.Errorf("unit %q: %w", u, baleen.ErrInvalid)
 		}
 	}
@@ -84,7 +84,7 @@ func (dp *Deployer) Journal(ctx context.Context, q baleen.JournalQuery, w io.Wri
 	if err := baleen.ValidateProjectName(q.Project); err != nil {
 		return err
 	}
-	if !unitNamePattern.MatchString(q.Unit) {
+	if !validUnitName(q.Unit) {
 		return fmt.Errorf("unit %q: %w", q.Unit, baleen.ErrInvalid)
 	}
 	hosts := t.Hosts

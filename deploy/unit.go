@@ -66,10 +66,19 @@ var (
 	portPattern = regexp.MustCompile(`^[0-9\[][0-9A-Za-z.:\[\]-]*(/(tcp|udp|sctp))?$`)
 )
 
-// unitName is the base name of a unit's files on a host, and its container's name: "<project>-<name>".
-func unitName(project, name string) string { return project + "-" + name }
+// unitName is the base name of a unit's files on a host, and its container's name:
+// "baleen-<project>..<name>". No two (project, unit) pairs share it: a project name holds no "..", a unit
+// name neither (validUnitName) and does not start with '.', so the last ".." in a base name is where the
+// project ends. The "baleen-" prefix keeps Baleen's units apart from the administrator's own.
+func unitName(project, name string) string { return "baleen-" + project + ".." + name }
 
-// unitFile is the systemd unit of a unit name: "<project>-<name>.service".
+// validUnitName reports whether name may name a deploy unit: a plain file name without "..", which
+// unitName uses to set the project apart.
+func validUnitName(name string) bool {
+	return unitNamePattern.MatchString(name) && !strings.Contains(name, "..")
+}
+
+// unitFile is the systemd unit of a unit name: "baleen-<project>..<name>.service".
 func unitFile(base string) string { return base + ".service" }
 
 // unitPath, envPath and statePath are where a unit's files live on a host; prevPath and newPath hold a
@@ -140,8 +149,8 @@ func seconds(d time.Duration) string { return strconv.Itoa(int(d / time.Second))
 // plain file name, control characters anywhere, a port or volume that docker would read as a flag.
 func checkUnit(project string, u baleen.DeployUnit, image string) error {
 	where := "deploy unit " + u.Name
-	if !unitNamePattern.MatchString(u.Name) {
-		return fmt.Errorf("deploy unit %q: use lowercase letters, digits, '.', '_' or '-': %w", u.Name, baleen.ErrInvalid)
+	if !validUnitName(u.Name) {
+		return fmt.Errorf("deploy unit %q: use lowercase letters, digits, '.', '_' or '-', without \"..\": %w", u.Name, baleen.ErrInvalid)
 	}
 	if err := baleen.ValidateProjectName(project); err != nil {
 		return fmt.Errorf("%s: %w", where, err)

@@ -1,7 +1,7 @@
 package gitd
 
 import (
-	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
@@ -11,11 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/access"
 )
 
 // extFingerprint is the Permissions extension that carries the fingerprint of the key a client proved it
@@ -69,76 +70,88 @@ func createHostKey(path string) (gossh.Signer, error) {
 	return gossh.NewSignerFromKey(priv)
 }
 
-// authorizedKeys is an OpenSSH authorized_keys file, read again whenever its size or modification time
-// changes. Options on a line (command=, restrict...) are ignored: a listed key may push and run every
-// command. It is safe for concurrent use.
+// KeyLookup turns a key a client proved it holds into the identity it stands for, false when the key may
+// not log in. It reads its configuration afresh, so a removed key is refused at the next connection.
+// access.Policy implements it; it is safe for concurrent use.
+type KeyLookup interface {
+	Lookup(key gossh.PublicKey) (baleen.Identity, bool)
+}
+
+// authorizedKeys is how the Server authenticates: with lookup when one is given, and otherwise with the
+// plain authorized_keys file at path, whose every key is admin (access.Policy reads it again whenever its
+// content changes, and refuses lines with options). It is safe for concurrent use.
 type authorizedKeys struct {
-	path string
-	log  *slog.Logger
+	path   string
+	log    *slog.Logger
+	lookup KeyLookup
 
-	mu    sync.Mutex
-	size  int64
-	mtime time.Time
-	read  bool
-	keys  map[string]bool // by the key's wire encoding
+	once  sync.Once
+	plain KeyLookup
 }
 
-// authorized reports whether key is listed, reading the file again first if it changed. A file that cannot be
-// read authorizes no one.
+func (a *authorizedKeys) keys() KeyLookup {
+	if a.lookup != nil {
+		return a.lookup
+	}
+	a.once.Do(func() { a.plain = access.New(access.Options{AuthorizedKeys: a.path, Logger: a.log}) })
+	return a.plain
+}
+
+// authorized reports whether key may log in. A client may offer keys it does not hold: this only answers
+// the offer; the identity comes from permissions, for the key whose signature checked out.
 func (a *authorizedKeys) authorized(key gossh.PublicKey) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.refresh()
-	return a.keys[string(key.Marshal())]
+	_, ok := a.keys().Lookup(key)
+	return ok
 }
 
-func (a *authorizedKeys) refresh() {
-	fi, err := os.Stat(a.path)
-	if err != nil {
-		if a.read || a.keys == nil {
-			a.log.Error("authorized keys unreadable; refusing every key", "path", a.path, "err", err)
-		}
-		a.keys, a.read = map[string]bool{}, false
-		return
+// permissions returns the Permissions of a connection whose client proved it holds key: they carry its
+// identity, which connIdentity reads back. It is for VerifiedPublicKeyCallback.
+func (a *authorizedKeys) permissions(key gossh.PublicKey) (*gossh.Permissions, error) {
+	id, ok := a.keys().Lookup(key)
+	if !ok {
+		return nil, errors.New("key not authorized")
 	}
-	if a.read && fi.Size() == a.size && fi.ModTime().Equal(a.mtime) {
-		return
+	ext := map[string]string{extFingerprint: id.Fingerprint, extUser: id.User}
+	if id.Email != "" {
+		ext[extEmail] = id.Email
 	}
-	data, err := os.ReadFile(a.path)
-	if err != nil {
-		a.log.Error("authorized keys unreadable; refusing every key", "path", a.path, "err", err)
-		a.keys, a.read = map[string]bool{}, false
-		return
-	}
-	a.keys = parseAuthorizedKeys(data, func(line int, err error) {
-		a.log.Warn("authorized keys: line skipped", "path", a.path, "line", line, "err", err)
-	})
-	a.size, a.mtime, a.read = fi.Size(), fi.ModTime(), true
-	a.log.Info("authorized keys loaded", "path", a.path, "keys", len(a.keys))
+	return &gossh.Permissions{Extensions: ext}, nil
 }
 
-// parseAuthorizedKeys reads the keys of an authorized_keys file; bad lines are reported to skip and left out.
-func parseAuthorizedKeys(data []byte, skip func(line int, err error)) map[string]bool {
-	keys := map[string]bool{}
-	for i, line := range bytes.Split(data, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
-		key, _, options, _, err := gossh.ParseAuthorizedKey(line)
-		if err != nil {
-			skip(i+1, err)
-			continue
-		}
-		if len(options) > 0 {
-			// Baleen honours no options (from=, command=, restrict...): a key that carries some is left out
-			// rather than let in without the limits its line asks for.
-			skip(i+1, fmt.Errorf("key options %q are not supported; remove them to authorize this key", strings.Join(options, ",")))
-			continue
-		}
-		keys[string(key.Marshal())] = true
+// extUser and extEmail carry, beside extFingerprint, the rest of the identity of a proven key.
+const (
+	extUser  = "baleen-user"
+	extEmail = "baleen-email"
+)
+
+// connIdentity returns the identity of the key the client of conn proved it holds, false when it proved
+// none. The entry points ask a baleen.Authorizer with it on every operation, so that a key removed since
+// the connection opened can do nothing more.
+func connIdentity(conn *gossh.ServerConn) (baleen.Identity, bool) {
+	fp := verifiedFingerprint(conn)
+	if fp == "" {
+		return baleen.Identity{}, false
 	}
-	return keys
+	ext := conn.Permissions.Extensions
+	user := ext[extUser]
+	if user == "" {
+		user = fp
+	}
+	return baleen.Identity{User: user, Fingerprint: fp, Email: ext[extEmail]}, true
+}
+
+// identityKey keys the identity in a session's context.
+type identityKey struct{}
+
+// WithIdentity returns ctx carrying id, the identity of the client a session serves.
+func WithIdentity(ctx context.Context, id baleen.Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// IdentityFrom returns the identity WithIdentity put in ctx, false when there is none.
+func IdentityFrom(ctx context.Context) (baleen.Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(baleen.Identity)
+	return id, ok
 }
 
 // verifiedFingerprint returns the fingerprint of the key the client of conn proved it holds, or "".

@@ -1,0 +1,71 @@
+package deploy_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/deploy/hosttest"
+)
+
+// TestProjectsWhoseUnitNamesCollidedDeploySideBySide stops one project from replacing another's unit, its
+// environment file (with its credentials) and its container: shop-api's unit db and shop's unit api-db were
+// both "shop-api-db" before units were namespaced. Both deploy to one host and both keep running.
+func TestProjectsWhoseUnitNamesCollidedDeploySideBySide(t *testing.T) {
+	f, e, id, d := setup(t, 1, hosttest.Options{})
+	v1, v2 := appImage(t, e, id, "one", true), appImage(t, e, id, "two", true)
+	a := baleen.DeployUnit{Name: "db", Image: "app", Ports: []string{"127.0.0.1:8080:8000"}, Credentials: []string{"DB_PASSWORD"},
+		Health: baleen.Health{HTTP: "http://127.0.0.1:8080/health"}}
+	b := baleen.DeployUnit{Name: "api-db", Image: "app", Ports: []string{"127.0.0.1:8081:8000"},
+		Health: baleen.Health{HTTP: "http://127.0.0.1:8081/health"}}
+	if res, out := deployRelease(t, d, "shop-api", 1, v1, "rolling", a); res[0].Status != baleen.StatusPassed {
+		t.Fatalf("shop-api: %s\n%s", res[0].Message, out)
+	}
+	if res, out := deployRelease(t, d, "shop", 1, v2, "rolling", b); res[0].Status != baleen.StatusPassed {
+		t.Fatalf("shop: %s\n%s", res[0].Message, out)
+	}
+	h := f.Hosts[0]
+	if got := servesOn(t, f, h, 8080); got != "one" {
+		t.Errorf("shop-api/db serves %q, want one", got)
+	}
+	if got := servesOn(t, f, h, 8081); got != "two" {
+		t.Errorf("shop/api-db serves %q, want two", got)
+	}
+	env, err := f.Exec(t.Context(), h, "cat", "/etc/baleen/baleen-shop..api-db.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(env, "DB_PASSWORD") {
+		t.Errorf("shop's unit api-db got shop-api's credential:\n%s", env)
+	}
+	st, err := d.Status(t.Context(), "shop-api", "test", []string{"db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 1 || len(st[0].Units) != 1 || st[0].Units[0].Active != "active" || st[0].Units[0].Release != 1 {
+		t.Errorf("status of shop-api/db: got %+v, want active on release 1", st)
+	}
+}
+
+// TestUnitOfAnotherProjectNeverTouched: a unit whose state file names another project (or unit) than the
+// one being deployed is left as it is, and the host refused, whatever put it there.
+func TestUnitOfAnotherProjectNeverTouched(t *testing.T) {
+	f, e, id, d := setup(t, 1, hosttest.Options{})
+	v1 := appImage(t, e, id, "one", true)
+	h := f.Hosts[0]
+	const planted = `{"v":1,"project":"other","unit":"web","release":7,"build":7,"image":"x","deployed":"2026-01-01T00:00:00Z"}`
+	if _, err := f.Exec(t.Context(), h, "sh", "-c", "mkdir -p /etc/baleen && printf '%s' '"+planted+"' > /etc/baleen/baleen-shop..web.release"); err != nil {
+		t.Fatal(err)
+	}
+	res, out := deployRelease(t, d, "shop", 1, v1, "rolling", webUnit(0))
+	if res[0].Status != baleen.StatusFailed || !strings.Contains(res[0].Message, "names project other") {
+		t.Fatalf("got %s %q, want failed naming project other\n%s", res[0].Status, res[0].Message, out)
+	}
+	got, err := f.Exec(t.Context(), h, "sh", "-c", "cat /etc/baleen/baleen-shop..web.release; ls /etc/systemd/system/baleen-shop..web.service 2>&1 || true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got, planted) || !strings.Contains(got, "No such file") {
+		t.Errorf("host after the refused deploy:\n%s\nwant the planted state and no unit", got)
+	}
+}
