@@ -47,11 +47,21 @@ const cleanupTimeout = 2 * time.Minute
 // otherwise. The Engine is closed when the test ends; its warnings go to the test's output.
 func Engine(t testing.TB) *docker.Engine {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	e, err := docker.FromEnv(docker.Options{Logger: log})
+	return EngineWith(t, docker.Options{})
+}
+
+// EngineWith is Engine with opts (and a logger to the test's output when opts has none), and with the
+// client options extra added after the environment's (such as client.WithHost for another engine).
+func EngineWith(t testing.TB, opts docker.Options, extra ...client.Opt) *docker.Engine {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	c, err := client.New(append([]client.Opt{client.FromEnv}, extra...)...)
 	if err != nil {
 		unreachable(t, err)
 	}
+	e := docker.New(c, opts)
 	t.Cleanup(func() {
 		if err := e.Close(); err != nil {
 			t.Errorf("close docker engine: %v", err)
