@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -47,7 +49,7 @@ func (e *Engine) callError(cctx context.Context, err error) error {
 // watch returns a context for a long engine call (a build, a container's output, a wait) that is
 // cancelled, with an unavailableError as its cause, when the engine stops answering: every watch interval
 // it is pinged, and a ping that gets no answer within the call deadline ends the call. stop ends the
-// watch; callError turns the call's error into the engine's.
+// watch (it may be called more than once); callError turns the call's error into the engine's.
 func (e *Engine) watch(ctx context.Context) (context.Context, context.CancelFunc) {
 	wctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
@@ -68,9 +70,12 @@ func (e *Engine) watch(ctx context.Context) (context.Context, context.CancelFunc
 			}
 		}
 	}()
+	var once sync.Once
 	return wctx, func() {
-		close(done)
-		cancel(context.Canceled)
+		once.Do(func() {
+			close(done)
+			cancel(context.Canceled)
+		})
 	}
 }
 
@@ -89,4 +94,17 @@ func (e *Engine) alive(ctx context.Context) error {
 		err = fmt.Errorf("%w: %v", errNoAnswer, err)
 	}
 	return &unavailableError{host: e.client.DaemonHost(), name: e.name, err: err}
+}
+
+// watchedReader is a stream read under a watch, which ends when the stream is closed.
+type watchedReader struct {
+	io.ReadCloser
+	stop context.CancelFunc
+}
+
+// Close closes the stream and ends its watch.
+func (r *watchedReader) Close() error {
+	err := r.ReadCloser.Close()
+	r.stop()
+	return err
 }

@@ -116,15 +116,19 @@ func (e *Engine) classicBuild(ctx context.Context, body io.Reader, opts client.I
 // EnsureImage makes sure ref is present, pulling it when it is not; the pull's progress goes to out,
 // compactly. An image that is neither present nor pullable gives an error wrapping baleen.ErrNotFound.
 func (e *Engine) EnsureImage(ctx context.Context, ref string, out io.Writer) error {
-	_, err := e.client.ImageInspect(ctx, ref)
+	_, err := e.inspectImage(ctx, ref)
 	if err == nil {
 		return nil
 	}
 	if !cerrdefs.IsNotFound(err) {
 		return e.fail(err, "inspect image "+ref)
 	}
-	if err := e.pull(ctx, ref, out); err != nil {
-		if ctx.Err() != nil || isConnectionFailure(err) {
+	wctx, stop := e.watch(ctx)
+	defer stop()
+	if err := e.pull(wctx, ref, out); err != nil {
+		err = e.callError(wctx, err)
+		var unavailable *unavailableError
+		if ctx.Err() != nil || isConnectionFailure(err) || errors.As(err, &unavailable) {
 			return e.fail(err, "pull image "+ref)
 		}
 		return fmt.Errorf("image %s not found locally and could not be pulled: %w", ref,
@@ -145,7 +149,9 @@ func (e *Engine) pull(ctx context.Context, ref string, out io.Writer) error {
 
 // Tag gives the image src the further reference ref.
 func (e *Engine) Tag(ctx context.Context, src, ref string) error {
-	_, err := e.client.ImageTag(ctx, client.ImageTagOptions{Source: src, Target: ref})
+	_, err := call(ctx, e, func(ctx context.Context) (client.ImageTagResult, error) {
+		return e.client.ImageTag(ctx, client.ImageTagOptions{Source: src, Target: ref})
+	})
 	return e.fail(err, fmt.Sprintf("tag %s as %s", src, ref))
 }
 
