@@ -66,6 +66,9 @@ type ImageRequest struct {
 	Context fs.FS
 	// Ref is the reference to tag the image with.
 	Ref string
+	// Secrets are the values a Dockerfile may mount with RUN --mount=type=secret,id=NAME: the project's
+	// credentials by name. They never go into the image, its history or the output.
+	Secrets map[string]string
 }
 
 // ContainerSpec is a container a build runs.

@@ -40,6 +40,9 @@ type ImageBuild struct {
 	Dockerfile string            `json:"dockerfile"`
 	Args       map[string]string `json:"args,omitempty"`
 	Target     string            `json:"target,omitempty"`
+	// Builder is "classic" to build with the engine's classic builder even where it offers BuildKit; ""
+	// (BuildKit where the engine has it) otherwise.
+	Builder string `json:"builder,omitempty"`
 }
 
 // Command is a command in one of its two forms: a string, run with "sh -c", or a list, run as is. The zero

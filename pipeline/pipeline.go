@@ -221,6 +221,15 @@ func (b *build) verdict(res *baleen.Result, err error) {
 	}
 }
 
+// buildSecrets are the values of the spec's credentials, for RUN --mount=type=secret in its Dockerfiles.
+func (b *build) buildSecrets() map[string]string {
+	secrets := make(map[string]string, len(b.Spec.Credentials))
+	for _, name := range b.Spec.Credentials {
+		secrets[name] = b.Secrets[name]
+	}
+	return secrets
+}
+
 func (b *build) buildImages(ctx context.Context) error {
 	for _, img := range b.Spec.Build {
 		ref := b.ID.ImageTag(img.Name)
@@ -229,7 +238,7 @@ func (b *build) buildImages(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("image %s: context %s: %w", img.Name, img.Context, err)
 		}
-		if err := b.p.engine.BuildImage(ctx, b.ID, baleen.ImageRequest{Image: img, Context: sub, Ref: ref}, b.out); err != nil {
+		if err := b.p.engine.BuildImage(ctx, b.ID, baleen.ImageRequest{Image: img, Context: sub, Ref: ref, Secrets: b.buildSecrets()}, b.out); err != nil {
 			return fmt.Errorf("image %s: %w", img.Name, err)
 		}
 		b.images[img.Name] = ref

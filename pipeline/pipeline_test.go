@@ -271,7 +271,7 @@ func TestPipelineFailures(t *testing.T) {
 			name:      "dockerfile fails",
 			files:     map[string]string{"Dockerfile": "FROM {{busybox}}\nRUN echo building && exit 42\n", "baleen.yml": "build: {pt-bad: .}\n"},
 			stage:     baleen.StageBuild,
-			wantTexts: []string{"image pt-bad:", "returned a non-zero code: 42"},
+			wantTexts: []string{"image pt-bad:", "exit code: 42"},
 		},
 		{
 			name:  "dependency exits",

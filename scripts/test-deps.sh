@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs and starts what the test suite needs on a Debian machine: a Docker engine, two registries on
+# Installs and starts what the test suite needs on a Debian machine: a Docker engine (and a second one,
+# scripts/second-engine.sh, for the engine pool and fault tests), two registries on
 # 127.0.0.1 (scripts/registry.sh), the deploy hosts' image (scripts/host-image.sh), Debian's static busybox
 # (the test images are built FROM scratch with it), git and OpenSSH's client. Idempotent.
 set -euo pipefail
@@ -26,3 +27,4 @@ bash scripts/busybox-image.sh
 bash scripts/registry.sh
 bash scripts/host-image.sh
 bash scripts/chromium.sh
+bash scripts/second-engine.sh start

@@ -26,8 +26,8 @@ const execPollInterval = 50 * time.Millisecond
 func (e *Engine) Setup(ctx context.Context, id baleen.BuildID) error {
 	name := networkName(id)
 	what := "set up network " + name
-	list, err := e.client.NetworkList(ctx, client.NetworkListOptions{
-		Filters: make(client.Filters).Add("name", name),
+	list, err := call(ctx, e, func(ctx context.Context) (client.NetworkListResult, error) {
+		return e.client.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", name)})
 	})
 	if err != nil {
 		return e.fail(err, what)
@@ -38,9 +38,11 @@ func (e *Engine) Setup(ctx context.Context, id baleen.BuildID) error {
 			return nil
 		}
 	}
-	_, err = e.client.NetworkCreate(ctx, name, client.NetworkCreateOptions{
-		Driver: "bridge",
-		Labels: map[string]string{baleen.LabelBuild: string(id)},
+	_, err = call(ctx, e, func(ctx context.Context) (client.NetworkCreateResult, error) {
+		return e.client.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+			Driver: "bridge",
+			Labels: map[string]string{baleen.LabelBuild: string(id)},
+		})
 	})
 	if err != nil {
 		return e.fail(err, what)
@@ -57,7 +59,7 @@ func (e *Engine) Start(ctx context.Context, id baleen.BuildID, c baleen.Containe
 	if err != nil {
 		return "", err
 	}
-	if _, err := e.client.ContainerStart(ctx, cid, client.ContainerStartOptions{}); err != nil {
+	if err := e.start(ctx, cid); err != nil {
 		return cid, e.fail(err, "start container "+describe(c))
 	}
 	e.log.Debug("container started", "build", id, "container", describe(c))
@@ -83,7 +85,7 @@ func (e *Engine) create(ctx context.Context, id baleen.BuildID, c baleen.Contain
 	if c.Name != "" {
 		endpoint.Aliases = []string{c.Name}
 	}
-	res, err := e.client.ContainerCreate(ctx, client.ContainerCreateOptions{
+	opts := client.ContainerCreateOptions{
 		Name: containerName(id, c),
 		Config: &container.Config{
 			Image:      c.Image,
@@ -97,6 +99,9 @@ func (e *Engine) create(ctx context.Context, id baleen.BuildID, c baleen.Contain
 		NetworkingConfig: &network.NetworkingConfig{
 			EndpointsConfig: map[string]*network.EndpointSettings{net: endpoint},
 		},
+	}
+	res, err := call(ctx, e, func(ctx context.Context) (client.ContainerCreateResult, error) {
+		return e.client.ContainerCreate(ctx, opts)
 	})
 	if err != nil {
 		return "", e.fail(err, fmt.Sprintf("create container %s from image %s", describe(c), c.Image))
@@ -105,6 +110,14 @@ func (e *Engine) create(ctx context.Context, id baleen.BuildID, c baleen.Contain
 		e.log.Warn("container created with a warning", "build", id, "container", describe(c), "err", w)
 	}
 	return res.ID, nil
+}
+
+// start starts container cid under the call deadline.
+func (e *Engine) start(ctx context.Context, cid string) error {
+	_, err := call(ctx, e, func(ctx context.Context) (client.ContainerStartResult, error) {
+		return e.client.ContainerStart(ctx, cid, client.ContainerStartOptions{})
+	})
+	return err
 }
 
 // containerName is the name of container c of build id: "baleen-<id>-<name or role>", or "" (a name the
@@ -141,7 +154,9 @@ func describe(c baleen.ContainerSpec) string {
 // Inspect reports whether a container runs, how it exited, its HEALTHCHECK status ("" when it has none)
 // and the engine's error for it.
 func (e *Engine) Inspect(ctx context.Context, ctr string) (baleen.ContainerState, error) {
-	res, err := e.client.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
+	res, err := call(ctx, e, func(ctx context.Context) (client.ContainerInspectResult, error) {
+		return e.client.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
+	})
 	if err != nil {
 		return baleen.ContainerState{}, e.fail(err, "inspect container "+shortID(ctr))
 	}
@@ -164,32 +179,34 @@ func (e *Engine) Exec(ctx context.Context, ctr string, argv []string, out io.Wri
 		return -1, fmt.Errorf("exec in container %s: empty command: %w", shortID(ctr), baleen.ErrInvalid)
 	}
 	what := fmt.Sprintf("exec %s in container %s", argv[0], shortID(ctr))
-	cr, err := e.client.ExecCreate(ctx, ctr, client.ExecCreateOptions{
-		AttachStdout: true,
-		AttachStderr: true,
-		Cmd:          argv,
+	cr, err := call(ctx, e, func(ctx context.Context) (client.ExecCreateResult, error) {
+		return e.client.ExecCreate(ctx, ctr, client.ExecCreateOptions{AttachStdout: true, AttachStderr: true, Cmd: argv})
 	})
 	if err != nil {
 		return -1, e.fail(err, what)
 	}
-	att, err := e.client.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
+	wctx, stopWatch := e.watch(ctx)
+	defer stopWatch()
+	att, err := e.client.ExecAttach(wctx, cr.ID, client.ExecAttachOptions{})
 	if err != nil {
-		return -1, e.fail(err, what)
+		return -1, e.fail(e.callError(wctx, err), what)
 	}
 	defer att.Close()
-	stop := context.AfterFunc(ctx, att.Close)
+	stop := context.AfterFunc(wctx, att.Close)
 	defer stop()
 	if _, err := stdcopy.StdCopy(out, out, att.Reader); err != nil {
 		if ctx.Err() != nil {
 			return -1, fmt.Errorf("%s: %w", what, ctx.Err())
 		}
-		return -1, e.fail(err, what)
+		return -1, e.fail(e.callError(wctx, err), what)
 	}
 	// The output can end a moment before the engine records the exit.
 	tick := time.NewTicker(execPollInterval)
 	defer tick.Stop()
 	for {
-		ins, err := e.client.ExecInspect(ctx, cr.ID, client.ExecInspectOptions{})
+		ins, err := call(ctx, e, func(ctx context.Context) (client.ExecInspectResult, error) {
+			return e.client.ExecInspect(ctx, cr.ID, client.ExecInspectOptions{})
+		})
 		if err != nil {
 			return -1, e.fail(err, what)
 		}
@@ -212,21 +229,23 @@ func (e *Engine) Logs(ctx context.Context, ctr string, tail int, follow bool, w 
 	if tail >= 0 {
 		t = strconv.Itoa(tail)
 	}
-	rc, err := e.client.ContainerLogs(ctx, ctr, client.ContainerLogsOptions{
+	wctx, stop := e.watch(ctx)
+	defer stop()
+	rc, err := e.client.ContainerLogs(wctx, ctr, client.ContainerLogsOptions{
 		ShowStdout: true,
 		ShowStderr: true,
 		Tail:       t,
 		Follow:     follow,
 	})
 	if err != nil {
-		return e.fail(err, what)
+		return e.fail(e.callError(wctx, err), what)
 	}
 	defer rc.Close()
 	if _, err := stdcopy.StdCopy(w, w, rc); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", what, ctx.Err())
 		}
-		return e.fail(err, what)
+		return e.fail(e.callError(wctx, err), what)
 	}
 	return nil
 }
@@ -240,7 +259,7 @@ func (e *Engine) Run(ctx context.Context, id baleen.BuildID, c baleen.ContainerS
 	if err != nil {
 		return "", -1, err
 	}
-	if _, err := e.client.ContainerStart(ctx, cid, client.ContainerStartOptions{}); err != nil {
+	if err := e.start(ctx, cid); err != nil {
 		if ctx.Err() != nil {
 			return cid, -1, e.kill(ctx, cid)
 		}
@@ -267,7 +286,9 @@ func (e *Engine) Run(ctx context.Context, id baleen.BuildID, c baleen.ContainerS
 		}
 	}
 
-	wait := e.client.ContainerWait(ctx, cid, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	wctx, stopWatch := e.watch(ctx)
+	defer stopWatch()
+	wait := e.client.ContainerWait(wctx, cid, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	select {
 	case res := <-wait.Result:
 		code := int(res.StatusCode)
@@ -282,7 +303,7 @@ func (e *Engine) Run(ctx context.Context, id baleen.BuildID, c baleen.ContainerS
 		if ctx.Err() != nil {
 			return cid, -1, e.kill(ctx, cid)
 		}
-		return cid, -1, e.fail(err, what)
+		return cid, -1, e.fail(e.callError(wctx, err), what)
 	case <-ctx.Done():
 		cancelLogs()
 		<-logsDone
@@ -295,7 +316,9 @@ func (e *Engine) Run(ctx context.Context, id baleen.BuildID, c baleen.ContainerS
 func (e *Engine) kill(ctx context.Context, ctr string) error {
 	kctx, cancel := e.cleanupContext(ctx)
 	defer cancel()
-	_, err := e.client.ContainerKill(kctx, ctr, client.ContainerKillOptions{Signal: "KILL"})
+	_, err := call(kctx, e, func(ctx context.Context) (client.ContainerKillResult, error) {
+		return e.client.ContainerKill(ctx, ctr, client.ContainerKillOptions{Signal: "KILL"})
+	})
 	if err != nil && !cerrdefs.IsConflict(err) { // conflict: it is not running any more
 		return errors.Join(ctx.Err(), e.fail(err, "kill container "+shortID(ctr)))
 	}
@@ -312,57 +335,80 @@ func (e *Engine) kill(ctx context.Context, ctr string) error {
 // CopyFrom returns a tar stream of p, a file or a directory, inside container ctr, running or not. A
 // missing path gives an error wrapping baleen.ErrNotFound.
 func (e *Engine) CopyFrom(ctx context.Context, ctr, p string) (io.ReadCloser, error) {
-	res, err := e.client.CopyFromContainer(ctx, ctr, client.CopyFromContainerOptions{SourcePath: p})
+	wctx, stop := e.watch(ctx)
+	res, err := e.client.CopyFromContainer(wctx, ctr, client.CopyFromContainerOptions{SourcePath: p})
 	if err != nil {
-		return nil, e.fail(err, fmt.Sprintf("copy %s from container %s", p, shortID(ctr)))
+		stop()
+		return nil, e.fail(e.callError(wctx, err), fmt.Sprintf("copy %s from container %s", p, shortID(ctr)))
 	}
-	return res.Content, nil
+	return &watchedReader{ReadCloser: res.Content, stop: stop}, nil
 }
 
 // Teardown force-removes every container labelled with the build's id, with its anonymous volumes, then
 // the build's networks and volumes. Images are kept. It is idempotent and joins the errors of what it
-// could not remove; an engine that does not answer gives that one error.
+// could not remove; an engine that does not answer gives that one error. Each removal has the call
+// deadline, so that one stuck container cannot use up the caller's budget: what it could not remove is
+// in the error, and a later Teardown (or Sweep) retries it.
 func (e *Engine) Teardown(ctx context.Context, id baleen.BuildID) error {
-	filter := buildFilter(id)
-	var errs []error
+	e.toldClassic.Delete(id)
+	err := e.removeLabelled(ctx, buildFilter(id), "build "+string(id))
+	if err == nil {
+		e.log.Debug("build torn down", "build", id)
+	}
+	return err
+}
 
-	containers, err := e.client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
+// removeLabelled force-removes the containers, then the networks, then the volumes that filter selects;
+// what names them in messages.
+func (e *Engine) removeLabelled(ctx context.Context, filter client.Filters, what string) error {
+	var errs []error
+	containers, err := call(ctx, e, func(ctx context.Context) (client.ContainerListResult, error) {
+		return e.client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
+	})
 	if err != nil {
-		if isConnectionFailure(err) {
-			return e.fail(err, "tear down build "+string(id))
+		var unavailable *unavailableError
+		if isConnectionFailure(err) || errors.As(err, &unavailable) {
+			return e.fail(err, "tear down "+what)
 		}
-		errs = append(errs, e.fail(err, "list containers of build "+string(id)))
+		errs = append(errs, e.fail(err, "list containers of "+what))
 	}
 	for _, c := range containers.Items {
-		_, err := e.client.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		_, err := call(ctx, e, func(ctx context.Context) (client.ContainerRemoveResult, error) {
+			return e.client.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		})
 		if err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, e.fail(err, "remove container "+shortID(c.ID)))
 		}
 	}
 
-	networks, err := e.client.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
+	networks, err := call(ctx, e, func(ctx context.Context) (client.NetworkListResult, error) {
+		return e.client.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
+	})
 	if err != nil {
-		errs = append(errs, e.fail(err, "list networks of build "+string(id)))
+		errs = append(errs, e.fail(err, "list networks of "+what))
 	}
 	for _, n := range networks.Items {
-		_, err := e.client.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+		_, err := call(ctx, e, func(ctx context.Context) (client.NetworkRemoveResult, error) {
+			return e.client.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+		})
 		if err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, e.fail(err, "remove network "+n.Name))
 		}
 	}
 
-	volumes, err := e.client.VolumeList(ctx, client.VolumeListOptions{Filters: filter})
+	volumes, err := call(ctx, e, func(ctx context.Context) (client.VolumeListResult, error) {
+		return e.client.VolumeList(ctx, client.VolumeListOptions{Filters: filter})
+	})
 	if err != nil {
-		errs = append(errs, e.fail(err, "list volumes of build "+string(id)))
+		errs = append(errs, e.fail(err, "list volumes of "+what))
 	}
 	for _, v := range volumes.Items {
-		_, err := e.client.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true})
+		_, err := call(ctx, e, func(ctx context.Context) (client.VolumeRemoveResult, error) {
+			return e.client.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true})
+		})
 		if err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, e.fail(err, "remove volume "+v.Name))
 		}
-	}
-	if len(errs) == 0 {
-		e.log.Debug("build torn down", "build", id)
 	}
 	return errors.Join(errs...)
 }

@@ -58,13 +58,18 @@ func (e *Engine) Push(ctx context.Context, ref string, auth *baleen.RegistryAuth
 	if err != nil {
 		return "", fmt.Errorf("encode credentials for registry %s: %w", host, baleen.ErrInvalid)
 	}
-	res, err := e.client.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: encoded})
+	wctx, stop := e.watch(ctx)
+	defer stop()
+	res, err := e.client.ImagePush(wctx, ref, client.ImagePushOptions{RegistryAuth: encoded})
 	if err != nil {
-		return "", redact(e.fail(err, "push to registry "+host), password)
+		return "", redact(e.fail(e.callError(wctx, err), "push to registry "+host), password)
 	}
 	defer res.Close()
 	digest, err := decodePush(res, out, password)
+	var unavailable *unavailableError
 	switch {
+	case errors.As(e.callError(wctx, err), &unavailable):
+		return "", fmt.Errorf("push to registry %s: %w", host, unavailable)
 	case ctx.Err() != nil:
 		return "", fmt.Errorf("push to registry %s: %w", host, ctx.Err())
 	case err != nil:
@@ -174,7 +179,7 @@ func pushError(err error, host string, withAuth bool) error {
 
 // ImageExists reports whether ref, a reference or an image id, is present in the engine.
 func (e *Engine) ImageExists(ctx context.Context, ref string) (bool, error) {
-	_, err := e.client.ImageInspect(ctx, ref)
+	_, err := e.inspectImage(ctx, ref)
 	switch {
 	case err == nil:
 		return true, nil
@@ -191,7 +196,9 @@ func (e *Engine) ListImages(ctx context.Context, label string) ([]baleen.Image, 
 	if label == "" {
 		return nil, fmt.Errorf("list images: no label to select them by: %w", baleen.ErrInvalid)
 	}
-	res, err := e.client.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", label)})
+	res, err := call(ctx, e, func(ctx context.Context) (client.ImageListResult, error) {
+		return e.client.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", label)})
+	})
 	if err != nil {
 		return nil, e.fail(err, "list images labelled "+label)
 	}
@@ -213,7 +220,9 @@ func (e *Engine) ListImages(ctx context.Context, label string) ([]baleen.Image, 
 // reference is left. A reference that does not exist is not an error. Nothing is forced: an image a
 // container uses, or an id with several references, gives the engine's error, wrapping baleen.ErrConflict.
 func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
-	_, err := e.client.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})
+	_, err := call(ctx, e, func(ctx context.Context) (client.ImageRemoveResult, error) {
+		return e.client.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})
+	})
 	switch {
 	case err == nil, cerrdefs.IsNotFound(err):
 		return nil
@@ -231,15 +240,17 @@ func (e *Engine) SaveImages(ctx context.Context, refs []string) (io.ReadCloser, 
 		return nil, fmt.Errorf("save images: no image named: %w", baleen.ErrInvalid)
 	}
 	for _, ref := range refs {
-		if _, err := e.client.ImageInspect(ctx, ref); err != nil {
+		if _, err := e.inspectImage(ctx, ref); err != nil {
 			return nil, e.fail(err, "save image "+ref)
 		}
 	}
-	rc, err := e.client.ImageSave(ctx, refs)
+	wctx, stop := e.watch(ctx)
+	rc, err := e.client.ImageSave(wctx, refs)
 	if err != nil {
-		return nil, e.fail(err, "save images "+strings.Join(refs, " "))
+		stop()
+		return nil, e.fail(e.callError(wctx, err), "save images "+strings.Join(refs, " "))
 	}
-	return rc, nil
+	return &watchedReader{ReadCloser: rc, stop: stop}, nil
 }
 
 // mask replaces every occurrence of secret in s; an empty secret leaves s as it is.
@@ -276,3 +287,10 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 
 func (e *redactedError) Unwrap() []error { return e.kinds }
+
+// inspectImage inspects image ref under the call deadline.
+func (e *Engine) inspectImage(ctx context.Context, ref string) (client.ImageInspectResult, error) {
+	return call(ctx, e, func(ctx context.Context) (client.ImageInspectResult, error) {
+		return e.client.ImageInspect(ctx, ref)
+	})
+}

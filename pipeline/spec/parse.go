@@ -132,7 +132,7 @@ func keysOf(section string) []string {
 	case "top":
 		return []string{"build", "depends", "test", "credentials", "artifacts", "push", "deploy"}
 	case "build":
-		return []string{"context", "dockerfile", "args", "target"}
+		return []string{"context", "dockerfile", "args", "target", "builder"}
 	case "depends":
 		return []string{"image", "src", "branch", "minhash", "env", "command", "ready", "after", "rebuild_dependents"}
 	case "ready":
@@ -227,6 +227,9 @@ func (p *parser) build(n *yaml.Node) []baleen.ImageBuild {
 						ib.Target = s
 					}
 				}
+			}
+			if b, ok := m["builder"]; ok {
+				ib.Builder = p.builder(b.val, path+".builder")
 			}
 		case v.Kind == yaml.ScalarNode && v.Tag != "!!null":
 			ctxNode = kv.val
@@ -451,6 +454,19 @@ func (p *parser) test(n *yaml.Node) baleen.Test {
 		}
 	}
 	return t
+}
+
+// builder reads a build's builder: "classic" forces the classic builder, "buildkit" is the default.
+func (p *parser) builder(n *yaml.Node, path string) string {
+	s, ok := p.str(n, path, "classic or buildkit")
+	switch {
+	case !ok:
+	case s == "classic":
+		return s
+	case s != "buildkit":
+		p.errorf(n, "%s: %q is not a builder: want classic or buildkit", path, s)
+	}
+	return ""
 }
 
 // names reads a list of unique variable names (credentials).

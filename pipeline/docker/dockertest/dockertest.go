@@ -6,9 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -47,11 +51,24 @@ const cleanupTimeout = 2 * time.Minute
 // otherwise. The Engine is closed when the test ends; its warnings go to the test's output.
 func Engine(t testing.TB) *docker.Engine {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	e, err := docker.FromEnv(docker.Options{Logger: log})
+	return EngineWith(t, docker.Options{})
+}
+
+// EngineWith is Engine with opts (and a logger to the test's output when opts has none), and with the
+// client options extra added after the environment's (such as client.WithHost for another engine).
+func EngineWith(t testing.TB, opts docker.Options, extra ...client.Opt) *docker.Engine {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a Docker engine; skipped under -short")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	c, err := client.New(append([]client.Opt{client.FromEnv}, extra...)...)
 	if err != nil {
 		unreachable(t, err)
 	}
+	e := docker.New(c, opts)
 	t.Cleanup(func() {
 		if err := e.Close(); err != nil {
 			t.Errorf("close docker engine: %v", err)
@@ -81,6 +98,12 @@ func unreachable(t testing.TB, err error) {
 // every test and every run; it is never removed by Cleanup.
 func BusyboxImage(t testing.TB) string {
 	t.Helper()
+	return BusyboxImageOn(t, Engine(t))
+}
+
+// BusyboxImageOn is BusyboxImage on the engine e.
+func BusyboxImageOn(t testing.TB, e *docker.Engine) string {
+	t.Helper()
 	bin, err := os.ReadFile(BusyboxPath)
 	if err != nil {
 		t.Fatalf("read static busybox (apt-get install busybox-static): %v", err)
@@ -90,7 +113,6 @@ func BusyboxImage(t testing.TB) string {
 	h.Write(bin)
 	ref := BusyboxRepo + ":" + hex.EncodeToString(h.Sum(nil))[:16]
 
-	e := Engine(t)
 	ctx := t.Context()
 	_, err = e.Client().ImageInspect(ctx, ref)
 	if err == nil {
@@ -209,4 +231,87 @@ func removeImages(ctx context.Context, c client.APIClient, id baleen.BuildID) er
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// SecondEngineEnv names the environment variable holding the address of the second engine that
+// scripts/second-engine.sh starts; DefaultSecondEngine is used when it is unset.
+const SecondEngineEnv = "BALEEN_TEST_DOCKER2"
+
+// DefaultSecondEngine is where scripts/second-engine.sh puts the second engine.
+const DefaultSecondEngine = "unix:///run/baleen-docker2/docker.sock"
+
+// SecondEngineHost returns the address of the second engine. When it does not answer, the test fails if
+// CI is set and is skipped otherwise (run scripts/second-engine.sh start).
+func SecondEngineHost(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a second Docker engine; skipped under -short")
+	}
+	host := os.Getenv(SecondEngineEnv)
+	if host == "" {
+		host = DefaultSecondEngine
+	}
+	c, err := client.New(client.FromEnv, client.WithHost(host))
+	if err == nil {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, err = c.Ping(ctx, client.PingOptions{})
+		cancel()
+		c.Close()
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the second engine (%s=%s) is required when CI is set: %v (scripts/second-engine.sh start)", SecondEngineEnv, host, err)
+		}
+		t.Skipf("the second engine at %s does not answer, skipping (scripts/second-engine.sh start; set CI to make this a failure): %v", host, err)
+	}
+	return host
+}
+
+// SecondEngine returns an Engine on the second engine, with opts.
+func SecondEngine(t testing.TB, opts docker.Options) *docker.Engine {
+	t.Helper()
+	return EngineWith(t, opts, client.WithHost(SecondEngineHost(t)))
+}
+
+// SecondEnginePID returns the process id of the second engine's dockerd, from the pid file
+// scripts/second-engine.sh gives it (under BALEEN_DOCKER2_RUN, /run/baleen-docker2 by default).
+func SecondEnginePID(t testing.TB) int {
+	t.Helper()
+	run := os.Getenv("BALEEN_DOCKER2_RUN")
+	if run == "" {
+		run = "/run/baleen-docker2"
+	}
+	data, err := os.ReadFile(filepath.Join(run, "docker.pid"))
+	if err != nil {
+		t.Fatalf("the second engine's pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatalf("the second engine's pid file: %v", err)
+	}
+	return pid
+}
+
+// SecondEngineScript runs scripts/second-engine.sh with arg (start, kill), from a test anywhere
+// of the repository, failing the test if it fails.
+func SecondEngineScript(t testing.TB, arg string) {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("bash", filepath.Join(root, "scripts", "second-engine.sh"), arg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("second-engine.sh %s: %v\n%s", arg, err, out)
+	}
+}
+
+// repoRoot is the directory of the module's go.mod, as the go command finds it from the working directory.
+func repoRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("find the module's root (go env GOMOD): %v", err)
+	}
+	return filepath.Dir(gomod), nil
 }
