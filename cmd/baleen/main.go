@@ -67,6 +67,8 @@ func run(ctx context.Context, stop func(), args []string, e env) int {
 		return cmdValidate(args[1:], e)
 	case "serve":
 		return cmdServe(ctx, args[1:], e)
+	case "hook":
+		return cmdHook(args[1:], e)
 	case "version", "--version":
 		fmt.Fprintln(e.stdout, "baleen", version)
 		return exitOK

@@ -58,6 +58,14 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	gitVersion, err := gitd.CheckGit(ctx)
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the baleen binary for git's hook: %w", err)
+	}
 	st, err := store.Open(filepath.Join(cfg.Data, "db"), logger)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -114,11 +122,13 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		DeployKey: repos.DeployKey, Releases: st, Deployer: deployer}
 	srv, err := gitd.New(gitd.Config{
 		HostKeyPath:        filepath.Join(cfg.Data, "ssh_host_ed25519_key"),
+		RSAHostKeyPath:     filepath.Join(cfg.Data, "ssh_host_rsa_key"),
 		AuthorizedKeysPath: cfg.AuthorizedKeys,
 		ReposDir:           reposDir,
 		Logger:             logger,
 		Receiver:           &receiver{sched: sched, projects: st, builds: st, repos: repos, log: logger, pending: map[string][]dependent{}},
 		Commands:           commandAdapter{handler},
+		Hook:               []string{exe, "hook"},
 	})
 	if err != nil {
 		return err
@@ -127,7 +137,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("baleen serving", "addr", l.Addr().String(), "data", cfg.Data, "authorized_keys", cfg.AuthorizedKeys)
+	logger.Info("baleen serving", "addr", l.Addr().String(), "data", cfg.Data, "authorized_keys", cfg.AuthorizedKeys, "git", gitVersion)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 
