@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 
@@ -416,4 +417,31 @@ func TestDeltaBombFailsAlone(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(clone, "README")); err != nil {
 		t.Errorf("clone after the bomb: %v", err)
 	}
+}
+
+// TestPeriodicMaintenance: packs do not pile up in a repository; the server's periodic git maintenance
+// repacks one that holds more than gc.autoPackLimit packs.
+func TestPeriodicMaintenance(t *testing.T) {
+	e := newEnvWith(t, func(c *gitd.Config) { c.MaintenanceInterval = 200 * time.Millisecond })
+	e.pushed("app")
+	packDir := filepath.Join(e.reposDir, "app.git", "objects", "pack")
+	for i := range 60 {
+		cmd := e.command(e.dir, e.key, "git", "--git-dir", filepath.Join(e.reposDir, "app.git"), "hash-object", "-w", "--stdin")
+		cmd.Stdin = strings.NewReader(fmt.Sprintf("object %d\n", i))
+		oid, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pack := e.command(e.dir, e.key, "git", "--git-dir", filepath.Join(e.reposDir, "app.git"), "pack-objects", "-q", filepath.Join(packDir, "pack"))
+		pack.Stdin = bytes.NewReader(oid)
+		if out, err := pack.CombinedOutput(); err != nil {
+			t.Fatalf("pack-objects: %v\n%s", err, out)
+		}
+	}
+	packs := func() int {
+		m, _ := filepath.Glob(filepath.Join(packDir, "*.pack"))
+		return len(m)
+	}
+	waitFor(t, "maintenance to repack 60 packs", func() bool { return packs() <= 2 })
+	e.fsck("app")
 }

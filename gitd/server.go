@@ -58,6 +58,9 @@ type Config struct {
 	// MaxInputSize caps the size of the pack one push may send (receive.maxInputSize);
 	// DefaultMaxInputSize when zero.
 	MaxInputSize int64
+	// MaintenanceInterval is how often every repository gets `git maintenance run --auto`;
+	// DefaultMaintenanceInterval when zero.
+	MaintenanceInterval time.Duration
 	// HandshakeTimeout bounds the time from a new connection to its authentication: a client that connects
 	// and stalls (before or during key exchange or authentication) is dropped then, so that nobody without a
 	// key can hold connections open. DefaultHandshakeTimeout when zero.
@@ -173,6 +176,8 @@ type Server struct {
 	receiveSlots chan struct{}
 	maxInputSize int64
 	nonceSeed    string
+	// maintenanceEvery is how often every repository gets git maintenance.
+	maintenanceEvery time.Duration
 
 	// base is the context of the work a session starts that outlives its client (a push's Receive). It ends
 	// on Close.
@@ -221,13 +226,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		git:          newGitRunner(cfg.GitMemoryLimit, nil),
-		stateDir:     cfg.StateDir,
-		hookArgv:     cfg.Hook,
-		receiveSlots: make(chan struct{}, cfg.MaxReceivePacks),
-		maxInputSize: cfg.MaxInputSize,
-		nonceSeed:    seed,
-		pushes:       map[string]*pushSession{},
+		git:              newGitRunner(cfg.GitMemoryLimit, nil),
+		stateDir:         cfg.StateDir,
+		hookArgv:         cfg.Hook,
+		receiveSlots:     make(chan struct{}, cfg.MaxReceivePacks),
+		maxInputSize:     cfg.MaxInputSize,
+		nonceSeed:        seed,
+		maintenanceEvery: cfg.MaintenanceInterval,
+		pushes:           map[string]*pushSession{},
 		preauth: &preauth{max: cfg.MaxUnauthenticated, perSource: cfg.MaxUnauthenticatedPerSource,
 			timeout: cfg.HandshakeTimeout, bySource: map[string]int{}},
 		log:       log,
@@ -279,6 +285,9 @@ func withDefaults(cfg Config) Config {
 	case cfg.GitMemoryLimit < 0:
 		cfg.GitMemoryLimit = 0
 	}
+	if cfg.MaintenanceInterval <= 0 {
+		cfg.MaintenanceInterval = DefaultMaintenanceInterval
+	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
@@ -323,6 +332,7 @@ func (s *Server) Serve(l net.Listener) error {
 		s.hooksDir, s.hookSock, s.hookLn, herr = setupHooks(s.stateDir, s.hookArgv)
 		if herr == nil {
 			go s.acceptHooks(s.hookLn)
+			go s.maintain(s.base, s.maintenanceEvery)
 		}
 	})
 	if herr != nil {
