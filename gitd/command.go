@@ -139,8 +139,8 @@ func parseGitCommand(args []string) (gitRequest, error) {
 
 // projectFromPath turns the repository path a git client sends into a project name. It accepts "proj",
 // "proj.git", "/proj", "/proj.git", "~/proj" and "~/proj.git" (the forms of host:proj.git,
-// ssh://host/proj.git and ssh://host/~/proj.git): at most one leading "/" or "~/", at most one ".git"
-// suffix, and then a name that baleen.ValidateProjectName accepts. Anything else, among it "..", a further
+// ssh://host/proj.git and ssh://host/~/proj.git), each also with a trailing "/": at most one leading "/"
+// or "~/", at most one trailing "/", at most one ".git" suffix, and then a name that baleen.ValidateProjectName accepts. Anything else, among it "..", a further
 // "/", quotes and absolute paths deeper than one element, is refused with an error wrapping
 // baleen.ErrInvalid, before anything touches the disk.
 func projectFromPath(p string) (string, error) {
@@ -151,6 +151,7 @@ func projectFromPath(p string) (string, error) {
 	case strings.HasPrefix(name, "/"):
 		name = name[1:]
 	}
+	name = strings.TrimSuffix(name, "/")
 	name = strings.TrimSuffix(name, ".git")
 	if err := baleen.ValidateProjectName(name); err != nil {
 		return "", fmt.Errorf("repository path %q: %w", p, err)

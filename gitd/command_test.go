@@ -93,6 +93,8 @@ func TestParseGitCommand(t *testing.T) {
 		{"home form", []string{"git-upload-pack", "~/proj.git"}, gitRequest{serviceUploadPack, "proj"}},
 		{"spaced service", []string{"git", "upload-pack", "proj"}, gitRequest{serviceUploadPack, "proj"}},
 		{"dots and dashes", []string{"git-upload-pack", "my.app-2_x"}, gitRequest{serviceUploadPack, "my.app-2_x"}},
+		{"trailing slash", []string{"git-upload-pack", "/proj.git/"}, gitRequest{serviceUploadPack, "proj"}},
+		{"trailing slash without suffix", []string{"git-receive-pack", "proj/"}, gitRequest{serviceReceivePack, "proj"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,22 +1,26 @@
-// Package gitd is Baleen's git remote: an SSH server that speaks git, the first step of the flow
-// push -> build -> test -> push image -> deploy.
+// Package gitd is Baleen's git remote: an SSH server in front of git's own upload-pack and receive-pack,
+// the first step of the flow push -> build -> test -> push image -> deploy.
 //
 // A person runs `git push ssh://HOST:PORT/<project>.git main`. The Server authenticates the connection by
 // public key only (the key the client proved it holds, never a key it merely offered), creates the
-// project's bare repository on its first push, stores the pushed objects, and hands the ref updates to a
-// Receiver, which the pipeline implements: it builds and tests the pushed commits and says, per ref, whether
-// the ref may move. The Receiver's output reaches the pusher live, as `remote:` lines. The refs that passed
-// then move by compare-and-swap, one push at a time per project, and git's report-status tells the client
-// what happened to each ref. `git clone` and `git fetch` are served from the same repositories.
+// project's bare repository on its first push, and runs `git receive-pack` on it with the SSH channel as
+// its standard streams (and GIT_PROTOCOL from the client's env request). git receives and checks the pack
+// and calls its proc-receive hook for every ref; the hook (`baleen hook proc-receive`, see RunHook) hands
+// its streams to the Server over a unix socket, and the Server hands the ref updates to a Receiver, which
+// says per ref whether it may move. The Receiver's output reaches the pusher live, as `remote:` lines. The
+// refs that passed then move by compare-and-swap (git update-ref), and the hook tells git, and git the
+// client, what happened to each ref. `git clone` and `git fetch` run `git upload-pack`. docs/git.md says
+// why proc-receive rather than pre-receive.
 //
 // A project is named by the repository path git sends: "<project>", "<project>.git", with an optional leading
-// "/" or "~/" (so ssh://HOST:PORT/app.git, HOST:app and ssh://HOST/~/app.git all name "app"). The name must
-// pass baleen.ValidateProjectName before anything touches the disk. Fetching a project that does not exist
-// fails with "project <name> not found"; only a push creates one.
+// "/" or "~/" and an optional trailing "/" (so ssh://HOST:PORT/app.git, HOST:app and ssh://HOST/~/app.git
+// all name "app"). The name must pass baleen.ValidateProjectName before anything touches the disk.
+// Fetching a project that does not exist fails with "project <name> not found"; only a push creates one.
 //
 // Every ssh command that is not git's own (`ssh -p PORT HOST builds api`) goes to a CommandHandler, which
 // the commands package implements. There is no shell, no pty, no port or agent forwarding.
 //
 // The package also reads the stored repositories for the pipeline: Repositories implements
-// baleen.Repositories, with pushed trees served as an fs.FS without a checkout.
+// baleen.Repositories, with pushed trees served as an fs.FS without a checkout (go-git reads the objects
+// in-process), and fetches dependency repositories.
 package gitd

@@ -2,6 +2,7 @@ package gitd
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -11,14 +12,8 @@ import (
 	"sync"
 
 	"github.com/baleen-ci/baleen"
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/plumbing/transport/http"
-	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	gossh "golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // FetchConfig says how Baleen authenticates when it fetches dependency repositories.
@@ -31,6 +26,8 @@ type FetchConfig struct {
 	KnownHostsPath string
 	// HTTP holds credentials for https:// sources by host; a host without an entry is fetched anonymously.
 	HTTP map[string]HTTPCredential
+	// AllowGitProtocol lets sources use git://, which is neither authenticated nor encrypted.
+	AllowGitProtocol bool
 }
 
 // HTTPCredential is a user name and password (or token) for an https git host.
@@ -84,7 +81,9 @@ func (r *Repositories) lock(project string) func() {
 
 // Fetch fetches branch of src into project's repository, which it creates if need be, and returns the
 // branch fetched (the remote's default branch when branch is empty) and the commit at its head. src is any
-// URL git can fetch (ssh://, https://, file://) or a path.
+// URL git can fetch (ssh://, https://, file://, scp-like HOST:PATH, git:// when the config allows it) or an
+// absolute path. git fetch does the work, under the same fsck as a push: ssh through OpenSSH with the fetch
+// key and known_hosts, https with the configured credentials.
 func (r *Repositories) Fetch(ctx context.Context, project, src, branch string) (string, string, error) {
 	if r.fetch == nil {
 		r = r.WithFetch(FetchConfig{})
@@ -92,50 +91,164 @@ func (r *Repositories) Fetch(ctx context.Context, project, src, branch string) (
 	if err := baleen.ValidateProjectName(project); err != nil {
 		return "", "", err
 	}
+	kind, err := r.sourceKind(src)
+	if err != nil {
+		return "", "", fmt.Errorf("fetch %s: %w", baleen.RedactURL(src), err)
+	}
+	env, target, err := r.fetchEnv(kind, src)
+	if err != nil {
+		return "", "", fmt.Errorf("fetch %s: %w", baleen.RedactURL(src), err)
+	}
 	unlock := r.lock(project)
 	defer unlock()
-	if _, err := os.Stat(filepath.Join(r.dir, project+".git")); errors.Is(err, os.ErrNotExist) {
+	dir := filepath.Join(r.dir, project+".git")
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		if _, err := createBareRepo(r.dir, project); err != nil {
 			return "", "", err
 		}
 	}
-	repo, err := r.open(project)
-	if err != nil {
-		return "", "", err
-	}
-	auth, err := r.auth(src)
-	if err != nil {
-		return "", "", fmt.Errorf("fetch %s: %w", baleen.RedactURL(src), err)
-	}
-	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "src", URLs: []string{src}})
+	g := &gitRunner{env: env}
 	if branch == "" {
-		refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
+		out, err := g.run(ctx, dir, nil, append(fetchFlags(kind, r.fetch.cfg.AllowGitProtocol), "ls-remote", "--symref", "--", target, "HEAD")...)
 		if err != nil {
 			return "", "", fetchErr(src, err)
 		}
-		for _, ref := range refs {
-			if ref.Name() == plumbing.HEAD && ref.Type() == plumbing.SymbolicReference {
-				branch = ref.Target().Short()
-			}
-		}
-		if branch == "" {
+		ref, _, _ := strings.Cut(strings.TrimPrefix(strings.SplitN(string(out), "\n", 2)[0], "ref: "), "\t")
+		if !strings.HasPrefix(ref, "refs/heads/") {
 			return "", "", fmt.Errorf("fetch %s: the remote names no default branch; set branch in baleen.yml", baleen.RedactURL(src))
 		}
+		branch = strings.TrimPrefix(ref, "refs/heads/")
 	}
 	local := plumbing.NewBranchReferenceName(branch)
-	spec := config.RefSpec("+" + local.String() + ":" + local.String())
-	err = remote.FetchContext(ctx, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Auth: auth, Force: true, Tags: git.NoTags})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		if errors.Is(err, git.NoMatchingRefSpecError{}) || strings.Contains(err.Error(), "couldn't find remote ref") {
+	if local.Validate() != nil {
+		return "", "", fmt.Errorf("fetch %s: branch %q: %w", baleen.RedactURL(src), branch, baleen.ErrInvalid)
+	}
+	args := append(fetchFlags(kind, r.fetch.cfg.AllowGitProtocol), "fetch", "-q", "--no-tags", "--no-write-fetch-head", "--", target, "+"+local.String()+":"+local.String())
+	if _, err := g.run(ctx, dir, nil, args...); err != nil {
+		if strings.Contains(err.Error(), "couldn't find remote ref") {
 			return "", "", fmt.Errorf("fetch %s: no branch %q there: %w", baleen.RedactURL(src), branch, baleen.ErrNotFound)
 		}
 		return "", "", fetchErr(src, err)
 	}
-	ref, err := repo.Reference(local, true)
+	out, err := g.run(ctx, dir, nil, "rev-parse", "--verify", "-q", local.String()+"^{commit}")
 	if err != nil {
 		return "", "", fmt.Errorf("fetch %s: branch %s: %w", baleen.RedactURL(src), branch, baleen.ErrNotFound)
 	}
-	return branch, ref.Hash().String(), nil
+	return branch, strings.TrimSpace(string(out)), nil
+}
+
+// The kinds of source a dependency may name.
+const (
+	srcPath  = "file"
+	srcSSH   = "ssh"
+	srcHTTPS = "https"
+	srcHTTP  = "http"
+	srcGit   = "git"
+)
+
+// sourceKind says how src is fetched, refusing what must not be: control characters or spaces (an option
+// or a second argument in disguise), a relative name (it would be a path relative to the server's working
+// directory: a bare name must be a project on this server, which the pipeline resolves before it gets
+// here), git:// unless allowed, and any other scheme (ext::, fd::).
+func (r *Repositories) sourceKind(src string) (string, error) {
+	for _, c := range src {
+		if c <= ' ' || c == 0x7f {
+			return "", fmt.Errorf("the source holds a space or a control character: %w", baleen.ErrInvalid)
+		}
+	}
+	if strings.HasPrefix(src, "-") {
+		return "", fmt.Errorf("the source starts with '-': %w", baleen.ErrInvalid)
+	}
+	if scheme, _, ok := strings.Cut(src, "://"); ok {
+		switch strings.ToLower(scheme) {
+		case "ssh", "git+ssh", "ssh+git":
+			return srcSSH, nil
+		case "https":
+			return srcHTTPS, nil
+		case "http":
+			return srcHTTP, nil
+		case "file":
+			return srcPath, nil
+		case "git":
+			if !r.fetch.cfg.AllowGitProtocol {
+				return "", fmt.Errorf("git:// sources are unauthenticated and unencrypted; allow them with allow_git_protocol in the server config: %w", baleen.ErrInvalid)
+			}
+			return srcGit, nil
+		default:
+			return "", fmt.Errorf("scheme %s:// is not supported; use ssh://, https:// or a path: %w", scheme, baleen.ErrInvalid)
+		}
+	}
+	if filepath.IsAbs(src) {
+		return srcPath, nil
+	}
+	if strings.Contains(src, "::") {
+		return "", fmt.Errorf("transport helpers (<helper>::<address>) are not supported: %w", baleen.ErrInvalid)
+	}
+	if host, _, ok := strings.Cut(src, ":"); ok && !strings.Contains(host, "/") && host != "" {
+		return srcSSH, nil // scp-like [user@]host:path
+	}
+	return "", fmt.Errorf("%q is not a project on this server, nor a URL or an absolute path: %w", src, baleen.ErrInvalid)
+}
+
+// fetchFlags are the settings of every fetch: the same fsck as a push, and only the protocols of kind.
+func fetchFlags(kind string, allowGit bool) []string {
+	gitProto := "never"
+	if allowGit {
+		gitProto = "always"
+	}
+	return []string{"-c", "transfer.fsckObjects=true", "-c", "fetch.fsckObjects=true", "-c", "protocol.allow=never",
+		"-c", "protocol.file.allow=always", "-c", "protocol.ssh.allow=always", "-c", "protocol.https.allow=always",
+		"-c", "protocol.http.allow=always", "-c", "protocol.git.allow=" + gitProto, "-c", "credential.helper=",
+		"-c", "core.hooksPath=/dev/null"}
+}
+
+// fetchEnv is the environment of a fetch from src, and the URL to hand git: ssh through OpenSSH with the
+// fetch key and known_hosts (user "git" unless the URL names one), https with the configured credentials
+// passed in the environment (never on a command line others may read), http anonymously.
+func (r *Repositories) fetchEnv(kind, src string) (env []string, target string, err error) {
+	env = []string{"GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false", "SSH_ASKPASS=/bin/false"}
+	switch kind {
+	case srcSSH:
+		if r.fetch.cfg.KnownHostsPath == "" {
+			return nil, "", fmt.Errorf("ssh sources need known_hosts in the server config: %w", baleen.ErrInvalid)
+		}
+		if _, err := r.signer(); err != nil {
+			return nil, "", err
+		}
+		ssh := []string{"ssh", "-F", "/dev/null", "-i", r.fetch.cfg.KeyPath, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+			"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + r.fetch.cfg.KnownHostsPath,
+			"-o", "GlobalKnownHostsFile=/dev/null", "-o", "ConnectTimeout=30"}
+		for i, a := range ssh {
+			ssh[i] = shellQuote(a)
+		}
+		env = append(env, "GIT_SSH_COMMAND="+strings.Join(ssh, " "), "GIT_SSH_VARIANT=ssh")
+		return env, withSSHUser(src), nil
+	case srcHTTPS:
+		u, err := url.Parse(src)
+		if err != nil {
+			return nil, "", fmt.Errorf("not a URL: %w", baleen.ErrInvalid)
+		}
+		if c, ok := r.fetch.cfg.HTTP[u.Host]; ok {
+			token := base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password))
+			env = append(env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.https://"+u.Host+"/.extraHeader",
+				"GIT_CONFIG_VALUE_0=Authorization: Basic "+token)
+		}
+	}
+	return env, src, nil
+}
+
+// withSSHUser names the user "git" in an ssh source that names none.
+func withSSHUser(src string) string {
+	if u, err := url.Parse(src); err == nil && strings.Contains(src, "://") {
+		if u.User == nil {
+			u.User = url.User("git")
+		}
+		return u.String()
+	}
+	if host, _, _ := strings.Cut(src, ":"); !strings.Contains(host, "@") {
+		return "git@" + src
+	}
+	return src
 }
 
 // fetchErr words a fetch failure, keeping credentials out of it.
@@ -152,49 +265,16 @@ func fetchErr(src string, err error) error {
 	}
 	kind := baleen.ErrUnavailable
 	switch {
-	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
+	case strings.Contains(msg, "REMOTE HOST IDENTIFICATION HAS CHANGED"):
+		msg = "host key mismatch: the host's key is not the one known_hosts lists; " + msg
 		kind = baleen.ErrUnauthorized
-	case errors.Is(err, transport.ErrRepositoryNotFound):
+	case strings.Contains(msg, "Permission denied"), strings.Contains(msg, "Authentication failed"),
+		strings.Contains(msg, "Host key verification failed"):
+		kind = baleen.ErrUnauthorized
+	case strings.Contains(msg, "not found"), strings.Contains(msg, "does not appear to be a git repository"):
 		kind = baleen.ErrNotFound
 	}
 	return fmt.Errorf("fetch %s: %s: %w", baleen.RedactURL(src), msg, kind)
-}
-
-// auth picks the credentials for src.
-func (r *Repositories) auth(src string) (transport.AuthMethod, error) {
-	ep, err := transport.NewEndpoint(src)
-	if err != nil {
-		return nil, fmt.Errorf("not a git URL or path: %w", baleen.ErrInvalid)
-	}
-	switch ep.Protocol {
-	case "ssh":
-		if r.fetch.cfg.KnownHostsPath == "" {
-			return nil, fmt.Errorf("ssh sources need known_hosts in the server config: %w", baleen.ErrInvalid)
-		}
-		hostKeys, err := knownhosts.New(r.fetch.cfg.KnownHostsPath)
-		if err != nil {
-			return nil, fmt.Errorf("known_hosts: %w", err)
-		}
-		signer, err := r.signer()
-		if err != nil {
-			return nil, err
-		}
-		user := ep.User
-		if user == "" {
-			user = "git"
-		}
-		return &gitssh.PublicKeys{User: user, Signer: signer, HostKeyCallbackHelper: gitssh.HostKeyCallbackHelper{HostKeyCallback: hostKeys}}, nil
-	case "https":
-		if c, ok := r.fetch.cfg.HTTP[ep.Host]; ok {
-			return &http.BasicAuth{Username: c.Username, Password: c.Password}, nil
-		}
-		return nil, nil
-	case "http":
-		// Credentials never travel in clear: plain http is fetched anonymously.
-		return nil, nil
-	default:
-		return nil, nil
-	}
 }
 
 // Contains reports whether rev (a full or abbreviated commit id) names a commit in the history of commit

@@ -87,3 +87,19 @@ func TestFetchAndContains(t *testing.T) {
 		t.Errorf("DeployKey changed between calls: %q then %q", key, again)
 	}
 }
+
+// TestFetchRefusesSources stops a pusher from turning a dependency's src into an option, a second argument,
+// a path relative to the server's working directory, an unencrypted git:// fetch or a transport helper
+// that runs commands (ext::).
+func TestFetchRefusesSources(t *testing.T) {
+	base, _ := NewRepositories(t.TempDir())
+	repos := base.WithFetch(FetchConfig{KeyPath: filepath.Join(t.TempDir(), "key")})
+	for _, src := range []string{
+		"users", "sub/dir", "/tmp/a b", "https://example.com/x\n--upload-pack=evil", "-uevil", "--upload-pack=touch /tmp/x",
+		"git://127.0.0.1/x.git", "ext::sh -c touch% /tmp/pwned", "fd::3",
+	} {
+		if _, _, err := repos.Fetch(context.Background(), "users", src, "main"); !errors.Is(err, baleen.ErrInvalid) {
+			t.Errorf("Fetch(%q): got %v, want ErrInvalid", src, err)
+		}
+	}
+}

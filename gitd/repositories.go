@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/go-git/go-git/v5"
@@ -72,14 +73,17 @@ func (r *Repositories) Resolve(_ context.Context, project, rev string) (string, 
 	return h.String(), nil
 }
 
-// SetRef points name at commit.
-func (r *Repositories) SetRef(_ context.Context, project, name, commit string) error {
-	repo, err := r.open(project)
-	if err != nil {
+// SetRef points name at commit, with git update-ref: the ref file is replaced whole (lock and rename), so
+// a fetch that reads it meanwhile sees the old value or the new one, never an empty file.
+func (r *Repositories) SetRef(ctx context.Context, project, name, commit string) error {
+	if _, err := r.open(project); err != nil {
 		return err
 	}
-	ref := plumbing.NewHashReference(plumbing.ReferenceName(name), plumbing.NewHash(commit))
-	if err := repo.Storer.SetReference(ref); err != nil {
+	if !plumbing.IsHash(commit) || !strings.HasPrefix(name, "refs/") {
+		return fmt.Errorf("set %s of %s to %q: %w", name, project, commit, baleen.ErrInvalid)
+	}
+	dir := filepath.Join(r.dir, project+".git")
+	if _, err := (&gitRunner{}).run(ctx, dir, nil, "update-ref", "-m", "baleen", name, commit); err != nil {
 		return fmt.Errorf("set %s of %s: %w", name, project, err)
 	}
 	return nil

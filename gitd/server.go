@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -41,17 +42,46 @@ type Config struct {
 	// KeepaliveInterval is how long a push may stay silent, while the Receiver works, before the server
 	// sends the client an empty progress packet; DefaultKeepaliveInterval when zero.
 	KeepaliveInterval time.Duration
-	// HandshakeTimeout bounds the time from a new connection to its first authenticated session: a client
-	// that connects and stalls (before or during key exchange or authentication) is dropped then, so that
-	// nobody without a key can hold connections open. DefaultHandshakeTimeout when zero.
+	// Hook is the command git runs as its proc-receive hook (`baleen hook`), which hands each push to this
+	// Server; "proc-receive" is appended to it. It is required.
+	Hook []string
+	// StateDir holds the hook script and the socket the hook reaches the Server on; "gitd" beside ReposDir when
+	// empty.
+	StateDir string
+	// MaxReceivePacks caps the pushes (git receive-pack processes, with their builds) that run at once;
+	// DefaultMaxReceivePacks when zero. A push past the cap is refused with a message to try again.
+	MaxReceivePacks int
+	// GitMemoryLimit caps the address space of each git child (RLIMIT_AS, set with util-linux's prlimit),
+	// so that a push whose deltas rebuild huge objects fails alone; DefaultGitMemoryLimit when zero, no cap
+	// when negative.
+	GitMemoryLimit int64
+	// MaxInputSize caps the size of the pack one push may send (receive.maxInputSize);
+	// DefaultMaxInputSize when zero.
+	MaxInputSize int64
+	// MaintenanceInterval is how often every repository gets `git maintenance run --auto`;
+	// DefaultMaintenanceInterval when zero.
+	MaintenanceInterval time.Duration
+	// HandshakeTimeout bounds the time from a new connection to its authentication: a client that connects
+	// and stalls (before or during key exchange or authentication) is dropped then, so that nobody without a
+	// key can hold connections open. DefaultHandshakeTimeout when zero.
 	HandshakeTimeout time.Duration
+	// MaxUnauthenticated caps the connections that have not authenticated yet, in all;
+	// DefaultMaxUnauthenticated when zero. Connections past it are closed at once.
+	MaxUnauthenticated int
+	// MaxUnauthenticatedPerSource caps them per client address; DefaultMaxUnauthenticatedPerSource when
+	// zero.
+	MaxUnauthenticatedPerSource int
+	// RSAHostKeyPath, when set, is a second host key, RSA (3072 bits), made on first start like the
+	// ed25519 one, for older clients that know no ed25519 (JSch in Jenkins or Eclipse).
+	RSAHostKeyPath string
 }
 
-// DefaultHandshakeTimeout is how long a connection may take to authenticate and open its first session.
-const DefaultHandshakeTimeout = 30 * time.Second
-
-// connKey keys, in the ssh.Context, the timer that closes a connection not authenticated in time.
-type connKey struct{}
+// Defaults of Config.
+const (
+	DefaultMaxReceivePacks = 32
+	DefaultGitMemoryLimit  = 4 << 30
+	DefaultMaxInputSize    = 8 << 30
+)
 
 // RefUpdate is one ref a push asks to move. Old and New are full hex object ids; a zero id ("000...0")
 // as Old creates the ref, as New deletes it.
@@ -74,6 +104,10 @@ type Push struct {
 	// Updates are the ref updates that passed the server's own checks (ref name, objects present, old value
 	// current), in the order the client sent them.
 	Updates []RefUpdate
+	// Options are the push options the client sent (git push -o ci.skip), in order.
+	Options []string
+	// Atomic says that the client asked for an atomic push: every ref moves, or none does.
+	Atomic bool
 }
 
 // Receiver decides a push's ref updates. The Server calls Receive once per push that has updates, after the
@@ -128,8 +162,22 @@ type Server struct {
 	keepalive time.Duration
 	keys      *authorizedKeys
 	hostKey   gossh.Signer
+	preauth   *preauth
 	ssh       *ssh.Server
 	locks     projectLocks
+	git       *gitRunner
+
+	stateDir     string
+	hookArgv     []string
+	hooksDir     string
+	hookSock     string
+	hookOnce     sync.Once
+	hookLn       *net.UnixListener
+	receiveSlots chan struct{}
+	maxInputSize int64
+	nonceSeed    string
+	// maintenanceEvery is how often every repository gets git maintenance.
+	maintenanceEvery time.Duration
 
 	// base is the context of the work a session starts that outlives its client (a push's Receive). It ends
 	// on Close.
@@ -140,6 +188,7 @@ type Server struct {
 	running int           // sessions whose work has not finished, including pushes whose client left
 	idle    chan struct{} // closed when running drops to 0; nil while it is 0 and nobody waits
 	closed  bool
+	pushes  map[string]*pushSession // by token
 }
 
 // New checks cfg, creates the repositories directory and the host key if they are missing, and returns a
@@ -154,6 +203,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("gitd: ReposDir is required")
 	case cfg.Receiver == nil:
 		return nil, errors.New("gitd: Receiver is required")
+	case len(cfg.Hook) == 0:
+		return nil, errors.New("gitd: Hook is required")
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -169,7 +220,22 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg = withDefaults(cfg)
+	seed, err := newToken()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		git:              newGitRunner(cfg.GitMemoryLimit, nil),
+		stateDir:         cfg.StateDir,
+		hookArgv:         cfg.Hook,
+		receiveSlots:     make(chan struct{}, cfg.MaxReceivePacks),
+		maxInputSize:     cfg.MaxInputSize,
+		nonceSeed:        seed,
+		maintenanceEvery: cfg.MaintenanceInterval,
+		pushes:           map[string]*pushSession{},
+		preauth: &preauth{max: cfg.MaxUnauthenticated, perSource: cfg.MaxUnauthenticatedPerSource,
+			timeout: cfg.HandshakeTimeout, bySource: map[string]int{}},
 		log:       log,
 		reposDir:  cfg.ReposDir,
 		receiver:  cfg.Receiver,
@@ -179,9 +245,17 @@ func New(cfg Config) (*Server, error) {
 		hostKey:   hostKey,
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
+	signers := []ssh.Signer{hostKey}
+	if cfg.RSAHostKeyPath != "" {
+		rsaKey, err := loadOrCreateRSAHostKey(cfg.RSAHostKeyPath)
+		if err != nil {
+			return nil, err
+		}
+		signers = append(signers, rsaKey)
+	}
 	s.ssh = &ssh.Server{
 		Version:     "Baleen",
-		HostSigners: []ssh.Signer{hostKey},
+		HostSigners: signers,
 		// The handler only says whether an offered key is listed. A client may offer keys it does not hold,
 		// so the identity is taken later, from the key whose signature checked out (serverConfig).
 		PublicKeyHandler:     func(_ ssh.Context, key ssh.PublicKey) bool { return s.keys.authorized(key) },
@@ -189,20 +263,44 @@ func New(cfg Config) (*Server, error) {
 		ChannelHandlers:      map[string]ssh.ChannelHandler{"session": s.handleSession},
 		RequestHandlers:      map[string]ssh.RequestHandler{},
 		SubsystemHandlers:    map[string]ssh.SubsystemHandler{},
-		ConnCallback: func(ctx ssh.Context, conn net.Conn) net.Conn {
-			timeout := cfg.HandshakeTimeout
-			if timeout <= 0 {
-				timeout = DefaultHandshakeTimeout
-			}
-			// A timer, not a deadline: gliderlabs resets the connection's deadlines on every read and write.
-			ctx.SetValue(connKey{}, time.AfterFunc(timeout, func() { _ = conn.Close() }))
-			return conn
-		},
+		ConnCallback:         s.connCallback,
 		ConnectionFailedCallback: func(conn net.Conn, err error) {
 			log.Debug("ssh handshake failed", "host", conn.RemoteAddr().String(), "err", err)
 		},
 	}
 	return s, nil
+}
+
+// withDefaults fills in the settings cfg leaves at zero.
+func withDefaults(cfg Config) Config {
+	if cfg.StateDir == "" {
+		cfg.StateDir = filepath.Join(filepath.Dir(cfg.ReposDir), "gitd")
+	}
+	if cfg.MaxReceivePacks <= 0 {
+		cfg.MaxReceivePacks = DefaultMaxReceivePacks
+	}
+	switch {
+	case cfg.GitMemoryLimit == 0:
+		cfg.GitMemoryLimit = DefaultGitMemoryLimit
+	case cfg.GitMemoryLimit < 0:
+		cfg.GitMemoryLimit = 0
+	}
+	if cfg.MaintenanceInterval <= 0 {
+		cfg.MaintenanceInterval = DefaultMaintenanceInterval
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.MaxUnauthenticated <= 0 {
+		cfg.MaxUnauthenticated = DefaultMaxUnauthenticated
+	}
+	if cfg.MaxUnauthenticatedPerSource <= 0 {
+		cfg.MaxUnauthenticatedPerSource = DefaultMaxUnauthenticatedPerSource
+	}
+	if cfg.MaxInputSize <= 0 {
+		cfg.MaxInputSize = DefaultMaxInputSize
+	}
+	return cfg
 }
 
 // serverConfig is the x/crypto configuration of one connection. gliderlabs/ssh adds the host key and the
@@ -211,12 +309,13 @@ func New(cfg Config) (*Server, error) {
 // VerifiedPublicKeyCallback runs only for the key the client signed with, after the signature checked out.
 // Its Permissions, a fresh object per connection, become the connection's: that, and nothing the offer
 // callback saw, is where the pusher's identity comes from.
-func (s *Server) serverConfig(ssh.Context) *gossh.ServerConfig {
+func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 	return &gossh.ServerConfig{
 		VerifiedPublicKeyCallback: func(conn gossh.ConnMetadata, key gossh.PublicKey, _ *gossh.Permissions, _ string) (*gossh.Permissions, error) {
 			if !s.keys.authorized(key) {
 				return nil, errors.New("key not authorized")
 			}
+			authenticated(ctx)
 			return &gossh.Permissions{Extensions: map[string]string{extFingerprint: gossh.FingerprintSHA256(key)}}, nil
 		},
 	}
@@ -228,6 +327,18 @@ func (s *Server) HostKey() gossh.PublicKey { return s.hostKey.PublicKey() }
 // Serve accepts ssh connections on l until Shutdown or Close, then returns ErrServerClosed; any other error
 // from l ends it too. l is closed when Serve returns.
 func (s *Server) Serve(l net.Listener) error {
+	var herr error
+	s.hookOnce.Do(func() {
+		s.hooksDir, s.hookSock, s.hookLn, herr = setupHooks(s.stateDir, s.hookArgv)
+		if herr == nil {
+			go s.acceptHooks(s.hookLn)
+			go s.maintain(s.base, s.maintenanceEvery)
+		}
+	})
+	if herr != nil {
+		_ = l.Close()
+		return herr
+	}
 	err := s.ssh.Serve(l)
 	if errors.Is(err, ssh.ErrServerClosed) {
 		return ErrServerClosed
@@ -248,7 +359,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.waitIdle(ctx); err != nil {
 		return fmt.Errorf("wait for pushes: %w", err)
 	}
+	s.closeHooks()
 	return nil
+}
+
+// closeHooks stops taking hook connections.
+func (s *Server) closeHooks() {
+	s.hookOnce.Do(func() {})
+	if s.hookLn != nil {
+		_ = s.hookLn.Close()
+	}
 }
 
 // Close closes the listeners and every connection at once and cancels the contexts of running Receivers.
@@ -257,6 +377,7 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel()
+	s.closeHooks()
 	if err := s.ssh.Close(); err != nil {
 		return fmt.Errorf("close ssh: %w", err)
 	}
@@ -309,6 +430,9 @@ type call struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	fingerprint    string
+	conn           *gossh.ServerConn
+	// gitProtocol is the GIT_PROTOCOL the client sent with an env request ("version=2"), or "".
+	gitProtocol string
 }
 
 func (c *call) errorf(format string, args ...any) {
@@ -324,10 +448,6 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 		_ = nc.Reject(gossh.Prohibited, "not authenticated")
 		return
 	}
-	// Authenticated: the handshake deadline no longer applies (a push may build for half an hour).
-	if t, ok := ctx.Value(connKey{}).(*time.Timer); ok {
-		t.Stop()
-	}
 	ch, reqs, err := nc.Accept()
 	if err != nil {
 		return
@@ -335,9 +455,19 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	started := false
+	gitProtocol := ""
 	for req := range reqs {
 		var line string
 		switch req.Type {
+		case "env":
+			// Only GIT_PROTOCOL, which selects git's wire protocol (v2), is taken.
+			var kv struct{ Name, Value string }
+			ok := gossh.Unmarshal(req.Payload, &kv) == nil && kv.Name == "GIT_PROTOCOL" && gitProtocolValue.MatchString(kv.Value)
+			if ok && !started {
+				gitProtocol = kv.Value
+			}
+			_ = req.Reply(ok, nil)
+			continue
 		case "exec":
 			var payload struct{ Command string }
 			if err := gossh.Unmarshal(req.Payload, &payload); err != nil {
@@ -356,7 +486,7 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 		}
 		started = true
 		_ = req.Reply(true, nil)
-		c := &call{ctx: sctx, stdin: ch, stdout: ch, stderr: ch.Stderr(), fingerprint: fp}
+		c := &call{ctx: sctx, stdin: ch, stdout: ch, stderr: ch.Stderr(), fingerprint: fp, conn: conn, gitProtocol: gitProtocol}
 		go func() {
 			defer s.end()
 			code := s.run(c, line, req.Type == "shell")
@@ -384,10 +514,8 @@ func (s *Server) run(c *call, line string, shell bool) int {
 		s.log.Info("git command refused", "key", c.fingerprint, "err", err)
 		c.errorf("baleen: %v\n", err)
 		return 1
-	case req.service == serviceReceivePack:
-		return s.receivePack(c, req.project)
 	default:
-		return s.uploadPack(c, req.project)
+		return s.serveGit(c, req)
 	}
 }
 

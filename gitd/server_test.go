@@ -31,6 +31,25 @@ const zeroID = "0000000000000000000000000000000000000000"
 // testTimeout bounds every git and ssh run, so that a hang fails the test instead of stalling it.
 const testTimeout = 2 * time.Minute
 
+// TestMain lets the test binary stand in for `baleen hook`: git runs it as the proc-receive hook with
+// GITD_TEST_HOOK=1 in its environment.
+func TestMain(m *testing.M) {
+	if os.Getenv("GITD_TEST_HOOK") == "1" {
+		os.Exit(gitd.RunHook(os.Getenv, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// testHook is the hook command for a test Server.
+func testHook(t *testing.T) []string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{"env", "GITD_TEST_HOOK=1", exe}
+}
+
 // requireTools skips, or fails under CI, when the real clients are missing.
 func requireTools(t *testing.T) {
 	t.Helper()
@@ -170,6 +189,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with a chance to change the Server's Config first.
+func newEnvWith(t *testing.T, change func(*gitd.Config)) *env {
+	t.Helper()
 	requireTools(t)
 	dir := t.TempDir()
 	e := &env{
@@ -191,14 +216,19 @@ func newEnv(t *testing.T) *env {
 	if err := os.WriteFile(filepath.Join(e.home, ".gitconfig"), []byte(gitconfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gitd.New(gitd.Config{
+	cfg := gitd.Config{
 		HostKeyPath:        filepath.Join(dir, "host_key"),
 		AuthorizedKeysPath: e.authorized,
 		ReposDir:           e.reposDir,
 		Logger:             slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Receiver:           e.recv,
 		Commands:           e.cmds,
-	})
+		Hook:               testHook(t),
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	srv, err := gitd.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

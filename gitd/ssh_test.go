@@ -379,7 +379,7 @@ func TestClientDisconnectMidReceive(t *testing.T) {
 func TestHostKeyKept(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys", "host")
-	cfg := gitd.Config{HostKeyPath: path, AuthorizedKeysPath: filepath.Join(dir, "ak"), ReposDir: filepath.Join(dir, "repos"), Receiver: &fakeReceiver{}}
+	cfg := gitd.Config{HostKeyPath: path, AuthorizedKeysPath: filepath.Join(dir, "ak"), ReposDir: filepath.Join(dir, "repos"), Receiver: &fakeReceiver{}, Hook: testHook(t)}
 	first, err := gitd.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -450,7 +450,7 @@ func TestStalledConnectionDropped(t *testing.T) {
 	dir := t.TempDir()
 	srv, err := gitd.New(gitd.Config{
 		HostKeyPath: filepath.Join(dir, "host_key"), AuthorizedKeysPath: filepath.Join(dir, "authorized_keys"),
-		ReposDir: filepath.Join(dir, "repos"), Receiver: &fakeReceiver{}, HandshakeTimeout: time.Second,
+		ReposDir: filepath.Join(dir, "repos"), Receiver: &fakeReceiver{}, HandshakeTimeout: time.Second, Hook: testHook(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -472,5 +472,55 @@ func TestStalledConnectionDropped(t *testing.T) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("a stalled connection was still open after a minute; want it closed after the handshake timeout")
+	}
+}
+
+// TestUnauthenticatedFloodLeavesRoom stops a client without a key from taking every connection slot: many
+// connections from one address that never authenticate are capped per source, and an authorized client
+// from another address still runs its command.
+func TestUnauthenticatedFloodLeavesRoom(t *testing.T) {
+	e := newEnv(t)
+	var conns []net.Conn
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	for range gitd.DefaultMaxUnauthenticatedPerSource * 3 {
+		c, err := dialer.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatalf("dial from 127.0.0.2: %v", err)
+		}
+		conns = append(conns, c)
+	}
+	// The connections past the cap are closed by the server: reading from them ends.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	closed := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for _, c := range conns {
+		wg.Go(func() {
+			c.SetReadDeadline(deadline)
+			_, err := io.Copy(io.Discard, c)
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				mu.Lock()
+				closed++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if want := gitd.DefaultMaxUnauthenticatedPerSource * 2; closed < want {
+		t.Errorf("connections closed past the per-source cap: got %d, want at least %d", closed, want)
+	}
+	e.cmds.setFn(func(s gitd.Session) int {
+		fmt.Fprintln(s.Stdout, "projects listed")
+		return 0
+	})
+	out, err := e.command(e.dir, e.key, "ssh", append(e.sshArgs(e.key)[1:], "git@127.0.0.1", "projects")...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "projects listed") {
+		t.Errorf("authorized ssh projects during the flood: %v\n%s", err, out)
 	}
 }

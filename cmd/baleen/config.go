@@ -32,6 +32,12 @@ type Config struct {
 	LogLevel    string                `yaml:"log_level"`
 	// KnownHosts is the OpenSSH known_hosts file that ssh:// dependency sources are checked against.
 	KnownHosts string `yaml:"known_hosts"`
+	// AllowGitProtocol lets dependency sources use git://.
+	AllowGitProtocol bool `yaml:"allow_git_protocol"`
+	// MaxPushes caps the pushes that run at once (0: gitd's default).
+	MaxPushes int `yaml:"max_pushes"`
+	// GitMemoryLimitMB caps the address space of each git child, in MiB (0: gitd's default).
+	GitMemoryLimitMB int64 `yaml:"git_memory_limit_mb"`
 	// GitCredentials are the credentials for https:// dependency sources, by host.
 	GitCredentials map[string]Login `yaml:"git_credentials"`
 	// Registries are the credentials for the registries builds push to, by host[:port].
@@ -146,6 +152,9 @@ func (c Config) validate() error {
 	}
 	if c.DeployGrace < 0 {
 		errs = append(errs, fmt.Errorf("deploy_grace: want a duration of 0 or more, got %s", c.DeployGrace))
+	}
+	if c.MaxPushes < 0 || c.GitMemoryLimitMB < 0 {
+		errs = append(errs, fmt.Errorf("max_pushes, git_memory_limit_mb: want 0 (the default) or more"))
 	}
 	if c.KeepBuilds < 1 {
 		errs = append(errs, fmt.Errorf("keep_builds: want 1 or more, got %d", c.KeepBuilds))

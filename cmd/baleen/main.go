@@ -93,6 +93,8 @@ func run(ctx context.Context, stop func(), args []string, e env) int {
 	switch args[0] {
 	case "--version":
 		return cmdVersion(ctx, nil, e)
+	case "hook": // run by git receive-pack under baleen serve; not listed
+		return cmdHook(args[1:], e)
 	case "help", "-h", "--help":
 		fmt.Fprint(e.stdout, usage())
 		return exitOK

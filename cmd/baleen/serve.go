@@ -6,14 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -22,6 +20,7 @@ import (
 	"github.com/baleen-ci/baleen/gitd/commands"
 	"github.com/baleen-ci/baleen/pipeline"
 	"github.com/baleen-ci/baleen/pipeline/docker"
+	"github.com/baleen-ci/baleen/receive"
 	"github.com/baleen-ci/baleen/store"
 )
 
@@ -58,6 +57,14 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	gitVersion, err := gitd.CheckGit(ctx)
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the baleen binary for git's hook: %w", err)
+	}
 	st, err := store.Open(filepath.Join(cfg.Data, "db"), logger)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -83,7 +90,8 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if err != nil {
 		return err
 	}
-	fetch := gitd.FetchConfig{KeyPath: filepath.Join(cfg.Data, "fetch_ed25519_key"), KnownHostsPath: cfg.KnownHosts, HTTP: map[string]gitd.HTTPCredential{}}
+	fetch := gitd.FetchConfig{KeyPath: filepath.Join(cfg.Data, "fetch_ed25519_key"), KnownHostsPath: cfg.KnownHosts, HTTP: map[string]gitd.HTTPCredential{},
+		AllowGitProtocol: cfg.AllowGitProtocol}
 	for host, l := range cfg.GitCredentials {
 		pw, err := l.password()
 		if err != nil {
@@ -119,11 +127,15 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	defer func() { err = errors.Join(err, stopHTTP(context.WithoutCancel(ctx))) }()
 	srv, err := gitd.New(gitd.Config{
 		HostKeyPath:        filepath.Join(cfg.Data, "ssh_host_ed25519_key"),
+		RSAHostKeyPath:     filepath.Join(cfg.Data, "ssh_host_rsa_key"),
 		AuthorizedKeysPath: cfg.AuthorizedKeys,
 		ReposDir:           reposDir,
 		Logger:             logger,
-		Receiver:           &receiver{sched: sched, projects: st, builds: st, repos: repos, log: logger, pending: map[string][]dependent{}},
+		Receiver:           receive.New(sched, st, st, repos, logger),
 		Commands:           commandAdapter{handler},
+		Hook:               []string{exe, "hook"},
+		MaxReceivePacks:    cfg.MaxPushes,
+		GitMemoryLimit:     cfg.GitMemoryLimitMB << 20,
 	})
 	if err != nil {
 		return err
@@ -132,7 +144,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("baleen serving", "addr", l.Addr().String(), "data", cfg.Data, "authorized_keys", cfg.AuthorizedKeys)
+	logger.Info("baleen serving", "addr", l.Addr().String(), "data", cfg.Data, "authorized_keys", cfg.AuthorizedKeys, "git", gitVersion)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 
@@ -184,156 +196,6 @@ func instanceID(data string) (string, error) {
 		return "", fmt.Errorf("instance id: %w", err)
 	}
 	return id, nil
-}
-
-// receiver runs the builds of a push, and after a green push the builds of the projects that depend on
-// what it pushed.
-type receiver struct {
-	sched    *pipeline.Scheduler
-	projects baleen.ProjectStore
-	builds   baleen.BuildStore
-	repos    baleen.Repositories
-	log      *slog.Logger
-	mu       sync.Mutex
-	// pending holds, by project, branch and commit of a green build, the dependents to rebuild once
-	// the push has moved the branch.
-	pending map[string][]dependent
-}
-
-// dependent is a project to rebuild after a dependency's green push.
-type dependent struct{ project, branch string }
-
-var (
-	_ gitd.Receiver     = (*receiver)(nil)
-	_ gitd.PostReceiver = (*receiver)(nil)
-)
-
-const zeroID = "0000000000000000000000000000000000000000"
-
-// Receive builds each pushed branch; a branch whose build fails is rejected.
-func (r *receiver) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error {
-	errs := make([]error, len(p.Updates))
-	if err := r.projects.CreateProject(ctx, baleen.Project{Name: p.Project, Created: time.Now().UTC()}); err == nil {
-		fmt.Fprintf(out, "created project %s\n", p.Project)
-	} else if !errors.Is(err, baleen.ErrExists) {
-		for i := range errs {
-			errs[i] = fmt.Errorf("record project: %w", err)
-		}
-		return errs
-	}
-	for i, u := range p.Updates {
-		switch {
-		case u.Name == "refs/baleen" || strings.HasPrefix(u.Name, "refs/baleen/"):
-			errs[i] = errors.New("refs/baleen/ is reserved for Baleen's own records")
-		case u.New == zeroID:
-			fmt.Fprintf(out, "%s deleted\n", u.Name)
-		case !strings.HasPrefix(u.Name, "refs/heads/"):
-			fmt.Fprintf(out, "%s stored; only branches are built\n", u.Name)
-		default:
-			errs[i] = r.build(ctx, p, u, out)
-		}
-	}
-	return errs
-}
-
-func (r *receiver) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, out io.Writer) error {
-	branch := strings.TrimPrefix(u.Name, "refs/heads/")
-	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: p.Fingerprint, Out: out})
-	switch {
-	case errors.Is(err, pipeline.ErrNothingToBuild):
-		fmt.Fprintf(out, "%s: nothing to build (no baleen.yml)\n", branch)
-		return nil
-	case err != nil:
-		r.log.Error("build", "project", p.Project, "commit", u.New, "key", p.Fingerprint, "err", err)
-		return fmt.Errorf("build not run: %v", err)
-	case b.Status == baleen.StatusPassed:
-		if deps := r.dependents(ctx, p.Project, branch); len(deps) > 0 {
-			var names []string
-			for _, d := range deps {
-				names = append(names, d.project+" ("+d.branch+")")
-			}
-			fmt.Fprintf(out, "queued once %s moves: rebuild of the projects that depend on it: %s\n", branch, strings.Join(names, ", "))
-			r.mu.Lock()
-			r.pending[p.Project+"\x00"+u.Name+"\x00"+u.New] = deps
-			r.mu.Unlock()
-		}
-		return nil
-	case b.Status == baleen.StatusFailed && b.FailedStage != "":
-		return fmt.Errorf("build #%d failed: %s", b.Number, b.FailedStage)
-	default:
-		return fmt.Errorf("build #%d %s", b.Number, b.Status)
-	}
-}
-
-// dependents lists the projects whose latest build depended on branch of project and asked to be rebuilt
-// when it changes.
-func (r *receiver) dependents(ctx context.Context, project, branch string) []dependent {
-	ps, err := r.projects.Projects(ctx)
-	if err != nil {
-		r.log.Error("list projects", "err", err)
-		return nil
-	}
-	var out []dependent
-	for _, p := range ps {
-		if p.Name == project {
-			continue
-		}
-		// The latest build that read its baleen.yml to the end: a build still queued or resolving has no
-		// dependencies recorded yet, and one with a broken baleen.yml says nothing of them.
-		recent, err := r.builds.Builds(ctx, baleen.BuildFilter{Project: p.Name, Limit: 10})
-		if err != nil {
-			continue
-		}
-		var b baleen.Build
-		for _, c := range recent {
-			if c.Status.Final() && c.FailedStage != baleen.StageConfig {
-				b = c
-				break
-			}
-		}
-		if b.Branch == "" {
-			continue
-		}
-		for _, d := range b.Dependencies {
-			if d.Project == project && d.Branch == branch && d.RebuildDependents {
-				out = append(out, dependent{project: p.Name, branch: b.Branch})
-				break
-			}
-		}
-	}
-	return out
-}
-
-// PostReceive starts the rebuilds of dependents that Receive queued, now that the branch has moved, and
-// forgets those of refs that did not move.
-func (r *receiver) PostReceive(ctx context.Context, p gitd.Push, moved []gitd.RefUpdate) {
-	r.mu.Lock()
-	queued := map[string][]dependent{}
-	for _, u := range p.Updates {
-		key := p.Project + "\x00" + u.Name + "\x00" + u.New
-		queued[key] = r.pending[key]
-		delete(r.pending, key)
-	}
-	r.mu.Unlock()
-	for _, u := range moved {
-		deps := queued[p.Project+"\x00"+u.Name+"\x00"+u.New]
-		for _, d := range deps {
-			commit, err := r.repos.Resolve(ctx, d.project, "refs/heads/"+d.branch)
-			if err != nil {
-				r.log.Error("rebuild dependent", "project", d.project, "err", err)
-				continue
-			}
-			go func() {
-				b, err := r.sched.Run(context.WithoutCancel(ctx), pipeline.Request{Project: d.project, Branch: d.branch, Commit: commit,
-					Pusher: "rebuild after " + p.Project + " " + strings.TrimPrefix(u.Name, "refs/heads/")})
-				if err != nil {
-					r.log.Error("rebuild dependent", "project", d.project, "err", err)
-					return
-				}
-				r.log.Info("dependent rebuilt", "project", d.project, "build", b.Number, "status", string(b.Status))
-			}()
-		}
-	}
 }
 
 // commandAdapter answers gitd's non-git ssh commands with the commands package.
