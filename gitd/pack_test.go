@@ -20,6 +20,9 @@ import (
 // testPack makes a small repository with the git CLI and returns a pack of its history and the head commit.
 func testPack(t *testing.T) ([]byte, string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the git CLI; -short runs without it")
+	}
 	if _, err := exec.LookPath("git"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("git not found: %v", err)

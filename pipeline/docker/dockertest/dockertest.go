@@ -44,9 +44,12 @@ const cleanupTimeout = 2 * time.Minute
 
 // Engine returns an Engine on the engine the environment names (DOCKER_HOST, or the local socket). When
 // that engine does not answer, the test fails if the environment variable CI is set and is skipped
-// otherwise. The Engine is closed when the test ends; its warnings go to the test's output.
+// otherwise. Under -short (no Docker, no network) it skips the test at once. The Engine is closed when the test ends; its warnings go to the test's output.
 func Engine(t testing.TB) *docker.Engine {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a Docker engine; -short runs without one")
+	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e, err := docker.FromEnv(docker.Options{Logger: log})
 	if err != nil {
