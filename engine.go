@@ -6,20 +6,29 @@ import (
 	"io/fs"
 )
 
-// Engine is the container runtime a pipeline drives; pipeline/docker implements it with the Docker Engine
-// API. One Engine serves many builds at once: every method is safe for concurrent use, and every object it
-// makes for a build carries the label LabelBuild with the build's id.
+// Engine is the container runtime a pipeline drives: an ImageBuilder and a ContainerRunner that can be
+// pinged. pipeline/docker implements it with the Docker Engine API. One Engine serves many builds at once:
+// every method is safe for concurrent use, and every object it makes for a build carries the label
+// LabelBuild with the build's id.
 //
-// The pipeline calls, for one build: Ping; BuildImage and EnsureImage for each image; Setup; Start, Inspect,
-// Exec and Logs for the dependencies; Run for the subject; CopyFrom for its artifacts; Tag; and always
-// Teardown, with a context that was not cancelled, whatever happened before.
+// The pipeline calls, for one build: Ping; then the ImageBuilder's BuildImage and EnsureImage for each
+// image; then the ContainerRunner's Setup, Start, Inspect, Exec and Logs for the dependencies, Run for the
+// subject and CopyFrom for its artifacts; then Tag; and always Teardown, with a context that was not
+// cancelled, whatever happened before.
 //
 // Errors: an engine that cannot be reached wraps ErrUnavailable; an image or a path that does not exist
 // wraps ErrNotFound. Anything else is a failure of the step that was asked for.
 type Engine interface {
 	// Ping checks that the engine answers. Its error names the address it tried.
 	Ping(ctx context.Context) error
+	ImageBuilder
+	ContainerRunner
+}
 
+// ImageBuilder makes the images of a build. Its methods are safe for concurrent use; builds of different
+// BuildIDs may run side by side. BuildImage and EnsureImage come first, Tag only once the images a tag
+// names exist.
+type ImageBuilder interface {
 	// BuildImage builds req.Image from the build context req.Context (honouring its .dockerignore, streamed,
 	// never loaded whole into memory) and tags the result req.Ref. The builder's output goes to out.
 	BuildImage(ctx context.Context, id BuildID, req ImageRequest, out io.Writer) error
@@ -27,6 +36,15 @@ type Engine interface {
 	// EnsureImage makes sure ref is present in the engine, pulling it if it is not. Progress goes to out.
 	EnsureImage(ctx context.Context, ref string, out io.Writer) error
 
+	// Tag gives the image src the further reference ref.
+	Tag(ctx context.Context, src, ref string) error
+}
+
+// ContainerRunner runs the containers of a build on a network of its own. Call order for one build: Setup
+// once; Start, then Inspect, Exec and Logs on what it started, from several goroutines at once; Run;
+// CopyFrom on the container Run left; Teardown last, always, and safe to repeat. Builds of different
+// BuildIDs may use one ContainerRunner at the same time.
+type ContainerRunner interface {
 	// Setup creates the build's network. It may be called once per build.
 	Setup(ctx context.Context, id BuildID) error
 
@@ -50,9 +68,6 @@ type Engine interface {
 
 	// CopyFrom returns a tar stream of path (a file or directory) inside a container, running or not.
 	CopyFrom(ctx context.Context, container, path string) (io.ReadCloser, error)
-
-	// Tag gives the image src the further reference ref.
-	Tag(ctx context.Context, src, ref string) error
 
 	// Teardown removes every container, network and volume labelled with the build's id. It is idempotent
 	// and joins the errors of what it could not remove.

@@ -53,6 +53,9 @@ func testHook(t *testing.T) []string {
 // requireTools skips, or fails under CI, when the real clients are missing.
 func requireTools(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the git and ssh clients; -short runs without them")
+	}
 	for _, tool := range []string{"git", "ssh"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") != "" {

@@ -17,6 +17,9 @@ import (
 // gitRun runs the real git CLI in dir.
 func gitRun(t *testing.T, dir string, args ...string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the git CLI; -short runs without it")
+	}
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",

@@ -56,6 +56,9 @@ type Run struct {
 	// Report, when set, is called once the test report's summary is printed, to write what follows it
 	// (the test history's verdicts).
 	Report func(w io.Writer, r *baleen.TestReport)
+	// Stages, when set, runs the stages (the server's runner, which has the build's events and its record);
+	// when nil, Run makes one from Out, Secrets and StageDone.
+	Stages *StageRunner
 
 	// Commit, Branch and Number name what is built, for the tags the push stage makes.
 	Commit string
@@ -66,30 +69,32 @@ type Run struct {
 	Registry *Registry
 }
 
-// Registry is what the push stage needs: the engine's image store and the credentials of registries.
+// RegistryImages is what the push stage needs of the engine's images: it pushes a registry tag, then
+// removes that tag again (the per-build tag keeps the image). Both are called from one build at a time per
+// reference.
+type RegistryImages interface {
+	baleen.ImagePusher
+	RemoveImage(ctx context.Context, ref string) error
+}
+
+// Registry is what the push stage needs: the engine's images and the credentials of registries.
 type Registry struct {
-	Images baleen.Images
+	Images RegistryImages
 	// Auth returns the credentials for a registry ("host:port"), or nil to push anonymously.
 	Auth func(registry string) *baleen.RegistryAuth
 }
-
-// failure is a stage that failed for a reason of the build's own (a failing Dockerfile, a red test): a
-// verdict, not an error of the pipeline.
-type failure struct {
-	stage baleen.Stage
-	msg   string
-}
-
-func (f *failure) Error() string { return f.msg }
 
 // Run runs the pipeline of r and returns its result. A build that fails or is cancelled is a Result; the
 // error is reserved for infrastructure that could not be used (it wraps baleen.ErrUnavailable), and comes
 // with a Result that records how far the build got. Whatever happens, the build's containers, network and
 // volumes are removed before Run returns.
 func (p *Pipeline) Run(ctx context.Context, r Run) (res baleen.Result, err error) {
-	mask := NewMasker(r.Out, secretValues(r.Secrets))
-	defer mask.Close()
-	b := &build{Run: r, p: p, out: mask, mask: mask, start: time.Now(), images: map[string]string{}}
+	stages := r.Stages
+	if stages == nil {
+		stages = NewStageRunner(StageConfig{Out: r.Out, Secrets: secretValues(r.Secrets), Done: r.StageDone})
+		defer stages.Close()
+	}
+	b := &build{Run: r, p: p, stages: stages, out: stages.Out(), start: time.Now(), images: map[string]string{}}
 	log := p.logger.With("build", string(r.ID))
 
 	defer func() {
@@ -107,15 +112,25 @@ func (p *Pipeline) Run(ctx context.Context, r Run) (res baleen.Result, err error
 	}()
 
 	if err := p.engine.Ping(ctx); err != nil {
-		return b.result(ctx, &failure{stage: baleen.StageBuild, msg: err.Error()}), err
+		return b.result(ctx, &StageError{Stage: baleen.StageBuild, Status: baleen.StatusFailed, Message: err.Error(), Err: err}), err
 	}
-	ferr := b.stage(ctx, baleen.StageBuild, b.buildImages)
+	ferr := b.runStages(ctx)
+	res = b.result(ctx, ferr)
+	if ferr != nil && errors.Is(ferr, baleen.ErrUnavailable) {
+		return res, ferr
+	}
+	return res, nil
+}
+
+// runStages runs the stages from build to push and returns the error of the first that did not pass.
+func (b *build) runStages(ctx context.Context) error {
+	ferr := b.stages.Run(ctx, baleen.StageBuild, b.buildImages)
 	if ferr == nil {
-		ferr = b.stage(ctx, baleen.StageDepends, b.startDepends)
+		ferr = b.stages.Run(ctx, baleen.StageDepends, b.startDepends)
 	}
 	var subject string
 	if ferr == nil {
-		ferr = b.stage(ctx, baleen.StageTest, func(ctx context.Context) error {
+		ferr = b.stages.Run(ctx, baleen.StageTest, func(ctx context.Context) error {
 			var err error
 			subject, err = b.test(ctx)
 			return err
@@ -124,86 +139,41 @@ func (p *Pipeline) Run(ctx context.Context, r Run) (res baleen.Result, err error
 	if subject != "" {
 		// Artifacts are collected whether the tests passed or not, even when the build was cancelled.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), TeardownTimeout)
-		aerr := b.stage(actx, baleen.StageArtifacts, func(ctx context.Context) error { return b.collect(ctx, subject) })
+		aerr := b.stages.Run(actx, baleen.StageArtifacts, func(ctx context.Context) error { return b.collect(ctx, subject) })
 		cancel()
 		if ferr == nil {
 			ferr = aerr
 		}
 	}
 	if ferr == nil {
-		ferr = b.stage(ctx, baleen.StageTag, b.tag)
+		ferr = b.stages.Run(ctx, baleen.StageTag, b.tag)
 	}
-	if ferr == nil && r.Spec.Push != nil {
-		if r.Registry == nil {
+	if ferr == nil && b.Spec.Push != nil {
+		if b.Registry == nil {
 			fmt.Fprintf(b.out, "==> %s\nskipped: this run pushes nothing (baleen build -push pushes)\n", baleen.StagePush)
 		} else {
-			ferr = b.stage(ctx, baleen.StagePush, b.push)
+			ferr = b.stages.Run(ctx, baleen.StagePush, b.push)
 		}
 	}
-	res = b.result(ctx, ferr)
-	if ferr != nil && errors.Is(ferr, baleen.ErrUnavailable) {
-		return res, ferr
-	}
-	return res, nil
+	return ferr
 }
 
 // build is the state of one Run while it runs.
 type build struct {
 	Run
-	p   *Pipeline
-	out io.Writer
-	// mask masks secrets in what is kept apart from out: stage reasons, the verdict, report messages.
-	mask   *Masker
+	p      *Pipeline
+	stages *StageRunner
+	out    io.Writer
 	start  time.Time
-	stages []baleen.StageResult
 	images map[string]string
 	report *baleen.TestReport
 	files  []string
-	// failed is the first stage that failed.
-	failed baleen.Stage
 	pushed []baleen.PushedImage
 }
 
-// stage runs fn under a header and records its result.
-func (b *build) stage(ctx context.Context, s baleen.Stage, fn func(context.Context) error) error {
-	fmt.Fprintf(b.out, "==> %s\n", s)
-	start := time.Now()
-	err := fn(ctx)
-	sr := baleen.StageResult{Stage: s, Status: baleen.StatusPassed, Duration: time.Since(start)}
-	switch {
-	case err == nil:
-		fmt.Fprintf(b.out, "--> %s passed in %s\n", s, round(sr.Duration))
-	case ctx.Err() != nil && !errors.Is(err, baleen.ErrUnavailable):
-		sr.Status, sr.Message = baleen.StatusCancelled, "cancelled"
-		err = &failure{stage: s, msg: "cancelled"}
-		fmt.Fprintf(b.out, "--> %s cancelled after %s\n", s, round(sr.Duration))
-	default:
-		sr.Status, sr.Message = baleen.StatusFailed, b.mask.String(err.Error())
-		fmt.Fprintf(b.out, "--> %s failed in %s: %s\n", s, round(sr.Duration), err)
-	}
-	b.stages = append(b.stages, sr)
-	if err != nil && b.failed == "" {
-		b.failed = s
-	}
-	if b.StageDone != nil {
-		b.StageDone(sr)
-	}
-	return err
-}
-
 func (b *build) result(ctx context.Context, err error) baleen.Result {
-	res := baleen.Result{Status: baleen.StatusPassed, Stages: b.stages, Report: b.report, Artifacts: b.files, Images: b.images, Pushed: b.pushed}
-	if err == nil {
-		return res
-	}
-	res.Status, res.Message, res.FailedStage = baleen.StatusFailed, b.mask.String(err.Error()), b.failed
-	var f *failure
-	if errors.As(err, &f) && res.FailedStage == "" {
-		res.FailedStage = f.stage
-	}
-	if ctx.Err() != nil && !errors.Is(err, baleen.ErrUnavailable) {
-		res.Status, res.Message = baleen.StatusCancelled, "cancelled"
-	}
+	res := b.stages.Result(ctx, err)
+	res.Report, res.Artifacts, res.Images, res.Pushed = b.report, b.files, b.images, b.pushed
 	return res
 }
 
@@ -214,8 +184,8 @@ func (b *build) verdict(res *baleen.Result, err error) {
 		fmt.Fprintf(b.out, "ERROR after %s: %v\n", round(res.Duration), err)
 	case res.Status == baleen.StatusPassed:
 		fmt.Fprintf(b.out, "PASSED in %s\n", round(res.Duration))
-	case res.Status == baleen.StatusCancelled:
-		fmt.Fprintf(b.out, "CANCELLED after %s\n", round(res.Duration))
+	case res.Status == baleen.StatusCancelled || res.Status == baleen.StatusInterrupted:
+		fmt.Fprintf(b.out, "%s after %s\n", strings.ToUpper(string(res.Status)), round(res.Duration))
 	default:
 		fmt.Fprintf(b.out, "FAILED in %s: %s: %s\n", round(res.Duration), res.FailedStage, res.Message)
 	}
@@ -507,7 +477,7 @@ func (b *build) collect(ctx context.Context, container string) error {
 		b.report = report.Read(local["xunit"], local["coverage"])
 		// The reports are kept with the build and shown by `ssh HOST report`: no secret in them either.
 		for i, f := range b.report.Failures {
-			b.report.Failures[i].Message, b.report.Failures[i].Output = b.mask.String(f.Message), b.mask.String(f.Output)
+			b.report.Failures[i].Message, b.report.Failures[i].Output = b.stages.Mask(f.Message), b.stages.Mask(f.Output)
 		}
 		// Warnings name the files as the artifacts directory holds them, not by this machine's paths.
 		for i, w := range b.report.Warnings {
@@ -518,6 +488,7 @@ func (b *build) collect(ctx context.Context, container string) error {
 		if b.Report != nil {
 			b.Report(b.out, b.report)
 		}
+		b.stages.Publish(baleen.Event{Kind: baleen.EventTestSummary, Report: b.report, Text: b.report.Summary()})
 	}
 	return b.requireTests()
 }
@@ -564,10 +535,7 @@ func firstLine(s string) string {
 	return s
 }
 
-// round shortens a duration for people: 1.2s, 3m4s.
-func round(d time.Duration) time.Duration {
-	if d < time.Second {
-		return d.Round(time.Millisecond)
-	}
-	return d.Round(100 * time.Millisecond)
+// Teardown removes what build id left in the engine: for builds a crash cut short.
+func (p *Pipeline) Teardown(ctx context.Context, id baleen.BuildID) error {
+	return p.engine.Teardown(ctx, id)
 }

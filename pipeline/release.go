@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -16,84 +15,92 @@ import (
 // DefaultDeployBranch is the branch whose green builds deploy when baleen.yml names none.
 const DefaultDeployBranch = "main"
 
-// deploy runs the deploy stage for build b: it records a release, rolls it out with the Deployer and
-// records how each host ended. A release that fails on any host fails the stage.
+// deploy runs the deploy stage for build b through stages: it records a release, rolls it out with the
+// Deployer and records how each host ended, publishing release_started, host_switched per host and
+// release_finished. A release that fails on any host fails the stage.
 func (s *Scheduler) deploy(ctx context.Context, b baleen.Build, sp *baleen.Spec, images map[string]string, pushed []baleen.PushedImage,
-	by string, out io.Writer) (baleen.Release, baleen.StageResult) {
-	// The units' credentials (and the build's) go to the hosts; nothing the rollout prints may show them.
-	var secrets []string
-	for _, name := range sp.Credentials {
-		if v, ok := s.cfg.Secret(name); ok {
-			secrets = append(secrets, v)
+	by string, stages *StageRunner) (baleen.Release, error) {
+	var rel baleen.Release
+	err := stages.RunNoted(ctx, baleen.StageDeploy, func(ctx context.Context) (string, error) {
+		if s.cfg.Deployer == nil || s.cfg.Releases == nil {
+			return "", fmt.Errorf("deploy target %q: this server has no deploy targets (targets in its config)", sp.Deploy.Target)
 		}
-	}
-	for _, u := range sp.Deploy.Units {
-		for _, name := range u.Credentials {
-			if v, ok := s.cfg.Secret(name); ok {
-				secrets = append(secrets, v)
-			}
+		refs, err := releaseImages(sp.Deploy, images, pushed)
+		if err != nil {
+			return "", err
 		}
-	}
-	mask := NewMasker(out, secrets)
-	defer mask.Close()
-	out = mask
-	fmt.Fprintf(out, "==> %s\n", baleen.StageDeploy)
-	start := time.Now()
-	sr := baleen.StageResult{Stage: baleen.StageDeploy, Status: baleen.StatusPassed}
-	fail := func(rel baleen.Release, msg string) (baleen.Release, baleen.StageResult) {
-		msg = mask.String(msg)
-		sr.Status, sr.Message, sr.Duration = baleen.StatusFailed, msg, time.Since(start)
-		fmt.Fprintf(out, "--> %s failed in %s: %s\n", sr.Stage, round(sr.Duration), msg)
-		return rel, sr
-	}
-	if s.cfg.Deployer == nil || s.cfg.Releases == nil {
-		return fail(baleen.Release{}, fmt.Sprintf("deploy target %q: this server has no deploy targets (targets in its config)", sp.Deploy.Target))
-	}
-	refs, err := releaseImages(sp.Deploy, images, pushed)
-	if err != nil {
-		return fail(baleen.Release{}, err.Error())
-	}
-	if ctx.Err() != nil {
-		return fail(baleen.Release{}, s.stopped(ctx).Message)
-	}
-	rctx := context.WithoutCancel(ctx)
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		rel, err = s.rollout(ctx, b, sp, refs, by, stages)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("release #%d runs on %d hosts", rel.Number, len(rel.Hosts)), nil
+	})
+	return rel, err
+}
+
+// rollout records a release of b, rolls it out and records its outcome.
+func (s *Scheduler) rollout(ctx context.Context, b baleen.Build, sp *baleen.Spec, refs map[string]string, by string, stages *StageRunner) (baleen.Release, error) {
+	out, rctx := stages.Out(), context.WithoutCancel(ctx)
 	rel, err := s.cfg.Releases.CreateRelease(rctx, baleen.Release{
 		Project: b.Project, Build: b.Number, Commit: b.Commit, Target: sp.Deploy.Target, Images: refs,
 		Status: baleen.StatusRunning, Started: time.Now().UTC(), By: by,
 	})
 	if err != nil {
-		return fail(rel, fmt.Sprintf("record release: %v", err))
+		return rel, fmt.Errorf("record release: %w", err)
 	}
+	s.publishRelease(baleen.EventReleaseStarted, rel, "")
 	fmt.Fprintf(out, "release #%d of %s: build #%d to %s\n", rel.Number, b.Project, b.Number, sp.Deploy.Target)
 	hosts, err := s.cfg.Deployer.Deploy(ctx, rel, *sp.Deploy, out)
-	status, msg := baleen.StatusPassed, ""
+	status, msg := rolloutOutcome(ctx, hosts, err)
+	for i := range hosts {
+		hosts[i].Message = stages.Mask(hosts[i].Message)
+	}
+	msg = stages.Mask(msg)
+	now := time.Now().UTC()
+	if nr, uerr := s.cfg.Releases.UpdateRelease(rctx, b.Project, rel.Number, baleen.ReleasePatch{Status: &status, Message: &msg, Hosts: hosts, Finished: &now}); uerr != nil {
+		s.log.Error("record release", "project", b.Project, "release", rel.Number, "err", uerr)
+		rel.Status, rel.Message, rel.Hosts = status, msg, hosts
+	} else {
+		rel = nr
+	}
+	for _, h := range hosts {
+		s.publishRelease(baleen.EventHostSwitched, rel, h.Host, h.Status)
+	}
+	s.publishRelease(baleen.EventReleaseFinished, rel, "", status)
+	if status != baleen.StatusPassed {
+		return rel, fmt.Errorf("release #%d %s: %s", rel.Number, status, msg)
+	}
+	return rel, nil
+}
+
+// rolloutOutcome is the one outcome of a rollout: stopped when ctx was, failed with the Deployer's error,
+// else failed with the message of the first host that did not pass, else passed.
+func rolloutOutcome(ctx context.Context, hosts []baleen.HostResult, err error) (baleen.Status, string) {
 	switch {
 	case ctx.Err() != nil:
-		status, msg = s.stopped(ctx).Status, s.stopped(ctx).Message
+		return Stopped(ctx)
 	case err != nil:
-		status, msg = baleen.StatusFailed, err.Error()
+		return baleen.StatusFailed, err.Error()
 	}
-	for i := range hosts {
-		hosts[i].Message = mask.String(hosts[i].Message)
-	}
-	msg = mask.String(msg)
 	for _, h := range hosts {
 		// A failed host's message names the host, the unit and the reason already.
-		if status == baleen.StatusPassed && h.Status != baleen.StatusPassed {
-			status, msg = baleen.StatusFailed, h.Message
+		if h.Status != baleen.StatusPassed {
+			return baleen.StatusFailed, h.Message
 		}
 	}
-	now := time.Now().UTC()
-	rel, uerr := s.cfg.Releases.UpdateRelease(rctx, b.Project, rel.Number, baleen.ReleasePatch{Status: &status, Message: &msg, Hosts: hosts, Finished: &now})
-	if uerr != nil {
-		s.log.Error("record release", "project", b.Project, "release", rel.Number, "err", uerr)
+	return baleen.StatusPassed, ""
+}
+
+func (s *Scheduler) publishRelease(kind baleen.EventKind, rel baleen.Release, host string, status ...baleen.Status) {
+	r := rel
+	e := baleen.Event{Kind: kind, Project: rel.Project, Build: rel.Build, Release: &r, Host: host}
+	if len(status) > 0 {
+		e.Status = status[0]
 	}
-	if status != baleen.StatusPassed {
-		return fail(rel, fmt.Sprintf("release #%d %s: %s", rel.Number, status, msg))
-	}
-	sr.Duration = time.Since(start)
-	fmt.Fprintf(out, "--> %s passed in %s: release #%d runs on %d hosts\n", sr.Stage, round(sr.Duration), rel.Number, len(hosts))
-	return rel, sr
+	s.events.Publish(e)
 }
 
 // releaseImages picks, for each image the deploy units run, the reference hosts get it by: the pushed
@@ -126,52 +133,58 @@ func releaseImages(d *baleen.Deploy, images map[string]string, pushed []baleen.P
 // DeployBuild deploys green build number of project again (ssh HOST deploy) and returns its release. It
 // waits for the project's queue like a build, and its output goes to out.
 func (s *Scheduler) DeployBuild(ctx context.Context, project string, number int, by string, out io.Writer) (baleen.Release, error) {
-	if !s.enter() {
+	if !s.enter(false) {
 		return baleen.Release{}, fmt.Errorf("server is shutting down: %w", baleen.ErrUnavailable)
 	}
 	defer s.wg.Done()
-	b, err := s.cfg.Builds.Build(ctx, project, number)
+	b, sp, err := s.deployable(ctx, project, number)
 	if err != nil {
 		return baleen.Release{}, err
-	}
-	if b.Status != baleen.StatusPassed {
-		return baleen.Release{}, fmt.Errorf("build #%d of %s is %s; only green builds deploy: %w", number, project, b.Status, baleen.ErrInvalid)
-	}
-	tree, err := s.cfg.Repos.Tree(ctx, project, b.Commit)
-	if err != nil {
-		return baleen.Release{}, err
-	}
-	data, err := fs.ReadFile(tree, "baleen.yml")
-	if err != nil {
-		return baleen.Release{}, fmt.Errorf("read baleen.yml of build #%d: %w", number, err)
-	}
-	sp, err := spec.Parse("baleen.yml", data)
-	if err != nil {
-		return baleen.Release{}, fmt.Errorf("baleen.yml of build #%d: %w", number, err)
-	}
-	if sp.Deploy == nil {
-		return baleen.Release{}, fmt.Errorf("build #%d of %s has no deploy section in its baleen.yml: %w", number, project, baleen.ErrInvalid)
 	}
 	bctx, cancel := context.WithCancelCause(s.base)
 	defer cancel(nil)
-	release, err := s.acquireProject(bctx, b, nil, out)
+	release, err := s.projects.Acquire(bctx, b.Project, b.Number, nil, func(holder int) {
+		fmt.Fprintf(out, "waiting for build #%d of %s to finish\n", holder, b.Project)
+	})
 	if err != nil {
 		return baleen.Release{}, err
 	}
 	defer release()
 	// Checked in the project's queue, where no build of the project can prune them meanwhile.
-	if len(b.Pushed) == 0 && s.cfg.Images != nil {
-		for _, ref := range b.Images {
-			if ok, err := s.cfg.Images.ImageExists(ctx, ref); err == nil && !ok {
-				return baleen.Release{}, fmt.Errorf("the images of build #%d of %s were pruned; rebuild it first (ssh HOST rebuild %s %d): %w", number, project, project, number, baleen.ErrNotFound)
-			}
-		}
+	if len(b.Pushed) == 0 && s.cfg.Images != nil && !s.imagesPresent(ctx, b.Images) {
+		return baleen.Release{}, fmt.Errorf("the images of build #%d of %s were pruned; rebuild it first (ssh HOST rebuild %s %d): %w", number, project, project, number, baleen.ErrNotFound)
 	}
-	rel, sr := s.deploy(bctx, b, sp, b.Images, b.Pushed, by, out)
-	if sr.Status != baleen.StatusPassed {
-		return rel, errors.New(sr.Message)
+	stages := NewStageRunner(StageConfig{Out: out, Secrets: s.maskedSecrets(sp)})
+	defer stages.Close()
+	rel, err := s.deploy(bctx, b, sp, b.Images, b.Pushed, by, stages)
+	var se *StageError
+	if errors.As(err, &se) {
+		return rel, errors.New(se.Message)
 	}
-	return rel, nil
+	return rel, err
+}
+
+// deployable reads green build number of project and the spec of its commit, which must deploy.
+func (s *Scheduler) deployable(ctx context.Context, project string, number int) (baleen.Build, *baleen.Spec, error) {
+	b, err := s.cfg.Builds.Build(ctx, project, number)
+	if err != nil {
+		return b, nil, err
+	}
+	if b.Status != baleen.StatusPassed {
+		return b, nil, fmt.Errorf("build #%d of %s is %s; only green builds deploy: %w", number, project, b.Status, baleen.ErrInvalid)
+	}
+	_, data, err := s.specFile(ctx, project, b.Commit)
+	if err != nil {
+		return b, nil, fmt.Errorf("build #%d: %w", number, err)
+	}
+	sp, err := spec.Parse("baleen.yml", data)
+	if err != nil {
+		return b, nil, fmt.Errorf("baleen.yml of build #%d: %w", number, err)
+	}
+	if sp.Deploy == nil {
+		return b, nil, fmt.Errorf("build #%d of %s has no deploy section in its baleen.yml: %w", number, project, baleen.ErrInvalid)
+	}
+	return b, sp, nil
 }
 
 // Rollback deploys the build of an earlier release again: of release number, or, when number is 0, of the
@@ -180,49 +193,34 @@ func (s *Scheduler) Rollback(ctx context.Context, project string, number int, by
 	if s.cfg.Releases == nil {
 		return baleen.Release{}, fmt.Errorf("this server deploys nothing: %w", baleen.ErrNotFound)
 	}
-	var target baleen.Release
-	if number > 0 {
-		r, err := s.cfg.Releases.Release(ctx, project, number)
-		if err != nil {
-			return baleen.Release{}, err
-		}
-		target = r
-	} else {
-		rs, err := s.cfg.Releases.Releases(ctx, project, 0)
-		if err != nil {
-			return baleen.Release{}, err
-		}
-		var passed []baleen.Release
-		for _, r := range rs {
-			if r.Status == baleen.StatusPassed {
-				passed = append(passed, r)
-			}
-		}
-		if len(passed) < 2 {
-			return baleen.Release{}, fmt.Errorf("%s has no release before the current one to roll back to: %w", project, baleen.ErrNotFound)
-		}
-		target = passed[1]
+	target, err := s.rollbackTarget(ctx, project, number)
+	if err != nil {
+		return baleen.Release{}, err
 	}
 	fmt.Fprintf(out, "rolling %s back to release #%d (build #%d)\n", project, target.Number, target.Build)
 	return s.DeployBuild(ctx, project, target.Build, by, out)
 }
 
-// releasedBuilds lists the builds of project that passed releases run: their images stay.
-func (s *Scheduler) releasedBuilds(ctx context.Context, project string) ([]int, error) {
-	if s.cfg.Releases == nil {
-		return nil, nil
+// rollbackTarget is release number of project, or, when number is 0, the last passed release before the
+// current one.
+func (s *Scheduler) rollbackTarget(ctx context.Context, project string, number int) (baleen.Release, error) {
+	if number > 0 {
+		return s.cfg.Releases.Release(ctx, project, number)
 	}
 	rs, err := s.cfg.Releases.Releases(ctx, project, 0)
 	if err != nil {
-		return nil, err
+		return baleen.Release{}, err
 	}
-	var out []int
+	var passed []baleen.Release
 	for _, r := range rs {
 		if r.Status == baleen.StatusPassed {
-			out = append(out, r.Build)
+			passed = append(passed, r)
 		}
 	}
-	return out, nil
+	if len(passed) < 2 {
+		return baleen.Release{}, fmt.Errorf("%s has no release before the current one to roll back to: %w", project, baleen.ErrNotFound)
+	}
+	return passed[1], nil
 }
 
 // recoverReleases marks the releases that were rolling out when the server stopped as interrupted. Each

@@ -86,6 +86,8 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "baleen build: %v\n", err)
 		return exitInternal
 	}
+	stages := pipeline.NewStageRunner(pipeline.StageConfig{Out: e.stdout, Secrets: values(secrets)})
+	defer stages.Close()
 	var deps map[string]string
 	if pipeline.HasSources(s) {
 		repos, err := dependencyCache(e)
@@ -100,18 +102,19 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 				s.Depends[i].Src = filepath.Join(abs, filepath.FromSlash(d.Src))
 			}
 		}
-		fmt.Fprintf(e.stdout, "==> %s\n", baleen.StageDependencies)
-		deps, _, err = pipeline.ResolveDependencies(ctx, s, []string{projectOf(dir)}, repos, nil,
-			localDependency(eng, logger, repos, filepath.Join(*artifacts, "dependencies"), e), e.stdout)
+		err = stages.Run(ctx, baleen.StageDependencies, func(ctx context.Context) error {
+			deps, _, err = pipeline.ResolveDependencies(ctx, s, []string{projectOf(dir)}, repos, nil,
+				localDependency(eng, logger, repos, filepath.Join(*artifacts, "dependencies"), e), stages.Out())
+			return err
+		})
 		switch {
 		case errors.Is(err, baleen.ErrUnavailable): // the engine, or a dependency's git host
-			fmt.Fprintf(e.stdout, "ERROR: %v\n", err)
+			fmt.Fprintf(stages.Out(), "ERROR: %v\n", err)
 			return exitInfra
 		case err != nil:
-			fmt.Fprintf(e.stdout, "--> %s failed: %v\nFAILED: %s\n", baleen.StageDependencies, err, baleen.StageDependencies)
+			fmt.Fprintf(stages.Out(), "FAILED: %s\n", baleen.StageDependencies)
 			return exitFailed
 		}
-		fmt.Fprintf(e.stdout, "--> %s passed\n", baleen.StageDependencies)
 	}
 	var registry *pipeline.Registry
 	if *push {
@@ -123,8 +126,8 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 		}}
 	}
 	res, err := pipeline.New(eng, logger).Run(ctx, pipeline.Run{
-		ID: id, Spec: s, Source: tree, ArtifactsDir: *artifacts, Secrets: secrets, Out: e.stdout, Dependencies: deps,
-		Commit: gitHead(dir), Branch: gitBranch(dir), Registry: registry,
+		ID: id, Spec: s, Source: tree, ArtifactsDir: *artifacts, Secrets: secrets, Out: stages.Out(), Dependencies: deps,
+		Commit: gitHead(dir), Branch: gitBranch(dir), Registry: registry, Stages: stages,
 	})
 	switch {
 	case errors.Is(err, baleen.ErrUnavailable):
@@ -137,6 +140,15 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 	default:
 		return exitFailed
 	}
+}
+
+// values lists the values of m.
+func values(m map[string]string) []string {
+	var vs []string
+	for _, v := range m {
+		vs = append(vs, v)
+	}
+	return vs
 }
 
 // localBuildID names a local build: "local-" and 8 random hex digits.

@@ -20,8 +20,11 @@ import (
 // Config is everything `baleen serve` is told, from flags, the environment and the config file, in that
 // order of precedence. docs/config.md documents it.
 type Config struct {
-	Data           string `yaml:"data"`
-	Listen         string `yaml:"listen"`
+	Data   string `yaml:"data"`
+	Listen string `yaml:"listen"`
+	// AddressFile, when set, receives the address the server listens on once it does (useful with a
+	// listen port of 0); a flag only.
+	AddressFile    string `yaml:"-"`
 	AuthorizedKeys string `yaml:"authorized_keys"`
 	// Concurrency caps the builds that run at once across projects.
 	Concurrency int `yaml:"concurrency"`
@@ -95,6 +98,7 @@ func loadConfig(args []string, e env) (Config, error) {
 	fl.StringVar(&set.Data, "data", "", "data directory: repositories, database, artifacts, host key (env BALEEN_DATA; default ./baleen-data)")
 	fl.StringVar(&set.Listen, "listen", "", "SSH listen address (env BALEEN_LISTEN; default :2222)")
 	fl.StringVar(&set.AuthorizedKeys, "authorized-keys", "", "OpenSSH authorized_keys file of who may push (env BALEEN_AUTHORIZED_KEYS; default DATA/authorized_keys)")
+	fl.StringVar(&set.AddressFile, "address-file", "", "write the address the server listens on to this file once it listens (for -listen 127.0.0.1:0)")
 	configFile := fl.String("config", "", "YAML config file, see docs/config.md (env BALEEN_CONFIG)")
 	httpFl := addHTTPFlags(fl)
 	if err := fl.Parse(args); err != nil {
@@ -118,6 +122,7 @@ func loadConfig(args []string, e env) (Config, error) {
 		c.Listen = pick(over.Listen, c.Listen)
 		c.AuthorizedKeys = pick(over.AuthorizedKeys, c.AuthorizedKeys)
 	}
+	c.AddressFile = set.AddressFile
 	if c.AuthorizedKeys == "" {
 		c.AuthorizedKeys = filepath.Join(c.Data, "authorized_keys")
 	}

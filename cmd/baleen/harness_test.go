@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,11 +54,12 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var servingAddr = regexp.MustCompile(`msg="baleen serving" addr=(127\.0\.0\.1:(\d+))`)
-
 // newServer prepares a data dir and a client key; start runs the process.
 func newServer(t testing.TB) *server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("end to end: needs Docker and the git and ssh clients; -short runs without them")
+	}
 	for _, tool := range []string{"git", "ssh", "ssh-keygen"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is required (apt-get install git openssh-client): %v", tool, err)
@@ -88,10 +88,12 @@ func (s *server) newKey(name string) string {
 	return p
 }
 
-// start runs `baleen serve` on 127.0.0.1:0 and waits until it logs the address it listens on.
+// start runs `baleen serve` on 127.0.0.1:0 and waits until it writes the address it listens on to its
+// address file.
 func (s *server) start(extra ...string) {
 	s.t.Helper()
-	args := append([]string{"serve", "--data", s.data, "--listen", "127.0.0.1:0"}, extra...)
+	addrFile := filepath.Join(s.t.TempDir(), "address")
+	args := append([]string{"serve", "--data", s.data, "--listen", "127.0.0.1:0", "--address-file", addrFile}, extra...)
 	s.cmd = exec.Command(os.Args[0], args...)
 	s.cmd.Env = append(os.Environ(), "BALEEN_TEST_MAIN=1")
 	s.log = &lockedBuffer{}
@@ -107,17 +109,10 @@ func (s *server) start(extra ...string) {
 		pw.Close()
 		close(s.done)
 	}()
-	found := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			s.log.Write(append(sc.Bytes(), '\n'))
-			if m := servingAddr.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m:
-				default:
-				}
-			}
 		}
 		io.Copy(io.Discard, pr)
 	}()
@@ -127,17 +122,32 @@ func (s *server) start(extra ...string) {
 			s.t.Logf("server log:\n%s", s.log.String())
 		}
 	})
-	select {
-	case m := <-found:
-		s.addr, s.port = m[1], m[2]
-	case <-s.done:
-		s.t.Fatalf("baleen serve exited before it listened:\n%s", s.log.String())
-	case <-time.After(60 * time.Second):
-		s.t.Fatalf("baleen serve did not listen within 60s:\n%s", s.log.String())
-	}
+	s.addr = s.waitAddress(addrFile)
+	_, s.port, _ = strings.Cut(s.addr, ":")
 	s.sshArgs = []string{"-F", "/dev/null", "-i", s.key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
 		"-o", "StrictHostKeyChecking=accept-new", "-o", "UserKnownHostsFile=" + filepath.Join(s.home, "known_hosts"),
 		"-o", "LogLevel=ERROR", "-p", s.port}
+}
+
+// waitAddress polls for the address file until the server writes it, exits, or a minute passes.
+func (s *server) waitAddress(path string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+		select {
+		case <-s.done:
+			s.t.Fatalf("baleen serve exited before it listened:\n%s", s.log.String())
+		case <-tick.C:
+			if time.Now().After(deadline) {
+				s.t.Fatalf("baleen serve did not listen within 60s:\n%s", s.log.String())
+			}
+		}
+	}
 }
 
 // stop signals the server and waits for it to exit.

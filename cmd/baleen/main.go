@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/baleen-ci/baleen/commands"
 	"io"
 	"os"
 	"os/signal"
@@ -13,12 +14,13 @@ import (
 )
 
 // Exit codes, the same for every command.
+// The exit codes are the ssh commands' (see package commands, where they are documented).
 const (
-	exitOK       = 0
-	exitFailed   = 1 // the pipeline failed: a build, a dependency's readiness, the tests
-	exitUsage    = 2 // the configuration or the invocation is wrong
-	exitInfra    = 3 // infrastructure: the Docker engine cannot be reached
-	exitInternal = 4
+	exitOK       = commands.ExitOK
+	exitFailed   = commands.ExitFailed
+	exitUsage    = commands.ExitUsage
+	exitInfra    = commands.ExitInfra
+	exitInternal = commands.ExitInternal
 )
 
 // env is the process environment the commands read, passed in so that tests can set it.

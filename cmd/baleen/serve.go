@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/commands"
 	"github.com/baleen-ci/baleen/deploy"
 	"github.com/baleen-ci/baleen/gitd"
-	"github.com/baleen-ci/baleen/gitd/commands"
 	"github.com/baleen-ci/baleen/pipeline"
 	"github.com/baleen-ci/baleen/pipeline/docker"
 	"github.com/baleen-ci/baleen/receive"
@@ -145,6 +145,12 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		return fmt.Errorf("listen: %w", err)
 	}
 	logger.Info("baleen serving", "addr", l.Addr().String(), "data", cfg.Data, "authorized_keys", cfg.AuthorizedKeys, "git", gitVersion)
+	if cfg.AddressFile != "" {
+		if err := writeAddress(cfg.AddressFile, l.Addr().String()); err != nil {
+			l.Close()
+			return err
+		}
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 
@@ -170,6 +176,19 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		errs = append(errs, serr, srv.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// writeAddress writes addr and a newline to path, whole or not at all: a reader that finds the file finds
+// the address.
+func writeAddress(path, addr string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o644); err != nil {
+		return fmt.Errorf("address file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("address file: %w", err)
+	}
+	return nil
 }
 
 // instanceID reads the data directory's instance id, making it on first start: 8 hex digits that tell this

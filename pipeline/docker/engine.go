@@ -76,7 +76,11 @@ type Engine struct {
 	toldClassic sync.Map
 }
 
-var _ baleen.Engine = (*Engine)(nil)
+var (
+	_ baleen.Engine          = (*Engine)(nil)
+	_ baleen.ImageBuilder    = (*Engine)(nil)
+	_ baleen.ContainerRunner = (*Engine)(nil)
+)
 
 // New returns an Engine that speaks through c. The Engine takes c over: Close closes it.
 func New(c client.APIClient, opts Options) *Engine {

@@ -18,7 +18,12 @@ import (
 	"github.com/baleen-ci/baleen"
 )
 
-var _ baleen.Images = (*Engine)(nil)
+var (
+	_ baleen.Images      = (*Engine)(nil)
+	_ baleen.ImagePusher = (*Engine)(nil)
+	_ baleen.ImageStore  = (*Engine)(nil)
+	_ baleen.ImageSaver  = (*Engine)(nil)
+)
 
 // masked is what a password is replaced with wherever the engine or the registry would echo it.
 const masked = "****"

@@ -48,7 +48,7 @@ const cleanupTimeout = 2 * time.Minute
 
 // Engine returns an Engine on the engine the environment names (DOCKER_HOST, or the local socket). When
 // that engine does not answer, the test fails if the environment variable CI is set and is skipped
-// otherwise. The Engine is closed when the test ends; its warnings go to the test's output.
+// otherwise. Under -short (no Docker, no network) it skips the test at once. The Engine is closed when the test ends; its warnings go to the test's output.
 func Engine(t testing.TB) *docker.Engine {
 	t.Helper()
 	return EngineWith(t, docker.Options{})

@@ -112,7 +112,7 @@ func FuzzCommands(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		code, _, _ := call(h, strings.Fields(line)...)
 		switch code {
-		case ExitOK, ExitFailed, ExitUsage, ExitInternal:
+		case ExitOK, ExitFailed, ExitUsage, ExitInfra, ExitInternal:
 		default:
 			t.Fatalf("%q: exit %d", line, code)
 		}

@@ -1,9 +1,3 @@
-// Package commands answers the ssh commands that read and steer Baleen's records:
-// `ssh -p PORT HOST builds api`. gitd hands it every ssh command that is not git's own; it reads the stores
-// and asks the pipeline's Scheduler to rebuild, follow or cancel builds.
-//
-// Exit codes: 0 done (or the build passed), 1 the build failed or the project or build does not exist,
-// 2 an unknown command or a wrong argument (usage goes to stderr).
 package commands
 
 import (
@@ -27,20 +21,30 @@ import (
 	"github.com/baleen-ci/baleen/pipeline/spec"
 )
 
-// Exit codes.
-const (
-	ExitOK       = 0
-	ExitFailed   = 1
-	ExitUsage    = 2
-	ExitInternal = 3
-)
+// Scheduler is what the commands ask of the server's scheduler (*pipeline.Scheduler has it). Its methods
+// are safe for concurrent use; Run, Follow, DeployBuild and Rollback block until the build or release
+// ends, writing its output to the writer given.
+type Scheduler interface {
+	// Run builds a commit, as a push does.
+	Run(ctx context.Context, req pipeline.Request) (baleen.Build, error)
+	// Follow writes a build's log, and what it writes next until it ends.
+	Follow(ctx context.Context, project string, number int, w io.Writer) (baleen.Build, error)
+	// Cancel stops a queued or running build; ErrNotFound when it is not.
+	Cancel(project string, number int) error
+	// DeployBuild deploys a green build again.
+	DeployBuild(ctx context.Context, project string, number int, by string, out io.Writer) (baleen.Release, error)
+	// Rollback deploys an earlier release's build again.
+	Rollback(ctx context.Context, project string, number int, by string, out io.Writer) (baleen.Release, error)
+}
+
+var _ Scheduler = (*pipeline.Scheduler)(nil)
 
 // Handler answers ssh commands. It is safe for concurrent use.
 type Handler struct {
 	Projects  baleen.ProjectStore
 	Builds    baleen.BuildStore
 	Repos     baleen.Repositories
-	Scheduler *pipeline.Scheduler
+	Scheduler Scheduler
 	// ArtifactsDir is where builds keep artifacts: ArtifactsDir/<project>/<number>.
 	ArtifactsDir string
 	// DeployKey returns the public key the server fetches dependency repositories with.
@@ -48,15 +52,6 @@ type Handler struct {
 	// Releases and Deployer answer the release commands; nil when the server deploys nothing.
 	Releases baleen.ReleaseStore
 	Deployer baleen.Deployer
-	// Extra holds further commands (releases, deploy...) by name, added by later stages.
-	Extra map[string]Command
-}
-
-// Command is one further command.
-type Command struct {
-	Usage string
-	Help  string
-	Run   func(ctx context.Context, c *Call) int
 }
 
 // Call is one command being answered.
@@ -74,10 +69,28 @@ func (c *Call) Usagef(format string, a ...any) int {
 	return ExitUsage
 }
 
+// command is one entry of the command table: adding a command is one entry and its handler.
 type command struct {
-	usage, help string
-	run         func(h *Handler, ctx context.Context, c *Call, fl *flags) int
-	min, max    int
+	name string
+	// args is the arguments' usage ("<project> [<build>]"); min and max bound their number.
+	args     string
+	min, max int
+	help     string
+	// json accepts --json; follow accepts -f, --unit and --host.
+	json, follow bool
+	run          func(h *Handler, ctx context.Context, c *Call, fl *flags) int
+}
+
+// usage is the command's usage line, its flags included.
+func (c command) usage() string {
+	u := strings.TrimSpace(c.name + " " + c.args)
+	if c.follow {
+		u += " [-f] [--unit U [--host H]]"
+	}
+	if c.json {
+		u += " [--json]"
+	}
+	return u
 }
 
 // flags are the flags every command accepts where it makes sense.
@@ -87,76 +100,75 @@ type flags struct {
 	args         []string
 }
 
-var builtin = map[string]command{
-	"projects":  {"projects [--json]", "list the projects", (*Handler).projects, 0, 0},
-	"builds":    {"builds <project> [--json]", "list a project's builds, newest first", (*Handler).builds, 1, 1},
-	"logs":      {"logs <project> [<build>] [-f] [--unit U [--host H]]", "print a build's log (the latest by default), or with --unit a deployed unit's journal; -f follows", (*Handler).logs, 1, 2},
-	"status":    {"status <project> [--json]", "show a project's latest build", (*Handler).status, 1, 1},
-	"report":    {"report <project> [<build>] [--json]", "show a build's test counts, failed tests and coverage", (*Handler).report, 1, 2},
-	"artifacts": {"artifacts <project> <build>", "write a build's artifacts to stdout as a tar stream", (*Handler).artifacts, 2, 2},
-	"rebuild":   {"rebuild <project> [<build>|<ref>]", "build a commit again (the latest build's by default), streaming like a push", (*Handler).rebuild, 1, 2},
-	"cancel":    {"cancel <project> [<build>]", "cancel a queued or running build (the latest by default)", (*Handler).cancel, 1, 2},
-	"releases":  {"releases <project> [--json]", "list a project's releases, newest first", (*Handler).releases, 1, 1},
-	"deploy":    {"deploy <project> [<build>]", "deploy a green build again (the latest green by default)", (*Handler).deploy, 1, 2},
-	"rollback":  {"rollback <project> [<release>]", "deploy an earlier release's build again (default: the one before the current)", (*Handler).rollback, 1, 2},
+// table lists the commands in the order `help` shows them.
+var table = []command{
+	{name: "projects", help: "list the projects", json: true, run: (*Handler).projects},
+	{name: "builds", args: "<project>", min: 1, max: 1, help: "list a project's builds, newest first", json: true, run: (*Handler).builds},
+	{name: "logs", args: "<project> [<build>]", min: 1, max: 2, follow: true, run: (*Handler).logs,
+		help: "print a build's log (the latest by default), or with --unit a deployed unit's journal; -f follows"},
+	{name: "status", args: "<project>", min: 1, max: 1, help: "show a project's latest build", json: true, run: (*Handler).status},
+	{name: "report", args: "<project> [<build>]", min: 1, max: 2, help: "show a build's test counts, failed tests and coverage", json: true, run: (*Handler).report},
+	{name: "artifacts", args: "<project> <build>", min: 2, max: 2, help: "write a build's artifacts to stdout as a tar stream", run: (*Handler).artifacts},
+	{name: "rebuild", args: "<project> [<build>|<ref>]", min: 1, max: 2, help: "build a commit again (the latest build's by default), streaming like a push", run: (*Handler).rebuild},
+	{name: "cancel", args: "<project> [<build>]", min: 1, max: 2, help: "cancel a queued or running build (the latest by default)", run: (*Handler).cancel},
+	{name: "releases", args: "<project>", min: 1, max: 1, help: "list a project's releases, newest first", json: true, run: (*Handler).releases},
+	{name: "deploy", args: "<project> [<build>]", min: 1, max: 2, help: "deploy a green build again (the latest green by default)", run: (*Handler).deploy},
+	{name: "rollback", args: "<project> [<release>]", min: 1, max: 2, help: "deploy an earlier release's build again (default: the one before the current)", run: (*Handler).rollback},
+	{name: "deploy-key", help: "print the public key this server fetches dependency repositories with", run: (*Handler).deployKey},
+	{name: "help", help: "this text"}, // answered by Run: it prints this table
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range table {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
 // Run answers one command line and returns its exit code.
 func (h *Handler) Run(ctx context.Context, c *Call) int {
-	if len(c.Args) == 0 || c.Args[0] == "help" || c.Args[0] == "--help" || c.Args[0] == "-h" {
-		if len(c.Args) == 0 {
-			fmt.Fprint(c.Stderr, h.usage())
-			return ExitUsage
-		}
-		fmt.Fprint(c.Stdout, h.usage())
-		return ExitOK
-	}
-	name := c.Args[0]
-	if name == "deploy-key" {
-		if len(c.Args) != 1 {
-			return c.Usagef("usage: deploy-key")
-		}
-		if h.DeployKey == nil {
-			return fail(c, errors.New("this server fetches no repositories"))
-		}
-		key, err := h.DeployKey()
-		if err != nil {
-			return fail(c, err)
-		}
-		fmt.Fprintln(c.Stdout, key)
-		return ExitOK
-	}
-	if x, ok := h.Extra[name]; ok {
-		return x.Run(ctx, &Call{Args: c.Args[1:], Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr, Fingerprint: c.Fingerprint})
-	}
-	sp, ok := builtin[name]
-	if !ok {
-		fmt.Fprintf(c.Stderr, "unknown command %q\n\n%s", name, h.usage())
+	if len(c.Args) == 0 {
+		fmt.Fprint(c.Stderr, usage())
 		return ExitUsage
 	}
-	fl, err := parseFlags(name, c.Args[1:], strings.Contains(sp.usage, "--json"), strings.Contains(sp.usage, "[-f]"))
-	if err != nil {
-		return c.Usagef("%s: %v\nusage: %s", name, err, sp.usage)
+	name := c.Args[0]
+	if name == "--help" || name == "-h" {
+		name = "help"
 	}
-	if len(fl.args) < sp.min || len(fl.args) > sp.max {
-		return c.Usagef("usage: %s", sp.usage)
+	cmd, ok := lookup(name)
+	if !ok {
+		fmt.Fprintf(c.Stderr, "unknown command %q\n\n%s", name, usage())
+		return ExitUsage
+	}
+	fl, err := parseFlags(cmd, c.Args[1:])
+	if err != nil {
+		return c.Usagef("%s: %v\nusage: %s", name, err, cmd.usage())
+	}
+	if len(fl.args) < cmd.min || len(fl.args) > cmd.max {
+		return c.Usagef("usage: %s", cmd.usage())
 	}
 	if len(fl.args) > 0 {
 		if err := baleen.ValidateProjectName(fl.args[0]); err != nil {
 			return c.Usagef("%s: %v", name, err)
 		}
 	}
-	return sp.run(h, ctx, c, fl)
+	if cmd.run == nil { // help
+		fmt.Fprint(c.Stdout, usage())
+		return ExitOK
+	}
+	return cmd.run(h, ctx, c, fl)
 }
 
-func parseFlags(name string, args []string, allowJSON, allowFollow bool) (*flags, error) {
+func parseFlags(cmd command, args []string) (*flags, error) {
 	fl := &flags{}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	if allowJSON {
+	if cmd.json {
 		fs.BoolVar(&fl.json, "json", false, "")
 	}
-	if allowFollow {
+	if cmd.follow {
 		fs.BoolVar(&fl.follow, "f", false, "")
 		fs.StringVar(&fl.unit, "unit", "", "")
 		fs.StringVar(&fl.host, "host", "", "")
@@ -177,28 +189,40 @@ func parseFlags(name string, args []string, allowJSON, allowFollow bool) (*flags
 	return fl, nil
 }
 
-func (h *Handler) usage() string {
+func usage() string {
 	var b strings.Builder
 	b.WriteString("Baleen ssh commands: ssh -p PORT HOST <command>\n\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	for _, name := range []string{"projects", "builds", "logs", "status", "report", "artifacts", "rebuild", "cancel", "releases", "deploy", "rollback"} {
-		fmt.Fprintf(tw, "  %s\t%s\n", builtin[name].usage, builtin[name].help)
+	for _, c := range table {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.usage(), c.help)
 	}
-	for _, x := range h.Extra {
-		fmt.Fprintf(tw, "  %s\t%s\n", x.Usage, x.Help)
-	}
-	fmt.Fprintf(tw, "  deploy-key\tprint the public key this server fetches dependency repositories with\n")
-	fmt.Fprintf(tw, "  help\tthis text\n")
 	tw.Flush()
 	b.WriteString("\nPush with: git push ssh://HOST:PORT/<project> main\n")
+	fmt.Fprintf(&b, "\n%s", ExitCodes)
 	return b.String()
 }
 
-// fail reports a missing project or build (exit 1) or another error (exit 3).
+func (h *Handler) deployKey(_ context.Context, c *Call, _ *flags) int {
+	if h.DeployKey == nil {
+		return fail(c, errors.New("this server fetches no repositories"))
+	}
+	key, err := h.DeployKey()
+	if err != nil {
+		return fail(c, err)
+	}
+	fmt.Fprintln(c.Stdout, key)
+	return ExitOK
+}
+
+// fail reports a missing project or build (exit 1), an unreachable engine or host (exit 3) or another
+// error (exit 4).
 func fail(c *Call, err error) int {
 	fmt.Fprintf(c.Stderr, "error: %v\n", err)
-	if errors.Is(err, baleen.ErrNotFound) || errors.Is(err, baleen.ErrInvalid) {
+	switch {
+	case errors.Is(err, baleen.ErrNotFound) || errors.Is(err, baleen.ErrInvalid):
 		return ExitFailed
+	case errors.Is(err, baleen.ErrUnavailable):
+		return ExitInfra
 	}
 	return ExitInternal
 }

@@ -1,0 +1,20 @@
+package commands
+
+// The exit codes of `baleen` and of the ssh commands alike: the one place they are defined.
+const (
+	// ExitOK: done, or the build passed.
+	ExitOK = 0
+	// ExitFailed: the pipeline failed (a build, a dependency, the tests, a release), or the project or
+	// build asked for does not exist.
+	ExitFailed = 1
+	// ExitUsage: an unknown command, a wrong argument or flag, or a configuration that is not valid.
+	ExitUsage = 2
+	// ExitInfra: infrastructure could not be used: the Docker engine, a deploy host, a git host.
+	ExitInfra = 3
+	// ExitInternal: anything else that went wrong inside Baleen.
+	ExitInternal = 4
+)
+
+// ExitCodes is the exit codes in words, for usage texts.
+const ExitCodes = `Exit codes: 0 done (or passed), 1 failed (or not found), 2 usage, 3 infrastructure unreachable, 4 internal error.
+`

@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/pipeline/spec"
+)
+
+// errConfig is the verdict of a build whose baleen.yml cannot be used.
+const errConfig = "baleen.yml is not valid"
+
+// run runs build b on the server, stage by stage: config, dependencies, the pipeline's stages, deploy.
+// chain is the projects whose builds wait for this one, for cycle detection.
+func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []byte, out io.Writer, chain []string) baleen.Result {
+	sp, secrets, cerr := s.config(tree, data)
+	var stages *StageRunner
+	stages = NewStageRunner(StageConfig{Out: out, Secrets: s.maskedSecrets(sp), Events: s.events, Project: b.Project, Build: b.Number,
+		Done: func(baleen.StageResult) { s.recordStages(ctx, b, stages.Stages()) }})
+	defer stages.Close()
+	if err := stages.Run(ctx, baleen.StageConfig, func(context.Context) error { return cerr }); err != nil {
+		fmt.Fprintf(stages.Out(), "FAILED: %s: %s\n", baleen.StageConfig, errConfig)
+		res := stages.Result(ctx, err)
+		res.Message = errConfig
+		return res
+	}
+	deps, release, err := s.dependencies(ctx, b, sp, chain, stages)
+	defer release()
+	if err != nil {
+		return stages.Result(ctx, err)
+	}
+	releaseSlot, err := s.slots.Acquire(ctx, func() {
+		fmt.Fprintf(stages.Out(), "waiting for a free build slot (%d builds run at once)\n", s.slots.Cap())
+	})
+	if err != nil {
+		res := stoppedResult(ctx)
+		res.Stages = stages.Stages()
+		return res
+	}
+	defer releaseSlot()
+	res, err := s.cfg.Pipeline.Run(ctx, Run{
+		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: stages.Out(), Dependencies: deps,
+		Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: s.cfg.Registry, Stages: stages,
+		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
+		Report:       s.testHistory(ctx, b),
+	})
+	if err != nil && res.Message == "" {
+		res.Message = err.Error()
+	}
+	if res.Status == baleen.StatusPassed && sp.Deploy != nil {
+		s.deployStage(ctx, b, sp, &res, stages)
+	}
+	res.Stages = stages.Stages()
+	return res
+}
+
+// config parses baleen.yml, checks it against the tree and finds the server's value of each credential
+// it names. Its error is the config stage's.
+func (s *Scheduler) config(tree fs.FS, data []byte) (*baleen.Spec, map[string]string, error) {
+	parsed, err := spec.ParseFile("baleen.yml", data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := parsed.CheckTree(tree); err != nil {
+		return nil, nil, err
+	}
+	secrets := map[string]string{}
+	for _, name := range parsed.Spec.Credentials {
+		v, ok := s.cfg.Secret(name)
+		if !ok {
+			return nil, nil, fmt.Errorf("baleen.yml: credential %s is not configured on the server (credentials in its config file)", name)
+		}
+		secrets[name] = v
+	}
+	return parsed.Spec, secrets, nil
+}
+
+// maskedSecrets are the values masked in a build's output: its credentials and its deploy units'.
+func (s *Scheduler) maskedSecrets(sp *baleen.Spec) []string {
+	if sp == nil {
+		return nil
+	}
+	names := append([]string{}, sp.Credentials...)
+	if sp.Deploy != nil {
+		for _, u := range sp.Deploy.Units {
+			names = append(names, u.Credentials...)
+		}
+	}
+	var vs []string
+	for _, name := range names {
+		if v, ok := s.cfg.Secret(name); ok {
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
+// recordStages stores the stages of b so far: called as each stage ends.
+func (s *Scheduler) recordStages(ctx context.Context, b baleen.Build, stages []baleen.StageResult) {
+	if _, err := s.cfg.Builds.UpdateBuild(context.WithoutCancel(ctx), b.Project, b.Number, baleen.BuildPatch{Stages: stages}); err != nil {
+		s.log.Error("record stage", "project", b.Project, "build", b.Number, "err", err)
+	}
+}
+
+// deployStage runs the deploy stage of a green build of the deploy branch, and makes res failed when the
+// release failed.
+func (s *Scheduler) deployStage(ctx context.Context, b baleen.Build, sp *baleen.Spec, res *baleen.Result, stages *StageRunner) {
+	want := sp.Deploy.Branch
+	if want == "" {
+		want = DefaultDeployBranch
+	}
+	if b.Branch != want {
+		fmt.Fprintf(stages.Out(), "==> %s\nskipped: only green builds of %s deploy\n", baleen.StageDeploy, want)
+		return
+	}
+	_, err := s.deploy(ctx, b, sp, res.Images, res.Pushed, "push by "+b.Pusher, stages)
+	if err == nil {
+		fmt.Fprintln(stages.Out(), "DEPLOYED")
+		return
+	}
+	dr := stages.Result(ctx, err)
+	res.Status, res.FailedStage, res.Message = dr.Status, baleen.StageDeploy, dr.Message
+	fmt.Fprintf(stages.Out(), "FAILED: %s: %s\n", baleen.StageDeploy, dr.Message)
+}
