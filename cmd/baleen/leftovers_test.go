@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/pipeline/docker/dockertest"
 	"github.com/moby/moby/client"
 )
 
@@ -34,6 +36,28 @@ func removeServerImages(s *server) {
 			}
 			if _, err := c.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
 				s.t.Errorf("remove image %s %v of the server's build %s: %v", img.ID, img.RepoTags, img.Labels[baleen.LabelBuild], err)
+			}
+		}
+	})
+}
+
+// removeLocalBuildImages removes, when the test ends, the images of the local builds (`baleen build`) named
+// in out, by their build label: with every tag they got, :latest included.
+func removeLocalBuildImages(t *testing.T, out string) {
+	e := dockertest.Engine(t)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for _, m := range buildIDs.FindAllStringSubmatch(out, -1) {
+			filter := make(client.Filters).Add("label", baleen.LabelBuild+"="+m[1])
+			list, err := e.Client().ImageList(ctx, client.ImageListOptions{Filters: filter})
+			if err != nil {
+				t.Errorf("list the images of build %s: %v", m[1], err)
+				continue
+			}
+			for _, img := range list.Items {
+				if _, err := e.Client().ImageRemove(ctx, img.ID, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+					t.Errorf("remove image %s %v of build %s: %v", img.ID, img.RepoTags, m[1], err)
+				}
 			}
 		}
 	})

@@ -31,6 +31,9 @@ func FuzzParse(f *testing.F) {
 		"", "~", "- a", "build: {}", "build: {api: .}\n---\n", "build: {api: [a]}", "build: {a: &x ., b: *x}",
 		"build: {api: .}\ntest: {timeout: 90, image: apo}", "build: {api: .}\ndeploy: &d {units: {x: *d}}",
 		"build: {api: .}\ndepends: {db: {src: users, minhash: abcd, rebuild_dependents: true}}",
+		"build: {api: .}\ndepends: {a: {image: x, after: [b]}, b: {image: y, after: [a, a]}}",
+		"build: {api: !!python/object x}", "build: {api: \"\\e[31m\"}", "biuld: {api: .}\ntest: {image: ap}",
+		"build: {api: .}\npush: {registry: r.example.com, tags: [comit]}",
 	} {
 		f.Add([]byte(s))
 	}
