@@ -203,9 +203,9 @@ func (s *Server) apiBuilds(r *http.Request, c caller) (any, error) {
 		}
 		before = n
 	}
-	f := baleen.BuildFilter{Project: name}
-	if st := q.Get("status"); st != "" {
-		f.Statuses = []baleen.Status{baleen.Status(st)}
+	f := buildsFor(name, q.Get("branch"), q.Get("status"), limit)
+	if before > 0 {
+		f.Limit = 0
 	}
 	bs, err := s.cfg.Builds.Builds(r.Context(), f)
 	if err != nil {

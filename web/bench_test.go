@@ -88,3 +88,58 @@ func BenchmarkBuildPageLongLog(b *testing.B) {
 	c := f.client("")
 	compare(b, c, f.ts.URL+"/p/big/b/1", f.ts.URL+"/api/v1/projects/big/builds/1")
 }
+
+// BenchmarkLiveViewers times a build's output (20,000 lines written to the stored log and published as
+// events, as the stage runner does) with 100 browsers following it live against none (x-unwatched: 1.0 is
+// no slower than with nobody watching).
+func BenchmarkLiveViewers(b *testing.B) {
+	f := newFixture(b, func(c *Config) { c.Public = true })
+	produce := func(viewers int) time.Duration {
+		bd := f.build("live", "main", baleen.StatusRunning, nil, "")
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ready := make(chan struct{}, viewers)
+		for range viewers {
+			go func() {
+				req, _ := http.NewRequestWithContext(ctx, "GET", f.ts.URL+"/p/live/b/"+itoa(bd.Number)+"/live", nil)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					ready <- struct{}{}
+					return
+				}
+				defer resp.Body.Close()
+				ready <- struct{}{}
+				_, _ = io.Copy(io.Discard, resp.Body)
+			}()
+		}
+		for range viewers {
+			<-ready
+		}
+		w, err := f.st.LogWriter(ctx, "live", bd.Number)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		var off int64
+		for i := range 20_000 {
+			line := "step " + itoa(i) + ": compiling github.com/example/project/pkg/thing"
+			if _, err := io.WriteString(w, line+"\n"); err != nil {
+				b.Fatal(err)
+			}
+			f.bus.Publish(baleen.Event{Kind: baleen.EventLog, Project: "live", Build: bd.Number, Text: line, Offset: off})
+			off += int64(len(line)) + 1
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	var alone, watched time.Duration
+	for b.Loop() {
+		alone += produce(0)
+		watched += produce(100)
+	}
+	b.ReportMetric(float64(alone.Milliseconds())/float64(b.N), "unwatched-ms")
+	b.ReportMetric(float64(watched.Milliseconds())/float64(b.N), "watched-ms")
+	b.ReportMetric(float64(watched)/float64(alone), "x-unwatched")
+}

@@ -117,4 +117,15 @@ func TestBrowserSignInAndActions(t *testing.T) {
 	if got := f.actions.Calls(); len(got) != 1 {
 		t.Fatalf("actions after the reader: %q", got)
 	}
+
+	// The dashboard of a wall screen picks up a new build by itself.
+	var same bool
+	webtest.Run(t, ctx, "dashboard", chromedp.Navigate(f.ts.URL+"/"), chromedp.WaitVisible("#dashboard", chromedp.ByQuery),
+		chromedp.Evaluate(`window.sameLoad = true`, &same))
+	f.build("api", "main", baleen.StatusFailed, nil, "")
+	webtest.Run(t, ctx, "dashboard refresh", chromedp.WaitVisible(`#project-api a[href="/p/api/b/3"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`window.sameLoad === true`, &same))
+	if !same {
+		t.Fatal("the dashboard reloaded the page instead of refreshing its cards")
+	}
 }

@@ -116,6 +116,11 @@ func (st *stream) run(ctx context.Context, b baleen.Build) error {
 			if end, err := st.event(ctx, e); end || err != nil {
 				return err
 			}
+			// A burst of lines goes out in one write: flushing each would cost the build's machine a
+			// system call per line per viewer.
+			if len(events) == 0 {
+				st.f.Flush()
+			}
 		case <-tick.C:
 			if end, err := st.refresh(ctx); end || err != nil {
 				return err
@@ -130,7 +135,6 @@ func (st *stream) event(ctx context.Context, e baleen.Event) (end bool, err erro
 	case baleen.EventLog:
 		if e.Offset == st.off {
 			st.line(e.Text)
-			st.f.Flush()
 			return false, nil
 		}
 		if e.Offset > st.off {

@@ -8,16 +8,17 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
 // pageLogLimit is how much of a log the build page shows; a longer one shows its tail and links the
 // whole.
-const pageLogLimit = 512 << 10
+const pageLogLimit = 256 << 10
 
 // logView is a build's log grouped by stage.
 type logView struct {
-	Groups []logGroup
+	Groups []*logGroup
 	// Truncated says the page shows only the tail, from byte Start.
 	Truncated bool
 	Start     int64
@@ -29,7 +30,10 @@ type logView struct {
 
 type logGroup struct {
 	Stage string
-	Lines []logLine
+	// HTML is the group's lines, rendered here rather than by the template: a long log's first screen is
+	// thousands of lines.
+	HTML  template.HTML
+	lines strings.Builder
 }
 
 type logLine struct {
@@ -39,12 +43,24 @@ type logLine struct {
 	HTML   template.HTML
 }
 
-// Anchor is the line's id: L<n>, or o<offset> in a tail.
-func (l logLine) Anchor() string {
+// anchor is the line's id: L<n>, or o<offset> in a tail.
+func (l logLine) anchor() string {
 	if l.Num > 0 {
-		return fmt.Sprintf("L%d", l.Num)
+		return "L" + strconv.Itoa(l.Num)
 	}
-	return fmt.Sprintf("o%d", l.Offset)
+	return "o" + strconv.FormatInt(l.Offset, 10)
+}
+
+// add renders l into the group.
+func (g *logGroup) add(l logLine) {
+	id := l.anchor()
+	num := ""
+	if l.Num > 0 {
+		num = strconv.Itoa(l.Num)
+	}
+	g.lines.WriteString(`<span class="line" id="` + id + `"><a class="ln" href="#` + id + `" tabindex="-1">` + num + `</a>`)
+	g.lines.WriteString(string(l.HTML))
+	g.lines.WriteString("\n</span>")
 }
 
 // readLogView reads the log for the page: the whole, or its last pageLogLimit bytes from a line start.
@@ -71,7 +87,8 @@ func (s *Server) readLogView(ctx context.Context, project string, n int) (logVie
 		}
 		off += int64(len(skip))
 	}
-	cur := logGroup{}
+	cur := &logGroup{}
+	var groups []*logGroup
 	num := 0
 	for {
 		line, err := br.ReadString('\n')
@@ -85,18 +102,22 @@ func (s *Server) readLogView(ctx context.Context, project string, n int) (logVie
 		}
 		off += int64(len(line))
 		if st, ok := stageHeader(line); ok {
-			if len(cur.Lines) > 0 || cur.Stage != "" {
-				v.Groups = append(v.Groups, cur)
+			if cur.lines.Len() > 0 || cur.Stage != "" {
+				groups = append(groups, cur)
 			}
-			cur = logGroup{Stage: st}
+			cur = &logGroup{Stage: st}
 		}
-		cur.Lines = append(cur.Lines, ln)
+		cur.add(ln)
 		if err != nil {
 			break
 		}
 	}
-	if len(cur.Lines) > 0 || cur.Stage != "" {
-		v.Groups = append(v.Groups, cur)
+	if cur.lines.Len() > 0 || cur.Stage != "" {
+		groups = append(groups, cur)
+	}
+	for _, g := range groups {
+		g.HTML = template.HTML(g.lines.String()) // ansiHTML escaped every line; ids are numbers
+		v.Groups = append(v.Groups, g)
 	}
 	v.End, v.Lines = off, num
 	return v, nil

@@ -138,12 +138,14 @@ func (s *Server) projectData(ctx context.Context, c caller, name string, q url.V
 	if err := s.readProject(ctx, c, name); err != nil {
 		return projectData{}, err
 	}
-	all, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: name})
+	d := projectData{Name: name, Branch: q.Get("branch"), Status: q.Get("status"),
+		Statuses: []baleen.Status{baleen.StatusPassed, baleen.StatusFailed, baleen.StatusRunning, baleen.StatusQueued, baleen.StatusCancelled, baleen.StatusInterrupted}}
+	d.Page, _ = strconv.Atoi(q.Get("page"))
+	d.Page = max(d.Page, 1)
+	all, err := s.cfg.Builds.Builds(ctx, buildsFor(name, d.Branch, d.Status, d.Page*pageSize+1))
 	if err != nil {
 		return projectData{}, err
 	}
-	d := projectData{Name: name, Branch: q.Get("branch"), Status: q.Get("status"),
-		Statuses: []baleen.Status{baleen.StatusPassed, baleen.StatusFailed, baleen.StatusRunning, baleen.StatusQueued, baleen.StatusCancelled, baleen.StatusInterrupted}}
 	seen := map[string]bool{}
 	var kept []baleen.Build
 	for _, b := range all {
@@ -156,8 +158,6 @@ func (s *Server) projectData(ctx context.Context, c caller, name string, q url.V
 		}
 	}
 	slices.Sort(d.Branches)
-	d.Page, _ = strconv.Atoi(q.Get("page"))
-	d.Page = max(d.Page, 1)
 	from := min((d.Page-1)*pageSize, len(kept))
 	d.Builds = kept[from:min(from+pageSize, len(kept))]
 	if d.Page > 1 {
@@ -167,12 +167,25 @@ func (s *Server) projectData(ctx context.Context, c caller, name string, q url.V
 		d.Next = pageLink(q, d.Page+1)
 	}
 	d.Charts = projectCharts(name, reversed(kept[:min(chartBuilds, len(kept))]))
-	if len(all) > 0 {
-		d.Deps = all[0].Dependencies
+	if latest, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: name, Limit: 1}); err == nil && len(latest) > 0 {
+		d.Deps = latest[0].Dependencies
 	}
 	d.Dependents = s.dependents(ctx, c, name)
 	d.Releases = s.currentReleases(ctx, name)
 	return d, nil
+}
+
+// buildsFor is the store query behind a listing: the status filter goes to the store, and without a branch
+// filter only the builds the page (or the charts) show are read; a branch filter reads them all.
+func buildsFor(project, branch, status string, need int) baleen.BuildFilter {
+	f := baleen.BuildFilter{Project: project}
+	if status != "" {
+		f.Statuses = []baleen.Status{baleen.Status(status)}
+	}
+	if branch == "" {
+		f.Limit = max(need, chartBuilds)
+	}
+	return f
 }
 
 func pageLink(q url.Values, page int) string {

@@ -186,6 +186,7 @@ type keyHolders struct {
 	path  string
 	mu    sync.Mutex
 	mtime time.Time
+	size  int64
 	keys  map[string]bool // by SHA256 fingerprint
 }
 
@@ -196,12 +197,12 @@ func (k *keyHolders) Role(_ context.Context, id baleen.Identity, _ string) balee
 	if err != nil {
 		return baleen.RoleNone
 	}
-	if !fi.ModTime().Equal(k.mtime) || k.keys == nil {
+	if !fi.ModTime().Equal(k.mtime) || fi.Size() != k.size || k.keys == nil {
 		data, err := os.ReadFile(k.path)
 		if err != nil {
 			return baleen.RoleNone
 		}
-		k.keys, k.mtime = map[string]bool{}, fi.ModTime()
+		k.keys, k.mtime, k.size = map[string]bool{}, fi.ModTime(), fi.Size()
 		for _, line := range bytes.Split(data, []byte("\n")) {
 			if key, _, opts, _, err := gossh.ParseAuthorizedKey(line); err == nil && len(opts) == 0 {
 				k.keys[gossh.FingerprintSHA256(key)] = true

@@ -74,3 +74,18 @@
     document.body.dataset.done = "true";
   });
 })();
+
+// The dashboard refreshes its project cards every 15 seconds, for a wall screen, unless the reader is
+// using the keyboard in it.
+(function () {
+  var cards = document.getElementById("dashboard");
+  if (!cards || !window.fetch) return;
+  setInterval(function () {
+    if (document.hidden || cards.contains(document.activeElement)) return;
+    fetch("/", { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+      if (!html) return;
+      var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("dashboard");
+      if (fresh) cards.replaceChildren.apply(cards, Array.prototype.slice.call(fresh.childNodes));
+    }).catch(function () {});
+  }, 15000);
+})();
