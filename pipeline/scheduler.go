@@ -290,7 +290,7 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 	defer releaseSlot()
 	res, err := s.cfg.Pipeline.Run(ctx, Run{
 		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: out, Dependencies: deps,
-		Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: s.cfg.Registry,
+		Project: b.Project, Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: s.cfg.Registry,
 		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
 		StageDone:    record,
 	})
@@ -504,8 +504,8 @@ func (s *Scheduler) prune(ctx context.Context, project string) error {
 			continue
 		}
 		for _, tag := range img.Tags {
-			if strings.HasSuffix(tag, ":latest") {
-				continue // name:latest is the newest green build's, and moves only with one
+			if baleen.IsLatestTag(tag) {
+				continue // the latest tag is the newest green build's, and moves only with one
 			}
 			if err := s.cfg.Images.RemoveImage(ctx, tag); err != nil {
 				errs = append(errs, fmt.Errorf("remove %s: %w", tag, err))
