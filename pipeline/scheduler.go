@@ -49,6 +49,10 @@ type SchedulerConfig struct {
 	ArtifactsDir string
 	// Secret returns the server's value of a credential; false when the server has none.
 	Secret func(name string) (string, bool)
+	// CredentialScope, when set, says whether project may use the credentials names (those of the spec and
+	// of its deploy units); an error fails the build's config stage with its words (access.Policy's
+	// CheckCredentials).
+	CredentialScope func(project string, names []string) error
 	// Instance tells this server's builds apart from another's on the same Docker engine: it is part of
 	// every BuildID. Lowercase letters and digits.
 	Instance string
@@ -207,6 +211,23 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 	return s.finish(rctx, b, res, log)
 }
 
+// checkScope asks CredentialScope whether project may use every credential sp names.
+func (s *Scheduler) checkScope(project string, sp *baleen.Spec) error {
+	if s.cfg.CredentialScope == nil {
+		return nil
+	}
+	names := slices.Clone(sp.Credentials)
+	if sp.Deploy != nil {
+		for _, u := range sp.Deploy.Units {
+			names = append(names, u.Credentials...)
+		}
+	}
+	if err := s.cfg.CredentialScope(project, names); err != nil {
+		return fmt.Errorf("baleen.yml: %w", err)
+	}
+	return nil
+}
+
 // run reads the spec, builds the repository dependencies and runs the pipeline. chain is the projects
 // whose builds wait for this one, for cycle detection.
 func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []byte, out io.Writer, chain []string) baleen.Result {
@@ -225,6 +246,9 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		return configFailed(err)
 	}
 	sp := parsed.Spec
+	if err := s.checkScope(b.Project, sp); err != nil {
+		return configFailed(err)
+	}
 	secrets := map[string]string{}
 	for _, name := range sp.Credentials {
 		v, ok := s.cfg.Secret(name)
