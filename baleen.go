@@ -13,6 +13,7 @@ package baleen
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -103,6 +104,21 @@ func ParseBuildID(s string) (BuildID, error) {
 		return "", fmt.Errorf("build id %q: want lowercase letters, digits, '.', '_' or '-': %w", s, ErrInvalid)
 	}
 	return BuildID(s), nil
+}
+
+// LatestTag is the tag a green build of project gives its image name: "<name>:baleen-<project>-latest", so
+// that two projects that build an image of the same name keep a latest image each on a shared engine.
+// Without a project (a local `baleen build`) it is "<name>:latest".
+func LatestTag(project, name string) string {
+	if project == "" {
+		return name + ":latest"
+	}
+	return name + ":baleen-" + project + "-latest"
+}
+
+// IsLatestTag reports whether ref ends in a tag LatestTag makes.
+func IsLatestTag(ref string) bool {
+	return strings.HasSuffix(ref, ":latest") || strings.HasSuffix(ref, "-latest") && strings.Contains(ref, ":baleen-")
 }
 
 // ImageTag is the immutable per-build tag of the build image name: "<name>:baleen-<id>".

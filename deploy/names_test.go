@@ -1,19 +1,43 @@
 package deploy_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/deploy/hosttest"
+	"github.com/baleen-ci/baleen/pipeline/docker"
+	"github.com/baleen-ci/baleen/pipeline/docker/dockertest"
 )
+
+// staticImage is appImage (healthy) built without a RUN step, so that its build needs no container.
+func staticImage(t *testing.T, e *docker.Engine, id baleen.BuildID, version string) string {
+	t.Helper()
+	ref := id.ImageTag("baleen-test/static-" + version)
+	req := baleen.ImageRequest{
+		Image: baleen.ImageBuild{Name: "app", Dockerfile: "Dockerfile"},
+		Context: fstest.MapFS{
+			"Dockerfile":     {Data: []byte(fmt.Sprintf("FROM %s\nCOPY www /www\nCMD %s\n", dockertest.BusyboxImage(t), serveCmd)), Mode: 0o644},
+			"www/index.html": {Data: []byte(version + "\n"), Mode: 0o644},
+			"www/health":     {Data: []byte("ok\n"), Mode: 0o644},
+		},
+		Ref: ref,
+	}
+	var out strings.Builder
+	if err := e.BuildImage(t.Context(), id, req, &out); err != nil {
+		t.Fatalf("build %s: %v\n%s", ref, err, out.String())
+	}
+	return ref
+}
 
 // TestProjectsWhoseUnitNamesCollidedDeploySideBySide stops one project from replacing another's unit, its
 // environment file (with its credentials) and its container: shop-api's unit db and shop's unit api-db were
 // both "shop-api-db" before units were namespaced. Both deploy to one host and both keep running.
 func TestProjectsWhoseUnitNamesCollidedDeploySideBySide(t *testing.T) {
 	f, e, id, d := setup(t, 1, hosttest.Options{})
-	v1, v2 := appImage(t, e, id, "one", true), appImage(t, e, id, "two", true)
+	v1, v2 := staticImage(t, e, id, "one"), staticImage(t, e, id, "two")
 	a := baleen.DeployUnit{Name: "db", Image: "app", Ports: []string{"127.0.0.1:8080:8000"}, Credentials: []string{"DB_PASSWORD"},
 		Health: baleen.Health{HTTP: "http://127.0.0.1:8080/health"}}
 	b := baleen.DeployUnit{Name: "api-db", Image: "app", Ports: []string{"127.0.0.1:8081:8000"},
@@ -51,7 +75,7 @@ func TestProjectsWhoseUnitNamesCollidedDeploySideBySide(t *testing.T) {
 // one being deployed is left as it is, and the host refused, whatever put it there.
 func TestUnitOfAnotherProjectNeverTouched(t *testing.T) {
 	f, e, id, d := setup(t, 1, hosttest.Options{})
-	v1 := appImage(t, e, id, "one", true)
+	v1 := staticImage(t, e, id, "one")
 	h := f.Hosts[0]
 	const planted = `{"v":1,"project":"other","unit":"web","release":7,"build":7,"image":"x","deployed":"2026-01-01T00:00:00Z"}`
 	if _, err := f.Exec(t.Context(), h, "sh", "-c", "mkdir -p /etc/baleen && printf '%s' '"+planted+"' > /etc/baleen/baleen-shop..web.release"); err != nil {

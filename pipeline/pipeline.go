@@ -60,6 +60,8 @@ type Run struct {
 	// when nil, Run makes one from Out, Secrets and StageDone.
 	Stages *StageRunner
 
+	// Project is the project built; its green images are tagged baleen.LatestTag(Project, name).
+	Project string
 	// Commit, Branch and Number name what is built, for the tags the push stage makes.
 	Commit string
 	Branch string
@@ -513,7 +515,7 @@ func (b *build) printReport() {
 
 func (b *build) tag(ctx context.Context) error {
 	for _, img := range b.Spec.Build {
-		ref := img.Name + ":latest"
+		ref := baleen.LatestTag(b.Project, img.Name)
 		if err := b.p.engine.Tag(ctx, b.images[img.Name], ref); err != nil {
 			return fmt.Errorf("tag %s: %w", ref, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/baleen-ci/baleen"
@@ -18,7 +19,7 @@ const errConfig = "baleen.yml is not valid"
 // run runs build b on the server, stage by stage: config, dependencies, the pipeline's stages, deploy.
 // chain is the projects whose builds wait for this one, for cycle detection.
 func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []byte, out io.Writer, chain []string) baleen.Result {
-	sp, secrets, cerr := s.config(tree, data)
+	sp, secrets, cerr := s.config(b.Project, tree, data)
 	var stages *StageRunner
 	stages = NewStageRunner(StageConfig{Out: out, Secrets: s.maskedSecrets(sp), Events: s.events, Project: b.Project, Build: b.Number,
 		Done: func(baleen.StageResult) { s.recordStages(ctx, b, stages.Stages()) }})
@@ -45,7 +46,7 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 	defer releaseSlot()
 	res, err := s.cfg.Pipeline.Run(ctx, Run{
 		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: stages.Out(), Dependencies: deps,
-		Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: s.cfg.Registry, Stages: stages,
+		Project: b.Project, Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: s.cfg.Registry, Stages: stages,
 		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
 		Report:       s.testHistory(ctx, b),
 	})
@@ -61,12 +62,15 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 
 // config parses baleen.yml, checks it against the tree and finds the server's value of each credential
 // it names. Its error is the config stage's.
-func (s *Scheduler) config(tree fs.FS, data []byte) (*baleen.Spec, map[string]string, error) {
+func (s *Scheduler) config(project string, tree fs.FS, data []byte) (*baleen.Spec, map[string]string, error) {
 	parsed, err := spec.ParseFile("baleen.yml", data)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := parsed.CheckTree(tree); err != nil {
+		return nil, nil, err
+	}
+	if err := s.checkScope(project, parsed.Spec); err != nil {
 		return nil, nil, err
 	}
 	secrets := map[string]string{}
@@ -78,6 +82,24 @@ func (s *Scheduler) config(tree fs.FS, data []byte) (*baleen.Spec, map[string]st
 		secrets[name] = v
 	}
 	return parsed.Spec, secrets, nil
+}
+
+// checkScope asks CredentialScope whether project may use every credential sp names, its deploy units'
+// included.
+func (s *Scheduler) checkScope(project string, sp *baleen.Spec) error {
+	if s.cfg.CredentialScope == nil {
+		return nil
+	}
+	names := slices.Clone(sp.Credentials)
+	if sp.Deploy != nil {
+		for _, u := range sp.Deploy.Units {
+			names = append(names, u.Credentials...)
+		}
+	}
+	if err := s.cfg.CredentialScope(project, names); err != nil {
+		return fmt.Errorf("baleen.yml: %w", err)
+	}
+	return nil
 }
 
 // maskedSecrets are the values masked in a build's output: its credentials and its deploy units'.

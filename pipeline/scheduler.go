@@ -59,6 +59,10 @@ type SchedulerConfig struct {
 	ArtifactsDir string
 	// Secret returns the server's value of a credential; false when the server has none.
 	Secret func(name string) (string, bool)
+	// CredentialScope, when set, says whether project may use the credentials names (those of the spec and
+	// of its deploy units); an error fails the build's config stage with its words (access.Policy's
+	// CheckCredentials).
+	CredentialScope func(project string, names []string) error
 	// Instance tells this server's builds apart from another's on the same Docker engine: it is part of
 	// every BuildID. Lowercase letters and digits.
 	Instance string

@@ -100,8 +100,8 @@ func (p *Pruner) Prune(ctx context.Context, project string) error {
 			continue
 		}
 		for _, tag := range img.Tags {
-			if strings.HasSuffix(tag, ":latest") {
-				continue // name:latest is the newest green build's, and moves only with one
+			if baleen.IsLatestTag(tag) {
+				continue // the latest tag is the newest green build's, and moves only with one
 			}
 			if err := p.Images.RemoveImage(ctx, tag); err != nil {
 				errs = append(errs, fmt.Errorf("remove %s: %w", tag, err))
