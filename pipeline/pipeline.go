@@ -413,7 +413,6 @@ func (l *lastLines) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (l *lastLines) Reset()         { l.b = l.b[:0] }
 func (l *lastLines) String() string { return string(l.b) }
 
 // DependencyLogLines is how many of a failed dependency's last log lines are shown.
