@@ -15,6 +15,8 @@ type Spec struct {
 	// Credentials names the secrets given to the subject and its dependencies as environment variables.
 	Credentials []string  `json:"credentials,omitempty"`
 	Artifacts   Artifacts `json:"artifacts"`
+	// RunsOn lists the labels the engine that runs the build must have (the server's engines: config).
+	RunsOn []string `json:"runs_on,omitempty"`
 	// Push and Deploy are accepted and kept for the stages that use them; nil when absent.
 	Push   *Push   `json:"push,omitempty"`
 	Deploy *Deploy `json:"deploy,omitempty"`

@@ -317,8 +317,10 @@ func (b *build) waitReady(ctx context.Context, id string, d baleen.Dependency) (
 		}
 		switch {
 		case !d.Ready.Command.IsZero():
-			last.Reset()
-			code, err := b.p.engine.Exec(ctx, id, d.Ready.Command.Argv(), &last)
+			// The attempt writes to a buffer of its own, so that one the timeout cuts short does not lose
+			// what the last complete attempt said.
+			var attempt lastLines
+			code, err := b.p.engine.Exec(ctx, id, d.Ready.Command.Argv(), &attempt)
 			if err != nil {
 				// The dependency may have died between the inspection and the exec: say so rather than
 				// pass on the engine's complaint.
@@ -330,7 +332,8 @@ func (b *build) waitReady(ctx context.Context, id string, d baleen.Dependency) (
 			if code == 0 {
 				return "ready command", nil
 			}
-			last.exit = code
+			attempt.exit = code
+			last = attempt
 		case st.Health == "healthy":
 			return "healthcheck", nil
 		case st.Health == "unhealthy":
@@ -385,7 +388,6 @@ func (l *lastLines) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (l *lastLines) Reset()         { l.b = l.b[:0] }
 func (l *lastLines) String() string { return string(l.b) }
 
 // DependencyLogLines is how many of a failed dependency's last log lines are shown.

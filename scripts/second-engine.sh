@@ -7,7 +7,8 @@
 #   second-engine.sh address print its address (unix:///run/baleen-docker2/docker.sock)
 #
 # It has everything of its own: data root, exec root, pid file, socket, a bridge (br-baleen2, 172.31.250.1/24)
-# and an address pool (10.213.0.0/16) that does not overlap the first engine's, and no iptables rules.
+# and an address pool (10.213.0.0/16) that does not overlap the first engine's, no iptables rules, and
+# --live-restore, without which its restarts would delete the first engine's docker0.
 # Tests find it through BALEEN_TEST_DOCKER2 (its address), or at the default address when that is unset.
 set -euo pipefail
 
@@ -62,9 +63,12 @@ start() {
   fi
   mkdir -p "$root" "$run"
   make_bridge
+  # --live-restore: a dockerd with --default-address-pool that restarts on a data root holding its old
+  # default network deletes the interface docker0, which is the first engine's bridge; with live-restore it
+  # leaves it alone.
   setsid nohup dockerd \
     --data-root "$root" --exec-root "$run/exec" --pidfile "$pidfile" -H "$DOCKER_HOST" \
-    --bridge "$bridge" --iptables=false --default-address-pool base=10.213.0.0/16,size=24 \
+    --bridge "$bridge" --iptables=false --default-address-pool base=10.213.0.0/16,size=24 --live-restore \
     >>"$log" 2>&1 </dev/null &
   for _ in $(seq 1 60); do
     if answers; then

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
 
@@ -42,6 +45,23 @@ func (e *Engine) callError(cctx context.Context, err error) error {
 			return stopped
 		}
 		return &unavailableError{host: e.client.DaemonHost(), name: e.name, err: cause}
+	}
+	return e.probe(cctx, err)
+}
+
+// probe asks whether the engine still answers after a call failed in a way the engine did not explain
+// (a stream cut short, a connection reset): an engine that died mid-call gives an unavailableError
+// rather than its broken stream. Errors the engine itself reported are left as they are.
+func (e *Engine) probe(ctx context.Context, err error) error {
+	var se *streamError
+	switch {
+	case ctx.Err() != nil, errors.As(err, &se), isConnectionFailure(err),
+		cerrdefs.IsNotFound(err), cerrdefs.IsConflict(err), cerrdefs.IsInvalidArgument(err),
+		cerrdefs.IsUnauthorized(err), cerrdefs.IsPermissionDenied(err), cerrdefs.IsNotImplemented(err):
+		return err
+	}
+	if down := e.alive(ctx); down != nil {
+		return down
 	}
 	return err
 }
@@ -80,7 +100,8 @@ func (e *Engine) watch(ctx context.Context) (context.Context, context.CancelFunc
 }
 
 // alive pings the engine under the call deadline; it returns an unavailableError, wrapping errNoAnswer,
-// when the engine does not answer or cannot be reached, and nil otherwise (also when ctx ended).
+// when the engine does not answer or cannot be reached, and nil otherwise: when it answers, even with an
+// error status, and when ctx ended.
 func (e *Engine) alive(ctx context.Context) error {
 	pctx, cancel := e.callContext(ctx)
 	defer cancel()
@@ -90,10 +111,20 @@ func (e *Engine) alive(ctx context.Context) error {
 	}
 	if cause := context.Cause(pctx); cause != nil && errors.Is(cause, errNoAnswer) {
 		err = cause
-	} else {
+	} else if noResponse(err) {
 		err = fmt.Errorf("%w: %v", errNoAnswer, err)
+	} else {
+		return nil
 	}
 	return &unavailableError{host: e.client.DaemonHost(), name: e.name, err: err}
+}
+
+// noResponse reports whether err says that no HTTP response came: the connection failed, was reset or
+// cut short.
+func noResponse(err error) bool {
+	var netErr net.Error
+	return isConnectionFailure(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, &netErr)
 }
 
 // watchedReader is a stream read under a watch, which ends when the stream is closed.

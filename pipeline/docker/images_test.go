@@ -2,7 +2,6 @@ package docker_test
 
 import (
 	"archive/tar"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -30,30 +29,10 @@ import (
 // engine's own, never a progress bar or a byte count.
 var progressLine = regexp.MustCompile(`^([0-9a-f]{12}: (Preparing|Waiting|Pushing|Pushed|Layer already exists|Mounted from \S+)|The push refers to repository \[\S+\]|\S+: digest: sha256:[0-9a-f]{64} size: \d+)$`)
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// loggedEngine returns an Engine on the local engine whose log, at debug level, goes to the returned
-// buffer.
-func loggedEngine(t *testing.T) (*docker.Engine, *syncBuffer) {
+func loggedEngine(t *testing.T) (*docker.Engine, *dockertest.Buffer) {
 	t.Helper()
 	dockertest.Engine(t) // fails or skips the test when the engine does not answer
-	log := &syncBuffer{}
+	log := &dockertest.Buffer{}
 	e, err := docker.FromEnv(docker.Options{Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatalf("FromEnv: %v", err)

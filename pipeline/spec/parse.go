@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"io/fs"
+	"regexp"
 	"strings"
 
 	"github.com/baleen-ci/baleen"
@@ -130,7 +131,7 @@ func sections() []string {
 func keysOf(section string) []string {
 	switch section {
 	case "top":
-		return []string{"build", "depends", "test", "credentials", "artifacts", "push", "deploy"}
+		return []string{"build", "depends", "test", "credentials", "artifacts", "push", "deploy", "runs_on"}
 	case "build":
 		return []string{"context", "dockerfile", "args", "target", "builder"}
 	case "depends":
@@ -178,6 +179,9 @@ func (p *parser) spec(top *yaml.Node) *baleen.Spec {
 	}
 	if kv, ok := m["artifacts"]; ok && !isNull(kv.val) {
 		s.Artifacts = p.artifacts(kv.val)
+	}
+	if kv, ok := m["runs_on"]; ok && !isNull(kv.val) {
+		s.RunsOn = p.labels(kv.val, "runs_on")
 	}
 	if kv, ok := m["push"]; ok && !isEmpty(kv.val) {
 		s.Push = p.push(kv.val)
@@ -467,6 +471,23 @@ func (p *parser) builder(n *yaml.Node, path string) string {
 		p.errorf(n, "%s: %q is not a builder: want classic or buildkit", path, s)
 	}
 	return ""
+}
+
+// labelPattern is what an engine label may be.
+var labelPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+// labels reads a list of engine labels (runs_on).
+func (p *parser) labels(n *yaml.Node, path string) []string {
+	list, nodes := p.strList(n, path, "engine labels")
+	var out []string
+	for i, s := range list {
+		if !labelPattern.MatchString(s) {
+			p.errorf(nodes[i], "%s[%d]: %q is not an engine label (lowercase letters, digits, '.', '_' and '-')", path, i, s)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // names reads a list of unique variable names (credentials).

@@ -136,7 +136,7 @@ func TestParseBad(t *testing.T) {
 		{"unknown top key, close", goodBuild + "depend:\n  db: {image: x}\n", []string{
 			"baleen.yml:3:1: depend: unknown key; did you mean depends?"}},
 		{"unknown top key, far", goodBuild + "stages: 1\n", []string{
-			"baleen.yml:3:1: stages: unknown key; want one of build, depends, test, credentials, artifacts, push, deploy"}},
+			"baleen.yml:3:1: stages: unknown key; want one of build, depends, test, credentials, artifacts, push, deploy, runs_on"}},
 		{"unknown key, wrong case", goodBuild + "Test: {}\n", []string{
 			"baleen.yml:3:1: Test: unknown key; did you mean test?"}},
 		{"duplicate image", "build:\n  api: .\n  api: web\n", []string{
@@ -144,10 +144,10 @@ func TestParseBad(t *testing.T) {
 		{"duplicate section", goodBuild + "build: {web: .}\n", []string{
 			`baleen.yml:3:1: duplicate key "build" (first at line 1)`}},
 		{"duplicate key under an unknown key", goodBuild + "x-extra: {a: 1, a: 2}\n", []string{
-			"baleen.yml:3:1: x-extra: unknown key; want one of build, depends, test, credentials, artifacts, push, deploy",
+			"baleen.yml:3:1: x-extra: unknown key; want one of build, depends, test, credentials, artifacts, push, deploy, runs_on",
 			`baleen.yml:3:17: duplicate key "a" (first at line 3)`}},
 		{"merge key", goodBuild + "base: &b {timeout: 5m}\n", []string{
-			"baleen.yml:3:1: base: unknown key; want one of build, depends, test, credentials, artifacts, push, deploy"}},
+			"baleen.yml:3:1: base: unknown key; want one of build, depends, test, credentials, artifacts, push, deploy, runs_on"}},
 		{"merge key in a section", goodBuild + "test:\n  <<: {timeout: 5m}\n", []string{
 			"baleen.yml:4:3: test: merge keys (<<) are not supported; write the keys out"}},
 		{"test typo key", goodBuild + "test:\n  comand: make test\n", []string{

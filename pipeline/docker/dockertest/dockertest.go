@@ -1,6 +1,7 @@
 package dockertest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -314,4 +316,24 @@ func repoRoot() (string, error) {
 		return "", fmt.Errorf("find the module's root (go env GOMOD): %v", err)
 	}
 	return filepath.Dir(gomod), nil
+}
+
+// Buffer is a bytes.Buffer safe for a writer (a logger, a container's output) and a test to share.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
