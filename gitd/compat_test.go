@@ -425,6 +425,11 @@ func TestPeriodicMaintenance(t *testing.T) {
 	e := newEnvWith(t, func(c *gitd.Config) { c.MaintenanceInterval = 200 * time.Millisecond })
 	e.pushed("app")
 	packDir := filepath.Join(e.reposDir, "app.git", "objects", "pack")
+	// The packs are made aside and put in place at once, so that no gc sees fewer than 60 of them.
+	aside := filepath.Join(e.dir, "aside")
+	if err := os.MkdirAll(aside, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 60 {
 		cmd := e.command(e.dir, e.key, "git", "--git-dir", filepath.Join(e.reposDir, "app.git"), "hash-object", "-w", "--stdin")
 		cmd.Stdin = strings.NewReader(fmt.Sprintf("object %d\n", i))
@@ -432,11 +437,23 @@ func TestPeriodicMaintenance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pack := e.command(e.dir, e.key, "git", "--git-dir", filepath.Join(e.reposDir, "app.git"), "pack-objects", "-q", filepath.Join(packDir, "pack"))
+		pack := e.command(e.dir, e.key, "git", "--git-dir", filepath.Join(e.reposDir, "app.git"), "pack-objects", "-q", filepath.Join(aside, "pack"))
 		pack.Stdin = bytes.NewReader(oid)
 		if out, err := pack.CombinedOutput(); err != nil {
 			t.Fatalf("pack-objects: %v\n%s", err, out)
 		}
+	}
+	existing, _ := filepath.Glob(filepath.Join(packDir, "*"))
+	for _, f := range existing {
+		if err := os.Rename(f, filepath.Join(aside, filepath.Base(f))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.RemoveAll(packDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(aside, packDir); err != nil {
+		t.Fatal(err)
 	}
 	packs := func() int {
 		m, _ := filepath.Glob(filepath.Join(packDir, "*.pack"))

@@ -161,6 +161,7 @@ func (s *Server) moveRefs(p Push, errs []error) {
 		if err := s.fixHead(p.RepoPath); err != nil {
 			s.log.Warn("set HEAD", "project", p.Project, "err", err)
 		}
+		go s.gcAuto(s.base, p.Project)
 	}
 }
 
