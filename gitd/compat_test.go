@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/baleen-ci/baleen/gitd"
 )
@@ -425,6 +426,11 @@ func TestPeriodicMaintenance(t *testing.T) {
 	e := newEnvWith(t, func(c *gitd.Config) { c.MaintenanceInterval = 200 * time.Millisecond })
 	e.pushed("app")
 	packDir := filepath.Join(e.reposDir, "app.git", "objects", "pack")
+	// The packs are made aside and put in place at once, so that no gc sees fewer than 60 of them.
+	aside := filepath.Join(e.dir, "aside")
+	if err := os.MkdirAll(aside, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 60 {
 		cmd := e.command(e.dir, e.key, "git", "--git-dir", filepath.Join(e.reposDir, "app.git"), "hash-object", "-w", "--stdin")
 		cmd.Stdin = strings.NewReader(fmt.Sprintf("object %d\n", i))
@@ -432,11 +438,23 @@ func TestPeriodicMaintenance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pack := e.command(e.dir, e.key, "git", "--git-dir", filepath.Join(e.reposDir, "app.git"), "pack-objects", "-q", filepath.Join(packDir, "pack"))
+		pack := e.command(e.dir, e.key, "git", "--git-dir", filepath.Join(e.reposDir, "app.git"), "pack-objects", "-q", filepath.Join(aside, "pack"))
 		pack.Stdin = bytes.NewReader(oid)
 		if out, err := pack.CombinedOutput(); err != nil {
 			t.Fatalf("pack-objects: %v\n%s", err, out)
 		}
+	}
+	existing, _ := filepath.Glob(filepath.Join(packDir, "*"))
+	for _, f := range existing {
+		if err := os.Rename(f, filepath.Join(aside, filepath.Base(f))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.RemoveAll(packDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(aside, packDir); err != nil {
+		t.Fatal(err)
 	}
 	packs := func() int {
 		m, _ := filepath.Glob(filepath.Join(packDir, "*.pack"))
@@ -444,4 +462,49 @@ func TestPeriodicMaintenance(t *testing.T) {
 	}
 	waitFor(t, "maintenance to repack 60 packs", func() bool { return packs() <= 2 })
 	e.fsck("app")
+}
+
+// TestRSAHostKey: a client that knows only RSA host keys connects, with SHA-2 signatures and with the
+// ssh-rsa (SHA-1) ones older JSch releases use.
+func TestRSAHostKey(t *testing.T) {
+	var rsaPath string
+	e := newEnvWith(t, func(c *gitd.Config) {
+		rsaPath = filepath.Join(t.TempDir(), "rsa_host_key")
+		c.RSAHostKeyPath = rsaPath
+	})
+	e.pushed("app")
+	pem, err := os.ReadFile(rsaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := gossh.ParsePrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := fmt.Sprintf("[127.0.0.1]:%s %s", e.port, gossh.MarshalAuthorizedKey(signer.PublicKey()))
+	if err := os.WriteFile(e.knownHosts, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range []string{"rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"} {
+		t.Run(alg, func(t *testing.T) {
+			out, err := e.git(e.dir, "-c", "core.sshCommand="+strings.Join(e.sshArgs(e.key), " ")+" -o HostKeyAlgorithms="+alg,
+				"ls-remote", e.remote("app"))
+			if err != nil || !strings.Contains(out, "refs/heads/main") {
+				t.Errorf("ls-remote with host key algorithm %s: %v\n%s", alg, err, out)
+			}
+		})
+	}
+}
+
+// TestSHA256RepositoryRefused: a repository in SHA-256 object format gets a clear message, not a protocol
+// error.
+func TestSHA256RepositoryRefused(t *testing.T) {
+	e := newEnv(t)
+	if out, err := e.git(e.dir, "init", "-q", "--bare", "--object-format=sha256", filepath.Join(e.reposDir, "new.git")); err != nil {
+		t.Fatalf("git init sha256: %v\n%s", err, out)
+	}
+	out, err := e.git(e.dir, "ls-remote", e.remote("new"))
+	if err == nil || !strings.Contains(out, "only SHA-1 repositories are supported") {
+		t.Errorf("ls-remote of a SHA-256 repository: got %v, want a refusal saying only SHA-1 is supported\n%s", err, out)
+	}
 }

@@ -3,18 +3,17 @@ package gitd
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
 
-// DefaultMaintenanceInterval is how often every repository gets `git maintenance run --auto`.
+// DefaultMaintenanceInterval is how often every repository gets `git gc --auto`.
 const DefaultMaintenanceInterval = time.Hour
 
-// maintain runs `git maintenance run --auto` on every repository each interval until ctx ends, so that
-// packs and loose objects do not pile up in a repository that is fetched from but seldom pushed to
-// (receive-pack runs the same after each push). git decides whether there is anything to do; when there
-// is, it repacks with bitmaps.
+// maintain runs `git gc --auto` on every repository each interval until ctx ends, so that packs and loose
+// objects do not pile up (the server also runs it after each push that moved a ref). git decides whether
+// there is anything to do (more than gc.autoPackLimit packs or gc.auto loose objects); when there is, it
+// repacks with bitmaps. (`git maintenance run --auto` of git 2.39 leaves such a repository alone.)
 func (s *Server) maintain(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -39,11 +38,16 @@ func (s *Server) maintainAll(ctx context.Context) {
 		if !e.IsDir() || !strings.HasSuffix(e.Name(), ".git") || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		project := strings.TrimSuffix(e.Name(), ".git")
-		repo := filepath.Join(s.reposDir, e.Name())
-		if _, err := s.git.run(ctx, repo, nil, "-c", "repack.writeBitmaps=true", "-c", "core.hooksPath=/dev/null",
-			"maintenance", "run", "--auto", "--quiet"); err != nil && ctx.Err() == nil {
-			s.log.Warn("maintenance", "project", project, "err", err)
-		}
+		s.gcAuto(ctx, strings.TrimSuffix(e.Name(), ".git"))
+	}
+}
+
+// gcAuto runs `git gc --auto` on project's repository.
+func (s *Server) gcAuto(ctx context.Context, project string) {
+	// In the foreground: a detached gc that warns writes gc.log, and git then skips every gc --auto for a day.
+	_, err := s.git.run(ctx, s.repoPath(project), nil, "-c", "repack.writeBitmaps=true", "-c", "core.hooksPath=/dev/null", "-c", "gc.autoDetach=false",
+		"gc", "--auto", "--quiet")
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("git gc", "project", project, "err", err)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/storage/filesystem"
@@ -19,6 +21,8 @@ var errAtomic = errors.New("atomic push failed: another ref of this push was ref
 // decide runs one push's ref updates through the server's checks and the Receiver, moves the refs that
 // passed, and returns one error per update (nil: the ref moved).
 func (s *Server) decide(p Push, out io.Writer, log *slog.Logger) []error {
+	unlock := s.lockRefs(p, out)
+	defer unlock()
 	sto := openStorage(p.RepoPath)
 	errs := checkUpdates(sto, p.Updates)
 	if p.Atomic {
@@ -66,6 +70,33 @@ func (s *Server) decide(p Push, out io.Writer, log *slog.Logger) []error {
 		log.Log(s.base, lvl, "push", "ref", u.Name, "commit", u.New, "old", u.Old, "err", errs[i])
 	}
 	return errs
+}
+
+// lockRefs takes the locks of the refs p updates, in name order, and returns what releases them. A push
+// holds them from its checks to its ref moves, so a second push of the same ref waits for the first, and
+// then finds the ref moved and is refused before anything is built for it: the loser of a race never
+// builds, tags, pushes or deploys.
+func (s *Server) lockRefs(p Push, out io.Writer) (unlock func()) {
+	names := make([]string, 0, len(p.Updates))
+	for _, u := range p.Updates {
+		names = append(names, u.Name)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	var held []*sync.Mutex
+	for _, name := range names {
+		l := s.refLocks.get(p.Project + "\x00" + name)
+		if !l.TryLock() {
+			fmt.Fprintf(out, "waiting for another push of %s to finish\n", name)
+			l.Lock()
+		}
+		held = append(held, l)
+	}
+	return func() {
+		for _, l := range held {
+			l.Unlock()
+		}
+	}
 }
 
 // atomicFail refuses every update once one is refused.
@@ -161,6 +192,7 @@ func (s *Server) moveRefs(p Push, errs []error) {
 		if err := s.fixHead(p.RepoPath); err != nil {
 			s.log.Warn("set HEAD", "project", p.Project, "err", err)
 		}
+		go s.gcAuto(s.base, p.Project)
 	}
 }
 

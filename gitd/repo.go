@@ -28,18 +28,24 @@ type projectLocks struct {
 }
 
 func (p *projectLocks) lock(project string) (unlock func()) {
+	l := p.get(project)
+	l.Lock()
+	return l.Unlock
+}
+
+// get returns the mutex of key, made on first use.
+func (p *projectLocks) get(key string) *sync.Mutex {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.locks == nil {
 		p.locks = map[string]*sync.Mutex{}
 	}
-	l, ok := p.locks[project]
+	l, ok := p.locks[key]
 	if !ok {
 		l = new(sync.Mutex)
-		p.locks[project] = l
+		p.locks[key] = l
 	}
-	p.mu.Unlock()
-	l.Lock()
-	return l.Unlock
+	return l
 }
 
 // repoPath is where project's bare repository lives. project must have passed baleen.ValidateProjectName.

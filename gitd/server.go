@@ -165,6 +165,7 @@ type Server struct {
 	preauth   *preauth
 	ssh       *ssh.Server
 	locks     projectLocks
+	refLocks  projectLocks // by project and ref: one push of a ref at a time
 	git       *gitRunner
 
 	stateDir     string

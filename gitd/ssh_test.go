@@ -279,13 +279,13 @@ func TestNoShellPtyOrForwarding(t *testing.T) {
 	})
 }
 
-func TestConcurrentPushesSerialise(t *testing.T) {
+// TestRacingPushesLoserBuildsNothing: two pushes move main from the same commit. The second waits for the
+// first, finds main moved, and is refused before its Receiver runs: the loser of a race builds nothing, so
+// it can never tag, push or deploy an image of a commit that did not land.
+func TestRacingPushesLoserBuildsNothing(t *testing.T) {
 	e := newEnv(t)
 	base := e.work("app")
 	e.mustGit(base, "push", "-q", "origin", "main")
-	first := e.mustGit(base, "rev-parse", "HEAD")
-
-	// Two clones move main from the same commit to two different ones.
 	clones := make([]string, 2)
 	commits := make([]string, 2)
 	for i := range clones {
@@ -293,43 +293,50 @@ func TestConcurrentPushesSerialise(t *testing.T) {
 		e.mustGit(e.dir, "clone", "-q", e.remote("app"), clones[i])
 		commits[i] = e.commit(clones[i], fmt.Sprintf("f%d", i), "x\n")
 	}
-	// Both Receives run at once: each waits for the other to arrive before it allows its push.
-	var arrived sync.WaitGroup
-	arrived.Add(2)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 2)
 	e.recv.setFn(func(_ context.Context, p gitd.Push, _ io.Writer) []error {
-		arrived.Done()
-		arrived.Wait()
+		entered <- struct{}{}
+		<-release
 		return make([]error, len(p.Updates))
 	})
-	outs := make([]string, 2)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for i := range clones {
-		wg.Go(func() {
-			out, err := e.command(clones[i], e.key, "git", "push", "origin", "main").CombinedOutput()
-			outs[i], errs[i] = string(out), err
-		})
-	}
-	wg.Wait()
-
-	won := -1
-	for i := range errs {
-		if errs[i] == nil {
-			if won >= 0 {
-				t.Fatalf("both pushes from %s succeeded; want one refused", first)
-			}
-			won = i
+	first := make(chan error, 1)
+	go func() {
+		out, err := e.command(clones[0], e.key, "git", "push", "origin", "main").CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, out)
 		}
+		first <- err
+	}()
+	<-entered
+	second := e.command(clones[1], e.key, "git", "push", "--progress", "origin", "main")
+	stderr, err := second.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if won < 0 {
-		t.Fatalf("both pushes failed:\n%s\n%s", outs[0], outs[1])
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
 	}
-	lost := 1 - won
-	if !strings.Contains(outs[lost], "[remote rejected] main -> main") || !strings.Contains(outs[lost], "conflict") {
-		t.Errorf("losing push output lacks a conflict rejection:\n%s", outs[lost])
+	sc := scanLines(stderr)
+	var seen strings.Builder
+	for sc.Scan() && !strings.Contains(sc.Text(), "waiting for another push of refs/heads/main") {
+		seen.WriteString(sc.Text() + "\n")
 	}
-	if got := e.refOf("app", "refs/heads/main"); got != commits[won] {
-		t.Errorf("main: got %s, want the winner's %s", got, commits[won])
+	close(release)
+	rest, _ := io.ReadAll(stderr)
+	secondErr := second.Wait()
+	if err := <-first; err != nil {
+		t.Fatalf("first push: %v", err)
+	}
+	out := seen.String() + string(rest)
+	if secondErr == nil || !strings.Contains(out, "[remote rejected] main -> main") || !strings.Contains(out, "fetch first") {
+		t.Errorf("second push: got %v, want a rejection saying fetch first\n%s", secondErr, out)
+	}
+	if n := len(e.recv.got()); n != 2 { // the first push of main, and the winner
+		t.Errorf("Receiver calls: got %d, want 2 (the loser of the race reaches no build)", n)
+	}
+	if got := e.refOf("app", "refs/heads/main"); got != commits[0] {
+		t.Errorf("main: got %s, want the winner's %s", got, commits[0])
 	}
 	e.fsck("app")
 }
