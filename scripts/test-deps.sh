@@ -25,3 +25,4 @@ bash scripts/ensure-docker.sh
 bash scripts/busybox-image.sh
 bash scripts/registry.sh
 bash scripts/host-image.sh
+bash scripts/notify-deps.sh
