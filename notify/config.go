@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -236,20 +235,6 @@ func (m *MatrixConfig) validate() error {
 		errs = append(errs, fmt.Errorf("matrix.token_file: give the file that holds the access token: %w", baleen.ErrInvalid))
 	}
 	return errors.Join(errs...)
-}
-
-// readSecret reads a secret file, trimmed of surrounding white space, when a delivery is sent, so that a
-// rotated secret takes effect without a restart. The error names the file, never its content.
-func readSecret(key, file string) (string, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", key, err)
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("read %s: %s is empty", key, file)
-	}
-	return s, nil
 }
 
 // wants reports whether the sink takes notifications of project's branch.

@@ -95,7 +95,7 @@ func (m *mailer) client() (*gomail.Client, error) {
 		opts = append(opts, gomail.WithDialContextFunc(dialer()), gomail.WithTLSPolicy(gomail.TLSMandatory))
 	}
 	if m.cfg.Username != "" {
-		pw, err := readSecret("email.password_file", m.cfg.PasswordFile)
+		pw, err := baleen.ReadSecretFile("email.password_file", m.cfg.PasswordFile)
 		if err != nil {
 			return nil, err
 		}

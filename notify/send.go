@@ -57,7 +57,7 @@ type webhook struct {
 }
 
 func (w *webhook) send(ctx context.Context, d baleen.Delivery, m *stored) (int, error) {
-	secret, err := readSecret("webhook.secret_file", w.cfg.SecretFile)
+	secret, err := baleen.ReadSecretFile("webhook.secret_file", w.cfg.SecretFile)
 	if err != nil {
 		return 0, err
 	}
@@ -86,7 +86,7 @@ type slack struct {
 }
 
 func (s *slack) send(ctx context.Context, _ baleen.Delivery, m *stored) (int, error) {
-	u, err := readSecret("slack.url_file", s.cfg.URLFile)
+	u, err := baleen.ReadSecretFile("slack.url_file", s.cfg.URLFile)
 	if err != nil {
 		return 0, err
 	}
@@ -106,7 +106,7 @@ type matrix struct {
 // send PUTs an m.room.message event. The transaction ID is the delivery's, so a retry after a lost reply
 // does not post the message twice (the homeserver answers a repeated transaction with the same event).
 func (x *matrix) send(ctx context.Context, d baleen.Delivery, m *stored) (int, error) {
-	token, err := readSecret("matrix.token_file", x.cfg.TokenFile)
+	token, err := baleen.ReadSecretFile("matrix.token_file", x.cfg.TokenFile)
 	if err != nil {
 		return 0, err
 	}
