@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/forge"
+	"github.com/baleen-ci/baleen/notify"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -42,6 +44,10 @@ type Config struct {
 	Targets map[string]TargetConfig `yaml:"targets"`
 	// DeployGrace is how long a deployed unit must stay active before its health check (default 10s).
 	DeployGrace time.Duration `yaml:"deploy_grace"`
+	// Notify and Mirrors are the notification sinks (docs/notify.md) and the followed repositories
+	// (docs/forges.md); cmd/baleen/notify.go wires them.
+	Notify  []notify.Sink           `yaml:"notify"`
+	Mirrors map[string]forge.Mirror `yaml:"mirrors"`
 }
 
 // TargetConfig is one deploy target: the hosts and how to reach them.
@@ -176,6 +182,7 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("targets.%s: give user, identity and known_hosts (an unknown host key is refused)", name))
 		}
 	}
+	errs = append(errs, c.validateIntegrations())
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
