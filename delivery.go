@@ -79,4 +79,7 @@ type DeliveryStore interface {
 	PendingDeliveries(ctx context.Context) ([]Delivery, error)
 	// UpdateDelivery applies p to a delivery and returns the result.
 	UpdateDelivery(ctx context.Context, id int64, p DeliveryPatch) (Delivery, error)
+	// PruneDeliveries deletes the deliveries that are no longer pending and were created before before,
+	// and returns how many it deleted.
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
 }

@@ -39,6 +39,8 @@ type Options struct {
 	FirstRetry time.Duration
 	MaxRetry   time.Duration
 	GiveUp     time.Duration
+	// Keep is how long the records of sent, given-up and coalesced deliveries are kept (default 30 days).
+	Keep time.Duration
 }
 
 // Notifier turns build events into deliveries and sends them. Run it once; its other methods are safe for
@@ -70,6 +72,7 @@ func New(o Options) (*Notifier, error) {
 	def(&o.FirstRetry, 30*time.Second)
 	def(&o.MaxRetry, time.Hour)
 	def(&o.GiveUp, 24*time.Hour)
+	def(&o.Keep, 30*24*time.Hour)
 	if o.DigestAt < 2 {
 		o.DigestAt = 3
 	}

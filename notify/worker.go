@@ -11,13 +11,25 @@ import (
 // attemptTimeout bounds one sending attempt.
 const attemptTimeout = 30 * time.Second
 
+// pruneEvery is how often delivery records older than Options.Keep are deleted.
+const pruneEvery = 24 * time.Hour
+
 // idleWait is how long the worker sleeps when nothing is pending, in case a delivery was queued by another
 // process sharing the store.
 const idleWait = time.Minute
 
 // work sends due deliveries until ctx ends, sleeping until the next one is due or a new one is queued.
 func (n *Notifier) work(ctx context.Context) {
+	var pruned time.Time
 	for {
+		if time.Since(pruned) > pruneEvery {
+			pruned = time.Now()
+			if k, err := n.o.Deliveries.PruneDeliveries(ctx, pruned.Add(-n.o.Keep)); err != nil && ctx.Err() == nil {
+				n.o.Log.Error("prune delivery records", "err", err)
+			} else if k > 0 {
+				n.o.Log.Info("pruned delivery records", "deleted", k)
+			}
+		}
 		wait := n.sendDue(ctx)
 		t := time.NewTimer(wait)
 		select {

@@ -171,3 +171,43 @@ func setIf[T any](dst *T, v *T) {
 		*dst = *v
 	}
 }
+
+// PruneDeliveries deletes the deliveries that are not pending and were created before before. Deliveries are
+// numbered in the order they are made, so it stops at the first one made since.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
+	var old []int64
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: deliveryPrefix, PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var d baleen.Delivery
+			if err := it.Item().Value(func(b []byte) error { return decode(b, &d) }); err != nil {
+				return fmt.Errorf("delivery %s: %w", it.Item().Key(), err)
+			}
+			if !d.Created.Before(before) {
+				return nil
+			}
+			if d.Status != baleen.DeliveryPending {
+				old = append(old, d.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	for chunk := range slices.Chunk(old, 1000) {
+		err := s.update(ctx, func(txn *badger.Txn) error {
+			for _, id := range chunk {
+				if err := txn.Delete(deliveryKey(id)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("prune deliveries: %w", err)
+		}
+	}
+	return len(old), nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/store"
@@ -64,5 +65,19 @@ func TestDeliveryQueue(t *testing.T) {
 	}
 	if id, err := st.CreateDelivery(ctx, baleen.Delivery{Sink: "a"}); err != nil || id.ID != 4 {
 		t.Errorf("next id after reopen: got %d (err %v), want 4", id.ID, err)
+	}
+	// Pruning takes the delivered one (2) and keeps the pending ones, and those made since.
+	n, err := st.PruneDeliveries(ctx, time.Now().Add(time.Hour))
+	if err != nil || n != 1 {
+		t.Errorf("prune: got %d (err %v), want 1", n, err)
+	}
+	if _, err := st.Delivery(ctx, 2); !errors.Is(err, baleen.ErrNotFound) {
+		t.Errorf("pruned delivery 2: got %v, want ErrNotFound", err)
+	}
+	if n, _ := st.PruneDeliveries(ctx, time.Now().Add(-time.Hour)); n != 0 {
+		t.Errorf("prune of nothing old: got %d, want 0", n)
+	}
+	if left, _ := st.Deliveries(ctx, baleen.DeliveryFilter{}); len(left) != 3 {
+		t.Errorf("after prune: got %d deliveries, want 3", len(left))
 	}
 }
