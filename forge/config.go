@@ -59,6 +59,9 @@ func (m *Mirror) Validate(project string) error {
 	if m.URL == "" {
 		bad("url: give the repository's URL")
 	}
+	if u, err := url.Parse(m.URL); err == nil && u.User != nil && strings.Contains(m.URL, "://") {
+		bad("url: put no credentials in the URL; give them under git_credentials")
+	}
 	for _, b := range m.Branches {
 		if b == "" || strings.HasPrefix(b, "-") || strings.Contains(b, "..") || strings.ContainsAny(b, " ~^:?*[\\") {
 			bad("branches: %q is not a branch name", b)
