@@ -28,3 +28,4 @@ bash scripts/registry.sh
 bash scripts/host-image.sh
 bash scripts/chromium.sh
 bash scripts/second-engine.sh start
+bash scripts/notify-deps.sh

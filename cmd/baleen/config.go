@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/forge"
+	"github.com/baleen-ci/baleen/notify"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -53,6 +55,10 @@ type Config struct {
 	DeployGrace time.Duration `yaml:"deploy_grace"`
 	// HTTP is the web side: pages, API, badges and metrics (docs/web.md).
 	HTTP HTTPConfig `yaml:"http"`
+	// Notify and Mirrors are the notification sinks (docs/notify.md) and the followed repositories
+	// (docs/forges.md); cmd/baleen/notify.go wires them.
+	Notify  []notify.Sink           `yaml:"notify"`
+	Mirrors map[string]forge.Mirror `yaml:"mirrors"`
 }
 
 // TargetConfig is one deploy target: the hosts and how to reach them.
@@ -195,6 +201,7 @@ func (c Config) validate() error {
 		}
 	}
 	errs = append(errs, c.HTTP.validate())
+	errs = append(errs, c.validateIntegrations())
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:

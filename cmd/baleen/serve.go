@@ -17,6 +17,7 @@ import (
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/commands"
 	"github.com/baleen-ci/baleen/deploy"
+	"github.com/baleen-ci/baleen/events"
 	"github.com/baleen-ci/baleen/gitd"
 	"github.com/baleen-ci/baleen/pipeline"
 	"github.com/baleen-ci/baleen/pipeline/docker"
@@ -118,6 +119,16 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if err := sched.Recover(ctx); err != nil {
 		logger.Error("recover interrupted builds", "err", err)
 	}
+	// Notifications, commit statuses and the mirrors' polling (cmd/baleen/notify.go) outlive ctx until the
+	// scheduler has shut down. The scheduler publishes no build events yet; until it does, notifications
+	// and statuses wait on this bus, while polling mirrors build already.
+	integCtx, stopIntegrations := context.WithCancel(context.WithoutCancel(ctx))
+	integ, err := startIntegrations(integCtx, cfg, st, repos, reposDir, sched, events.New(0), nil, logger)
+	if err != nil {
+		stopIntegrations()
+		return err
+	}
+	defer func() { stopIntegrations(); integ.wait() }()
 	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts"),
 		DeployKey: repos.DeployKey, Releases: st, Deployer: deployer}
 	_, stopHTTP, err := startHTTP(cfg, httpParts{store: st, sched: sched, engine: eng}, logger)

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/forge"
+	"github.com/baleen-ci/baleen/gitd"
+	"github.com/baleen-ci/baleen/notify"
+	"github.com/baleen-ci/baleen/pipeline"
+	"github.com/baleen-ci/baleen/store"
+)
+
+// validateIntegrations checks the notify: and mirrors: sections.
+func (c Config) validateIntegrations() error {
+	errs := []error{notify.ValidateConfig(c.Notify)}
+	for project, m := range c.Mirrors {
+		errs = append(errs, m.Validate(project))
+	}
+	return errors.Join(errs...)
+}
+
+// integrations are the notifications and the followed repositories of a running server.
+type integrations struct {
+	notifier *notify.Notifier
+	follower *forge.Follower
+	// hooks answers /hooks/<project>; mount it on the HTTP listener.
+	hooks *forge.Handler
+	wg    sync.WaitGroup
+}
+
+// startIntegrations starts the notifier, the commit-status reporter and the mirrors' polling, reading the
+// build events from src, until ctx ends; wait returns when they have stopped. link returns a build's web
+// page; nil when the web listener is off.
+func startIntegrations(ctx context.Context, cfg Config, st *store.Store, repos *gitd.Repositories, reposDir string,
+	sched *pipeline.Scheduler, src baleen.EventSource, link func(project string, build int) string, logger *slog.Logger) (*integrations, error) {
+	mirrors := map[string]forge.Mirror{}
+	for p, m := range cfg.Mirrors {
+		if err := m.Validate(p); err != nil { // fills in the status defaults
+			return nil, err
+		}
+		mirrors[p] = m
+	}
+	var links func(string, int) *notify.Links
+	if link != nil {
+		links = func(p string, n int) *notify.Links { u := link(p, n); return &notify.Links{Build: u, Log: u + "/log"} }
+	}
+	n, err := notify.New(notify.Options{Sinks: cfg.Notify, Deliveries: st, History: st, Authors: notify.GitAuthors{Dir: reposDir},
+		Links: links, Log: logger.With("part", "notify")})
+	if err != nil {
+		return nil, err
+	}
+	f, err := forge.NewFollower(mirrors, filepath.Join(cfg.Data, "mirrors.json"), mirrorFetcher{repos},
+		schedulerBuilder{sched: sched, projects: st}, st, logger.With("part", "mirror"))
+	if err != nil {
+		return nil, err
+	}
+	in := &integrations{notifier: n, follower: f, hooks: forge.NewHandler(f, logger.With("part", "hooks"))}
+	statuses := forge.NewStatuses(f, nil, link, logger.With("part", "status"))
+	notifyEvents, statusEvents := src.Subscribe(ctx, notify.Filter), src.Subscribe(ctx, forge.StatusFilter)
+	in.wg.Go(func() { _ = n.Run(ctx, notifyEvents) })
+	in.wg.Go(func() { statuses.Run(ctx, statusEvents) })
+	in.wg.Go(func() { f.Run(ctx) })
+	return in, nil
+}
+
+// wait returns when the integrations have stopped (their ctx ended).
+func (in *integrations) wait() { in.wg.Wait() }
+
+// mirrorFetcher fetches followed repositories with the dependency fetch machinery.
+type mirrorFetcher struct{ repos *gitd.Repositories }
+
+func (m mirrorFetcher) Fetch(ctx context.Context, project, src, branch string) (string, error) {
+	_, commit, err := m.repos.Fetch(ctx, project, src, branch)
+	return commit, err
+}
+
+// schedulerBuilder builds a followed commit exactly like a push, making the project on its first build.
+type schedulerBuilder struct {
+	sched    *pipeline.Scheduler
+	projects baleen.ProjectStore
+}
+
+func (s schedulerBuilder) Build(ctx context.Context, project, branch, commit string) error {
+	err := s.projects.CreateProject(ctx, baleen.Project{Name: project})
+	if err != nil && !errors.Is(err, baleen.ErrExists) {
+		return fmt.Errorf("create project %s: %w", project, err)
+	}
+	_, err = s.sched.Run(ctx, pipeline.Request{Project: project, Branch: branch, Commit: commit, Pusher: forge.Pusher})
+	if errors.Is(err, pipeline.ErrNothingToBuild) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,167 @@
+package notify_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/notify"
+)
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns their paths.
+func selfSigned(t *testing.T) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert = writeFile(t, "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	key = writeFile(t, "key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})))
+	return cert, key
+}
+
+// git runs the git CLI in dir.
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// commitAs commits a change in the work tree as author and returns the commit id.
+func commitAs(t *testing.T, work, author string) string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(work, author+".txt"), []byte(author), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, work, "add", ".")
+	git(t, work, "-c", "user.name="+author, "-c", "user.email="+author+"@example.com", "commit", "-q", "-m", "change by "+author)
+	return git(t, work, "rev-parse", "HEAD")
+}
+
+// A failed build is mailed over STARTTLS with AUTH to the team and to the authors of the commits the push
+// brought (not to the author of the commit that was already green), with the failing tests and the log's
+// last lines.
+func TestMailToTheAuthorsOfTheBreakingPush(t *testing.T) {
+	cert, key := selfSigned(t)
+	addr, inbox := smtpServer(t, "--tls", cert, key, "--auth", "ci", "mail-password")
+
+	repos := t.TempDir()
+	git(t, repos, "init", "-q", "--bare", "shop-api.git")
+	work := t.TempDir()
+	git(t, work, "init", "-q", "-b", "main")
+	green := commitAs(t, work, "alice")
+	commitAs(t, work, "bob")
+	red := commitAs(t, work, "carol")
+	git(t, work, "push", "-q", filepath.Join(repos, "shop-api.git"), "main")
+
+	st := openStore(t, t.TempDir())
+	sink := notify.Sink{Name: "authors", Events: []string{"failed"}, Email: &notify.EmailConfig{
+		SMTP: addr, TLS: "starttls", Username: "ci", PasswordFile: writeFile(t, "pw", "mail-password\n"),
+		From: "baleen@example.com", To: []string{"team@example.com"}, CommitAuthors: true, CAFile: cert,
+	}}
+	_, bus, _ := startNotifier(t, notify.Options{
+		Sinks: validated(t, sink), Deliveries: st, History: st, Authors: notify.GitAuthors{Dir: repos},
+		Window: time.Millisecond, Links: links,
+	})
+	record(t, st, spec{status: baleen.StatusPassed, commit: green})
+	var log strings.Builder
+	for i := range 100 {
+		log.WriteString("line " + itoa(i) + "\n")
+	}
+	b := record(t, st, spec{status: baleen.StatusFailed, commit: red, failures: []string{"cart.TestPay"}, log: log.String()})
+	bus.Publish(finished(b))
+
+	waitFor(t, "the mail", func() bool { return len(mails(t, inbox)) == 1 })
+	m := mails(t, inbox)[0]
+	for _, want := range []string{
+		"X-Envelope-To: team@example.com", "X-Envelope-To: bob@example.com", "X-Envelope-To: carol@example.com",
+		"Subject: [baleen] shop-api#2 failed on main (test)", "cart.TestPay (since #2)", "line 99", "line 70",
+		"https://ci.example.com/shop-api/builds/2",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("mail lacks %q:\n%s", want, m)
+		}
+	}
+	for _, not := range []string{"alice@example.com", "line 69\r\n", "mail-password"} {
+		if strings.Contains(m, not) {
+			t.Errorf("mail has %q:\n%s", not, m)
+		}
+	}
+	waitFor(t, "the record", func() bool {
+		ds, _ := st.Deliveries(context.Background(), baleen.DeliveryFilter{Statuses: []baleen.DeliveryStatus{baleen.DeliveryDelivered}})
+		return len(ds) == 1 && ds[0].Code == 250
+	})
+}
+
+// A wrong SMTP password fails the attempt and the record says why without the password, while a plain
+// (tls: none) server with no auth and an implicit-TLS server (tls: tls) with auth get their mail.
+func TestMailFailuresAreRecordedWithoutTheSecret(t *testing.T) {
+	cert, key := selfSigned(t)
+	addr, inbox := smtpServer(t, "--tls", cert, key, "--auth", "ci", "right-password")
+	plain, plainInbox := smtpServer(t)
+	smtps, smtpsInbox := smtpServer(t, "--smtps", cert, key, "--auth", "ci", "right-password")
+	st := openStore(t, t.TempDir())
+	wrong := notify.Sink{Name: "wrong", Events: []string{"passed"}, Email: &notify.EmailConfig{
+		SMTP: addr, Username: "ci", PasswordFile: writeFile(t, "pw", "wrong-password"), CAFile: cert,
+		From: "baleen@example.com", To: []string{"team@example.com"},
+	}}
+	open := notify.Sink{Name: "plain", Events: []string{"passed"}, Email: &notify.EmailConfig{
+		SMTP: plain, TLS: "none", From: "baleen@example.com", To: []string{"team@example.com"},
+	}}
+	implicit := notify.Sink{Name: "smtps", Events: []string{"passed"}, Email: &notify.EmailConfig{
+		SMTP: smtps, TLS: "tls", Username: "ci", PasswordFile: writeFile(t, "pw", "right-password"), CAFile: cert,
+		From: "baleen@example.com", To: []string{"team@example.com"},
+	}}
+	_, bus, _ := startNotifier(t, notify.Options{
+		Sinks: validated(t, wrong, open, implicit), Deliveries: st, History: st, Window: time.Millisecond, FirstRetry: time.Hour,
+	})
+	bus.Publish(finished(record(t, st, spec{status: baleen.StatusPassed})))
+	waitFor(t, "the plain mail", func() bool { return len(mails(t, plainInbox)) == 1 })
+	waitFor(t, "the mail over implicit TLS", func() bool { return len(mails(t, smtpsInbox)) == 1 })
+	waitFor(t, "the failed attempt", func() bool {
+		ds, _ := st.Deliveries(context.Background(), baleen.DeliveryFilter{Sink: "wrong"})
+		return len(ds) == 1 && ds[0].Attempts == 1
+	})
+	ds, _ := st.Deliveries(context.Background(), baleen.DeliveryFilter{Sink: "wrong"})
+	if d := ds[0]; d.Status != baleen.DeliveryPending || d.Error == "" || strings.Contains(d.Error, "wrong-password") {
+		t.Errorf("got status %s, error %q; want pending with an error that hides the password", d.Status, d.Error)
+	}
+	if n := len(mails(t, inbox)); n != 0 {
+		t.Errorf("the server with auth got %d mails, want 0", n)
+	}
+}
+
+func itoa(i int) string { return strings.TrimSpace(big.NewInt(int64(i)).String()) }

@@ -1,0 +1,210 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+)
+
+// attemptTimeout bounds one sending attempt.
+const attemptTimeout = 30 * time.Second
+
+// pruneEvery is how often delivery records older than Options.Keep are deleted.
+const pruneEvery = 24 * time.Hour
+
+// idleWait is how long the worker sleeps when nothing is pending, in case a delivery was queued by another
+// process sharing the store.
+const idleWait = time.Minute
+
+// work sends due deliveries until ctx ends, sleeping until the next one is due or a new one is queued.
+func (n *Notifier) work(ctx context.Context) {
+	var pruned time.Time
+	for {
+		if time.Since(pruned) > pruneEvery {
+			pruned = time.Now()
+			if k, err := n.o.Deliveries.PruneDeliveries(ctx, pruned.Add(-n.o.Keep)); err != nil && ctx.Err() == nil {
+				n.o.Log.Error("prune delivery records", "err", err)
+			} else if k > 0 {
+				n.o.Log.Info("pruned delivery records", "deleted", k)
+			}
+		}
+		wait := n.sendDue(ctx)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-n.kick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// sendDue sends what is due, coalescing per sink, and returns how long until the next delivery is due.
+func (n *Notifier) sendDue(ctx context.Context) time.Duration {
+	pending, err := n.o.Deliveries.PendingDeliveries(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			n.o.Log.Error("read notification queue", "err", err)
+		}
+		return n.o.FirstRetry
+	}
+	now := time.Now()
+	wait := idleWait
+	fresh := map[string][]baleen.Delivery{} // first attempts, due or not, by sink
+	var due []baleen.Delivery
+	for _, d := range pending {
+		if d.Attempts == 0 && d.Redelivers == 0 && d.Event != EventDigest {
+			fresh[d.Sink] = append(fresh[d.Sink], d)
+			continue
+		}
+		if left := d.Next.Sub(now); left > 0 {
+			wait = min(wait, left)
+			continue
+		}
+		due = append(due, d)
+	}
+	for sink, ds := range fresh {
+		ready, left := dueOf(ds, now)
+		if len(ready) == 0 {
+			wait = min(wait, left)
+			continue
+		}
+		// The first one's window is over: it takes along every fresh one of its sink into a digest.
+		if len(ds) >= n.o.DigestAt {
+			d, err := n.coalesce(ctx, sink, ds)
+			if err != nil {
+				n.o.Log.Error("coalesce notifications", "sink", sink, "err", err)
+				continue
+			}
+			ready = []baleen.Delivery{d}
+		} else if len(ready) < len(ds) {
+			wait = min(wait, left)
+		}
+		due = append(due, ready...)
+	}
+	for _, d := range due {
+		if ctx.Err() != nil {
+			return 0
+		}
+		if next, ok := n.attempt(ctx, d); ok {
+			wait = min(wait, time.Until(next))
+		}
+	}
+	return max(wait, 0)
+}
+
+// coalesce replaces ds, fresh deliveries to one sink, by one digest delivery that carries them all.
+func (n *Notifier) coalesce(ctx context.Context, sink string, ds []baleen.Delivery) (baleen.Delivery, error) {
+	digest := stored{Message: Message{Version: Version, Event: EventDigest, Time: time.Now().UTC()}}
+	seen := map[string]bool{}
+	for _, d := range ds {
+		var st stored
+		if err := json.Unmarshal(d.Message, &st); err != nil {
+			return baleen.Delivery{}, err
+		}
+		digest.Digest = append(digest.Digest, st.Message)
+		for _, a := range st.Authors {
+			if !seen[a] {
+				seen[a] = true
+				digest.Authors = append(digest.Authors, a)
+			}
+		}
+	}
+	body, err := json.Marshal(digest)
+	if err != nil {
+		return baleen.Delivery{}, err
+	}
+	now := time.Now().UTC()
+	dd, err := n.o.Deliveries.CreateDelivery(ctx, baleen.Delivery{
+		Sink: sink, Event: EventDigest, Message: body, Status: baleen.DeliveryPending, Created: now, Next: now,
+	})
+	if err != nil {
+		return baleen.Delivery{}, err
+	}
+	status := baleen.DeliveryCoalesced
+	for _, d := range ds {
+		if _, err := n.o.Deliveries.UpdateDelivery(ctx, d.ID, baleen.DeliveryPatch{Status: &status, Digest: &dd.ID}); err != nil {
+			return dd, err
+		}
+	}
+	return dd, nil
+}
+
+// attempt sends d once and records the outcome. It returns when d is next due, if it stays pending.
+func (n *Notifier) attempt(ctx context.Context, d baleen.Delivery) (time.Time, bool) {
+	log := n.o.Log.With("sink", d.Sink, "delivery", d.ID, "project", d.Project, "build", d.Build)
+	var code int
+	var err error
+	snd, ok := n.senders[d.Sink]
+	if !ok {
+		err = errSinkGone
+	} else {
+		var st stored
+		if err = json.Unmarshal(d.Message, &st); err == nil {
+			st.Message.LogTail, st.Message.Authors = st.LogTail, st.Authors
+			actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+			code, err = snd.send(actx, d, &st)
+			cancel()
+		}
+	}
+	if ctx.Err() != nil {
+		return time.Time{}, false // shutting down: the attempt does not count
+	}
+	now := time.Now().UTC()
+	attempts := d.Attempts + 1
+	p := baleen.DeliveryPatch{Attempts: &attempts, Last: &now, Code: &code}
+	msg := ""
+	p.Error = &msg
+	var next time.Time
+	status := baleen.DeliveryDelivered
+	if err != nil {
+		msg = err.Error()
+		next = now.Add(n.backoff(attempts))
+		status = baleen.DeliveryPending
+		if err == errSinkGone || next.Sub(d.Created) > n.o.GiveUp {
+			status = baleen.DeliveryFailed
+		}
+		p.Next = &next
+	}
+	p.Status = &status
+	if _, uerr := n.o.Deliveries.UpdateDelivery(ctx, d.ID, p); uerr != nil {
+		log.Error("record delivery", "err", uerr)
+	}
+	switch status {
+	case baleen.DeliveryDelivered:
+		log.Info("notification delivered", "event", d.Event, "code", code)
+	case baleen.DeliveryFailed:
+		log.Warn("notification given up", "event", d.Event, "attempts", attempts, "err", msg)
+	default:
+		log.Info("notification failed, will retry", "event", d.Event, "attempts", attempts, "next", next, "err", msg)
+	}
+	return next, status == baleen.DeliveryPending
+}
+
+// backoff is the wait after the given number of failed attempts: FirstRetry doubled each time, at most
+// MaxRetry.
+func (n *Notifier) backoff(attempts int) time.Duration {
+	d := n.o.FirstRetry
+	for i := 1; i < attempts && d < n.o.MaxRetry; i++ {
+		d *= 2
+	}
+	return min(d, n.o.MaxRetry)
+}
+
+// dueOf splits out the deliveries of ds that are due at now, and says how long until the first other one is.
+func dueOf(ds []baleen.Delivery, now time.Time) ([]baleen.Delivery, time.Duration) {
+	var ready []baleen.Delivery
+	left := idleWait
+	for _, d := range ds {
+		if l := d.Next.Sub(now); l > 0 {
+			left = min(left, l)
+		} else {
+			ready = append(ready, d)
+		}
+	}
+	return ready, left
+}
