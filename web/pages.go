@@ -16,6 +16,9 @@ import (
 // pageSize is how many builds a project page lists at once.
 const pageSize = 50
 
+// maxPage bounds the page number a listing is asked for, far beyond any project's builds.
+const maxPage = 1_000_000
+
 // chartBuilds is how many of the latest builds the project page's charts show.
 const chartBuilds = 100
 
@@ -141,7 +144,7 @@ func (s *Server) projectData(ctx context.Context, c caller, name string, q url.V
 	d := projectData{Name: name, Branch: q.Get("branch"), Status: q.Get("status"),
 		Statuses: []baleen.Status{baleen.StatusPassed, baleen.StatusFailed, baleen.StatusRunning, baleen.StatusQueued, baleen.StatusCancelled, baleen.StatusInterrupted}}
 	d.Page, _ = strconv.Atoi(q.Get("page"))
-	d.Page = max(d.Page, 1)
+	d.Page = min(max(d.Page, 1), maxPage)
 	all, err := s.cfg.Builds.Builds(ctx, buildsFor(name, d.Branch, d.Status, d.Page*pageSize+1))
 	if err != nil {
 		return projectData{}, err

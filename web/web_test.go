@@ -60,6 +60,11 @@ func TestProjectPagePaginates(t *testing.T) {
 	if !strings.Contains(first, `href="/p/big/b/53">#53`) || strings.Contains(first, `href="/p/big/b/3">#3<`) || !strings.Contains(first, `rel="next"`) {
 		t.Fatal("page 1 should list builds 53..4 and link to the next page")
 	}
+	for _, p := range []string{"-1", "9223372036854775807", "x"} {
+		if resp, _ := get(t, c, f.ts.URL+"/p/big?page="+p); resp.StatusCode != 200 {
+			t.Errorf("page %s: got %s, want 200", p, resp.Status)
+		}
+	}
 	_, second := get(t, c, f.ts.URL+"/p/big?page=2")
 	if !strings.Contains(second, `href="/p/big/b/3">#3<`) || strings.Contains(second, `rel="next"`) {
 		t.Fatal("page 2 should list builds 3..1 and no next page")
