@@ -99,7 +99,7 @@ func TestAllAtOnce(t *testing.T) {
 		{"syntax-level and meaning-level mistakes together", "build:\n  api: .\n  api: web\ntest: {env: {1X: a}, image: !custom x}\nstages: [a]\n", []string{
 			`baleen.yml:3:3: duplicate key "api" (first at line 2)`,
 			"baleen.yml:4:29: the YAML tag !custom is not supported: a baleen.yml holds plain strings, numbers, booleans, lists and mappings",
-			"baleen.yml:5:1: stages: unknown key; want one of build, depends, test, credentials, artifacts, push, deploy",
+			"baleen.yml:5:1: stages: unknown key; want one of build, depends, test, credentials, artifacts, push, deploy, runs_on",
 			`baleen.yml:4:14: test.env.1X: "1X" is not a valid variable name: use letters, digits and '_', not starting with a digit`}},
 		{"after: unknown, itself, twice, and a circle", goodBuild + "depends:\n  db: {image: postgres, after: [cache]}\n  cache: {image: redis, after: [db, db]}\n  web: {image: api, after: [web, dbb]}\n", []string{
 			`baleen.yml:4:33: depends.db.after: the dependencies wait for each other in a circle: db -> cache -> db`,
