@@ -217,10 +217,15 @@ func smtpServer(t *testing.T, extra ...string) (string, string) {
 		t.Fatal(err)
 	}
 	cmd.Stderr = os.Stderr
+	// The server exits when this pipe closes, which happens with this process even if it dies.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		t.Fatalf("smtpd did not start: %v", err)

@@ -33,6 +33,7 @@ var buildIDs = regexp.MustCompile(`:baleen-(local-[0-9a-f]{8})`)
 
 // removeBuildImages removes the images a local build tagged.
 func removeBuildImages(t *testing.T, out string, names ...string) {
+	removeLocalBuildImages(t, out) // every tag, :latest included; runs after the check below
 	e := dockertest.Engine(t)
 	ctx := context.WithoutCancel(t.Context())
 	t.Cleanup(func() {

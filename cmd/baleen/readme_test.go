@@ -70,7 +70,7 @@ func sampleOf(push, port string) string {
 
 // variable matches what differs from one real push to the next: commit ids and instance ids, durations,
 // and the time a line took.
-var variable = regexp.MustCompile(`\b[0-9a-f]{7,40}\b|\d+(\.\d+)?(ns|µs|ms|s|m)\b`)
+var variable = regexp.MustCompile(`\b[0-9a-f]{7,40}\b|(\d+(\.\d+)?(ns|µs|ms|h|m|s))+\b`)
 
 // normalize hides what differs between two real pushes, so that the README's sample and a new push compare.
 func normalize(s string) string { return variable.ReplaceAllString(s, "_") }

@@ -4,7 +4,7 @@ usage: smtpd.py DIR [--tls CERT KEY | --smtps CERT KEY] [--auth USER PASSWORD]
 
 Listens on 127.0.0.1 on a port the kernel picks and prints it on the first line of stdout. Each mail is
 written to DIR/<n>.eml, preceded by "X-Envelope-To: <rcpt>" lines. With --tls it offers and requires
-STARTTLS; with --smtps it speaks TLS from the start; with --auth it requires AUTH (after STARTTLS) with USER and PASSWORD.
+STARTTLS; it exits when its stdin closes; with --smtps it speaks TLS from the start; with --auth it requires AUTH (after STARTTLS) with USER and PASSWORD.
 """
 import asyncio
 import os
@@ -67,6 +67,8 @@ def main():
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(loop.create_server(factory, sock=sock, ssl=smtps))
     print(sock.getsockname()[1], flush=True)
+    # Stop when stdin closes: the test that started this server has ended, even if it died.
+    loop.add_reader(sys.stdin.fileno(), lambda: loop.stop() if not os.read(sys.stdin.fileno(), 4096) else None)
     try:
         loop.run_forever()
     finally:
