@@ -85,7 +85,9 @@ type Config struct {
 	// BaseURL is the server's address as people reach it ("https://ci.example.com"), used in sign-in links;
 	// when empty, links are made from the listener's address.
 	BaseURL string
-	Logger  *slog.Logger
+	// Hooks, when set, answers POST /hooks/<project>: the forges' webhooks, which verify themselves.
+	Hooks  http.Handler
+	Logger *slog.Logger
 }
 
 // Server serves the web pages, the API, badges and metrics. Its methods are safe for concurrent use.
@@ -197,6 +199,9 @@ func (s *Server) routes() *http.ServeMux {
 	m.Handle("GET /metrics", s.metrics.handler())
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	m.HandleFunc("GET /readyz", s.readyz)
+	if s.cfg.Hooks != nil {
+		m.Handle("POST /hooks/{project}", s.cfg.Hooks)
+	}
 	for _, r := range apiRoutes(s) {
 		m.HandleFunc(r.method+" "+r.path, r.handler)
 	}

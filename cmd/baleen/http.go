@@ -9,7 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,6 +75,26 @@ type httpParts struct {
 	engine web.Pinger
 	events baleen.EventSource
 	authz  baleen.Authorizer
+	hooks  http.Handler
+}
+
+// buildLink returns the link to a build's page that notifications and commit statuses carry; nil when
+// the web side is off.
+func buildLink(cfg Config) func(project string, build int) string {
+	if cfg.HTTP.Listen == "" {
+		return nil
+	}
+	base := strings.TrimSuffix(cfg.HTTP.BaseURL, "/")
+	if base == "" {
+		scheme := "http"
+		if cfg.HTTP.Cert != "" {
+			scheme = "https"
+		}
+		base = scheme + "://" + cfg.HTTP.Listen
+	}
+	return func(project string, build int) string {
+		return fmt.Sprintf("%s/p/%s/b/%d", base, url.PathEscape(project), build)
+	}
 }
 
 // startHTTP starts the web side when cfg.HTTP.Listen is set; the returned server (nil when off) mints
@@ -86,7 +109,7 @@ func startHTTP(cfg Config, p httpParts, logger *slog.Logger) (*web.Server, func(
 	wc := web.Config{Projects: p.store, Builds: p.store, Releases: p.store, Events: p.events, Actions: schedulerActions{p.sched, p.store},
 		Authorizer: p.authz, Tokens: p.store, ArtifactsDir: cfg.Data + "/artifacts", Engine: p.engine, StoreSize: p.store.Size,
 		Public: cfg.HTTP.Public, PublicProjects: cfg.HTTP.PublicProjects, TrustedProxies: cfg.HTTP.TrustedProxies,
-		BaseURL: cfg.HTTP.BaseURL, Logger: logger}
+		BaseURL: cfg.HTTP.BaseURL, Hooks: p.hooks, Logger: logger}
 	l, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return nil, nil, fmt.Errorf("http listen: %w", err)

@@ -110,7 +110,12 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		}
 		deployer = deploy.New(deploy.Options{Targets: targets, Images: eng, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace})
 	}
+	// One bus of build events: the scheduler publishes, and `logs -f`, the web pages, the metrics,
+	// notifications and commit statuses subscribe.
+	bus := events.New(0)
+	defer bus.Close()
 	sched := pipeline.NewScheduler(pipeline.SchedulerConfig{
+		Events: bus,
 		Images: eng, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
@@ -120,10 +125,9 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		logger.Error("recover interrupted builds", "err", err)
 	}
 	// Notifications, commit statuses and the mirrors' polling (cmd/baleen/notify.go) outlive ctx until the
-	// scheduler has shut down. The scheduler publishes no build events yet; until it does, notifications
-	// and statuses wait on this bus, while polling mirrors build already.
+	// scheduler has shut down.
 	integCtx, stopIntegrations := context.WithCancel(context.WithoutCancel(ctx))
-	integ, err := startIntegrations(integCtx, cfg, st, repos, reposDir, sched, events.New(0), nil, logger)
+	integ, err := startIntegrations(integCtx, cfg, st, repos, reposDir, sched, bus, buildLink(cfg), logger)
 	if err != nil {
 		stopIntegrations()
 		return err
@@ -131,7 +135,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	defer func() { stopIntegrations(); integ.wait() }()
 	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts"),
 		DeployKey: repos.DeployKey, Releases: st, Deployer: deployer}
-	_, stopHTTP, err := startHTTP(cfg, httpParts{store: st, sched: sched, engine: eng}, logger)
+	_, stopHTTP, err := startHTTP(cfg, httpParts{store: st, sched: sched, engine: eng, events: bus, hooks: integ.hooks}, logger)
 	if err != nil {
 		return err
 	}
