@@ -19,7 +19,7 @@ func clientOptions(ec EngineConfig) ([]client.Opt, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []client.Opt{client.WithAPIVersionNegotiation()}
+	var opts []client.Opt
 	switch u.Scheme {
 	case "ssh":
 		// The client speaks HTTP over the ssh command's stdio; the host in its URLs is never dialled.
