@@ -93,3 +93,27 @@ func TestUnitOfAnotherProjectNeverTouched(t *testing.T) {
 		t.Errorf("host after the refused deploy:\n%s\nwant the planted state and no unit", got)
 	}
 }
+
+// TestJournalMasksTheUnitsSecret stops `logs --unit` from showing a credential that a deployed unit
+// prints: the journal is read with the values of the unit's credentials masked.
+func TestJournalMasksTheUnitsSecret(t *testing.T) {
+	f, e, id, d := setup(t, 1, hosttest.Options{})
+	v1 := staticImage(t, e, id, "one")
+	u := webUnit(0)
+	u.Command = baleen.Command{Shell: "echo leaked=$DB_PASSWORD; exec httpd -f -p 8000 -h /www"}
+	if res, out := deployRelease(t, d, "shop", 1, v1, "rolling", u); res[0].Status != baleen.StatusPassed {
+		t.Fatalf("deploy: %s\n%s", res[0].Message, out)
+	}
+	h := f.Hosts[0]
+	raw, err := f.Exec(t.Context(), h, "journalctl", "--no-pager", "--unit=baleen-shop..web.service")
+	if err != nil || !strings.Contains(raw, "leaked="+secretValue) {
+		t.Fatalf("the unit did not print its secret to the journal (%v); the test proves nothing:\n%s", err, raw)
+	}
+	var out strings.Builder
+	if err := d.Journal(t.Context(), baleen.JournalQuery{Project: "shop", Target: "test", Unit: "web"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), secretValue) || !strings.Contains(out.String(), "leaked=********") {
+		t.Errorf("journal: got\n%s\nwant leaked=******** and never the value", out.String())
+	}
+}

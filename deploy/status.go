@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/baleen-ci/baleen"
@@ -98,7 +99,8 @@ func (dp *Deployer) Journal(ctx context.Context, q baleen.JournalQuery, w io.Wri
 	if lines <= 0 {
 		lines = defaultJournalQueryLines
 	}
-	cmd := fmt.Sprintf("journalctl --no-pager --output=short-iso --lines=%d --unit=%s", lines, shellQuote(unitFile(unitName(q.Project, q.Unit))))
+	base := unitName(q.Project, q.Unit)
+	cmd := fmt.Sprintf("journalctl --no-pager --output=short-iso --lines=%d --unit=%s", lines, shellQuote(unitFile(base)))
 	if q.Follow {
 		cmd += " --follow"
 	}
@@ -107,13 +109,11 @@ func (dp *Deployer) Journal(ctx context.Context, q baleen.JournalQuery, w io.Wri
 	var wg sync.WaitGroup
 	for i, addr := range hosts {
 		wg.Go(func() {
-			var out io.Writer = sw
+			prefix := ""
 			if len(hosts) > 1 {
-				pw := &prefixWriter{prefix: addr + ": ", w: sw}
-				defer pw.Close()
-				out = pw
+				prefix = addr + ": "
 			}
-			errs[i] = dp.hostJournal(ctx, t, addr, cmd, out)
+			errs[i] = dp.hostJournal(ctx, t, addr, base, cmd, prefix, sw)
 		})
 	}
 	wg.Wait()
@@ -123,24 +123,70 @@ func (dp *Deployer) Journal(ctx context.Context, q baleen.JournalQuery, w io.Wri
 	return errors.Join(errs...)
 }
 
-// hostJournal runs the journal command cmd on one host.
-func (dp *Deployer) hostJournal(ctx context.Context, t Target, addr, cmd string, w io.Writer) error {
+// hostJournal runs the journal command cmd of unit base on one host and writes its lines to w, each
+// started with prefix and with the unit's credentials masked: a unit that prints its secret does not show
+// it to whoever reads its journal.
+func (dp *Deployer) hostJournal(ctx context.Context, t Target, addr, base, cmd, prefix string, w io.Writer) error {
 	h, err := connect(ctx, t, addr, dp.opts.DialTimeout)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := h.run(ctx, cmd, nil, w); err != nil {
+	secrets, err := unitSecrets(ctx, h, base)
+	if err != nil {
+		return fmt.Errorf("host %s: %w", addr, err)
+	}
+	pw := &prefixWriter{prefix: prefix, w: w, secrets: secrets}
+	err = h.run(ctx, cmd, nil, pw)
+	if err := errors.Join(err, pw.Close()); err != nil {
 		return fmt.Errorf("host %s: journalctl: %w", addr, err)
 	}
 	return nil
 }
 
-// prefixWriter starts every line written through it with prefix and passes whole lines on.
+// unitSecrets reads the values of the credentials that the environment file of base on h holds (the
+// names its "# credentials:" line lists); none when the unit has no environment file.
+func unitSecrets(ctx context.Context, h host, base string) ([]string, error) {
+	var out strings.Builder
+	p := shellQuote(envPath(base))
+	if err := h.run(ctx, fmt.Sprintf("if [ -e %s ]; then cat %s; fi", p, p), nil, &out); err != nil {
+		return nil, fmt.Errorf("read the credentials to mask: %w", err)
+	}
+	var names []string
+	vals := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, credentialsLine); ok {
+			names = strings.Fields(rest)
+		} else if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			vals[k] = v
+		}
+	}
+	var secrets []string
+	for _, n := range names {
+		if v := vals[n]; v != "" {
+			secrets = append(secrets, v)
+		}
+	}
+	return secrets, nil
+}
+
+// maskWord replaces a credential's value in journal lines.
+const maskWord = "********"
+
+// prefixWriter starts every line written through it with prefix, masks secrets in it and passes whole
+// lines on.
 type prefixWriter struct {
-	prefix string
-	w      io.Writer
-	buf    []byte
+	prefix  string
+	w       io.Writer
+	secrets []string
+	buf     []byte
+}
+
+func (p *prefixWriter) line(s string) string {
+	for _, sec := range p.secrets {
+		s = strings.ReplaceAll(s, sec, maskWord)
+	}
+	return p.prefix + s
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
@@ -150,7 +196,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		if i < 0 {
 			return len(b), nil
 		}
-		if _, err := io.WriteString(p.w, p.prefix+string(p.buf[:i+1])); err != nil {
+		if _, err := io.WriteString(p.w, p.line(string(p.buf[:i+1]))); err != nil {
 			return 0, err
 		}
 		p.buf = p.buf[i+1:]
@@ -162,7 +208,7 @@ func (p *prefixWriter) Close() error {
 	if len(p.buf) == 0 {
 		return nil
 	}
-	_, err := io.WriteString(p.w, p.prefix+string(p.buf)+"\n")
+	_, err := io.WriteString(p.w, p.line(string(p.buf))+"\n")
 	p.buf = nil
 	return err
 }

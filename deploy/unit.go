@@ -219,6 +219,9 @@ func unsafeRune(r rune) bool {
 	return !strings.ContainsRune("_@%$+=:,./-", r)
 }
 
+// credentialsLine starts the comment of an environment file that names the credentials among its variables.
+const credentialsLine = "# credentials: "
+
 // renderEnv renders the environment file of u (docker run --env-file: KEY=VALUE lines, taken literally):
 // u.Env and, for each credential, its value from secret. It is written root-only on the host; its values
 // never reach a log or an error message.
@@ -240,6 +243,10 @@ func renderEnv(u baleen.DeployUnit, secret func(string) (string, bool)) ([]byte,
 	}
 	var b strings.Builder
 	b.WriteString("# Written by Baleen. Root only: it holds credentials.\n")
+	if len(u.Credentials) > 0 {
+		// Which values are credentials, for masking them in the unit's journal (docker ignores comments).
+		b.WriteString(credentialsLine + strings.Join(slices.Sorted(slices.Values(u.Credentials)), " ") + "\n")
+	}
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		if !envKeyPattern.MatchString(k) {
 			return nil, fmt.Errorf("%s: environment variable name %q: %w", where, k, baleen.ErrInvalid)
