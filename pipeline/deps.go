@@ -117,43 +117,8 @@ func resolveOne(ctx context.Context, d baleen.Dependency, chain []string, repos 
 	if strings.HasPrefix(d.Src, "./") || strings.HasPrefix(d.Src, "../") {
 		return rec, "", fmt.Errorf("src %s is relative; here it must be an absolute path or a URL (relative paths work only for the repository baleen build is given)", d.Src)
 	}
-	onServer := projects.Local(ctx, d.Src)
-	if onServer {
-		rec.Project = d.Src
-	} else {
-		name, err := ProjectName(d.Src)
-		if err != nil {
-			return rec, "", err
-		}
-		var created bool
-		if rec.Project, created, err = projects.Claim(ctx, name, d.Src); err != nil {
-			return rec, "", err
-		}
-		if created {
-			fmt.Fprintf(out, "created project %s for %s\n", rec.Project, baleen.RedactURL(d.Src))
-		}
-	}
-	for i, p := range chain {
-		if p == rec.Project {
-			cycle := append(append([]string{}, chain[i:]...), rec.Project)
-			return rec, "", fmt.Errorf("dependency cycle: %s", strings.Join(cycle, " -> "))
-		}
-	}
-	if onServer {
-		rec.Branch = d.Branch
-		if rec.Branch == "" {
-			rec.Branch = "main"
-		}
-		rec.Commit, err = repos.Resolve(ctx, rec.Project, "refs/heads/"+rec.Branch)
-		if err != nil {
-			return rec, "", fmt.Errorf("project %s has no branch %s: %w", rec.Project, rec.Branch, err)
-		}
-	} else {
-		fmt.Fprintf(out, "fetching %s (%s)\n", rec.Project, baleen.RedactURL(d.Src))
-		rec.Branch, rec.Commit, err = repos.Fetch(ctx, rec.Project, d.Src, d.Branch)
-		if err != nil {
-			return rec, "", err
-		}
+	if err := locate(ctx, d, &rec, chain, repos, projects, out); err != nil {
+		return rec, "", err
 	}
 	if d.MinHash != "" {
 		full, ok, err := repos.Contains(ctx, rec.Project, rec.Commit, d.MinHash)
@@ -195,6 +160,52 @@ func resolveOne(ctx context.Context, d baleen.Dependency, chain []string, repos 
 		return rec, "", fmt.Errorf("%s builds no image %q", rec.Project, image)
 	}
 	return rec, ref, nil
+}
+
+// locate finds the project, branch and commit of dependency d into rec: a project of this server, or the
+// repository at d.Src fetched into a project of its own. A project already in chain is a cycle.
+func locate(ctx context.Context, d baleen.Dependency, rec *baleen.DependencyBuild, chain []string, repos DependencyRepos,
+	projects DependencyProjects, out io.Writer) error {
+	var err error
+	onServer := projects.Local(ctx, d.Src)
+	if onServer {
+		rec.Project = d.Src
+	} else {
+		name, err := ProjectName(d.Src)
+		if err != nil {
+			return err
+		}
+		var created bool
+		if rec.Project, created, err = projects.Claim(ctx, name, d.Src); err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(out, "created project %s for %s\n", rec.Project, baleen.RedactURL(d.Src))
+		}
+	}
+	for i, p := range chain {
+		if p == rec.Project {
+			cycle := append(append([]string{}, chain[i:]...), rec.Project)
+			return fmt.Errorf("dependency cycle: %s", strings.Join(cycle, " -> "))
+		}
+	}
+	if onServer {
+		rec.Branch = d.Branch
+		if rec.Branch == "" {
+			rec.Branch = "main"
+		}
+		rec.Commit, err = repos.Resolve(ctx, rec.Project, "refs/heads/"+rec.Branch)
+		if err != nil {
+			return fmt.Errorf("project %s has no branch %s: %w", rec.Project, rec.Branch, err)
+		}
+	} else {
+		fmt.Fprintf(out, "fetching %s (%s)\n", rec.Project, baleen.RedactURL(d.Src))
+		rec.Branch, rec.Commit, err = repos.Fetch(ctx, rec.Project, d.Src, d.Branch)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var unsafeName = regexp.MustCompile(`[^a-z0-9._-]+`)
