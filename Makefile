@@ -5,7 +5,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/baleen
 # The test suite's own timeout: well inside CI's time.
-TEST_TIMEOUT ?= 20m
+TEST_TIMEOUT ?= 45m
 
 PREFIX ?= /usr/local
 IMAGE ?= baleen:$(VERSION)
