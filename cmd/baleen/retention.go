@@ -10,6 +10,7 @@ import (
 
 	"github.com/baleen-ci/baleen/pipeline"
 	"github.com/baleen-ci/baleen/pipeline/retention"
+	"github.com/baleen-ci/baleen/receive"
 	"github.com/baleen-ci/baleen/store"
 )
 
@@ -56,4 +57,10 @@ func runRetention(ctx context.Context, col *retention.Collector, logger *slog.Lo
 			}
 		}
 	}
+}
+
+// withSpaceCheck makes r refuse pushes while the data directory has less than store.DefaultMinFree free.
+func (c Config) withSpaceCheck(r *receive.Rules) *receive.Rules {
+	r.CheckSpace = func() error { return store.CheckSpace(c.Data, store.DefaultMinFree) }
+	return r
 }

@@ -150,7 +150,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		AuthorizedKeysPath: cfg.AuthorizedKeys,
 		ReposDir:           reposDir,
 		Logger:             logger,
-		Receiver:           receive.New(sched, st, st, repos, logger),
+		Receiver:           cfg.withSpaceCheck(receive.New(sched, st, st, repos, logger)),
 		Commands:           commandAdapter{handler},
 		Hook:               []string{exe, "hook"},
 		MaxReceivePacks:    cfg.MaxPushes,
