@@ -54,6 +54,8 @@ type Config struct {
 	// cmd/baleen/retention.go uses them.
 	Retention  retention.Rules `yaml:"retention"`
 	LogLimitMB int64           `yaml:"log_limit_mb"`
+	// DeployKeepImages is how many releases' images each deploy host keeps per unit (default 3).
+	DeployKeepImages int `yaml:"deploy_keep_images"`
 	// Targets are the groups of hosts that baleen.yml's deploy.target names (docs/deploy.md).
 	Targets map[string]TargetConfig `yaml:"targets"`
 	// DeployGrace is how long a deployed unit must stay active before its health check (default 10s).

@@ -17,10 +17,13 @@ import (
 // gcInterval is how often the server runs retention.
 const gcInterval = time.Hour
 
-// validateRetention checks the retention rules and the log limit.
+// validateRetention checks the retention rules, the log limit and the deploy hosts' image count.
 func (c Config) validateRetention() error {
 	if c.LogLimitMB < 0 {
 		return fmt.Errorf("log_limit_mb: want 0 (the default, 64) or more, got %d", c.LogLimitMB)
+	}
+	if c.DeployKeepImages < 0 {
+		return fmt.Errorf("deploy_keep_images: want 0 (the default, 3) or more, got %d", c.DeployKeepImages)
 	}
 	return c.Retention.Validate()
 }

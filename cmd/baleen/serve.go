@@ -108,7 +108,8 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		for name, t := range cfg.Targets {
 			targets[name] = deploy.Target{Name: name, User: t.User, Identity: t.Identity, KnownHosts: t.KnownHosts, Hosts: t.Hosts}
 		}
-		deployer = deploy.New(deploy.Options{Targets: targets, Images: eng, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace})
+		deployer = deploy.New(deploy.Options{Targets: targets, Images: eng, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace,
+			KeepImages: cfg.DeployKeepImages})
 	}
 	// One bus of build events: the scheduler publishes, and `logs -f`, the web pages, the metrics,
 	// notifications and commit statuses subscribe.
