@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -20,8 +21,8 @@ type BuildDeleter interface {
 }
 
 // Collector deletes the builds a server's Rules no longer keep, with their logs, test history, artifacts
-// and images. GC may run while builds run; runs of GC itself should not overlap (the server runs it from
-// one timer and the `gc` command, which is harmless: a build deleted twice is reported once as not found).
+// and images. GC may run while builds run; runs of GC itself take turns (the server's timer and the `gc`
+// command may ask at once). A Collector must not be copied after first use.
 type Collector struct {
 	Projects baleen.ProjectStore
 	Builds   baleen.BuildStore
@@ -39,6 +40,8 @@ type Collector struct {
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	mu sync.Mutex
 }
 
 // ref names one build.
@@ -57,6 +60,8 @@ func (c *Collector) GC(ctx context.Context, dryRun bool, w io.Writer) error {
 	if c.Deleter == nil || c.Releases == nil {
 		return errors.New("gc: the collector has no store")
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	doomed, err := c.plan(ctx)
 	if err != nil {
 		return err
