@@ -52,6 +52,8 @@ type Handler struct {
 	// Releases and Deployer answer the release commands; nil when the server deploys nothing.
 	Releases baleen.ReleaseStore
 	Deployer baleen.Deployer
+	// GC runs retention (retention.Collector.GC) for `gc`; nil when the server has no retention rules.
+	GC func(ctx context.Context, dryRun bool, w io.Writer) error
 }
 
 // Call is one command being answered.
@@ -79,6 +81,8 @@ type command struct {
 	// json accepts --json; follow accepts -f, --unit and --host.
 	json, follow bool
 	run          func(h *Handler, ctx context.Context, c *Call, fl *flags) int
+	// dry accepts --dry-run.
+	dry bool
 }
 
 // usage is the command's usage line, its flags included.
@@ -90,12 +94,16 @@ func (c command) usage() string {
 	if c.json {
 		u += " [--json]"
 	}
+	if c.dry {
+		u += " [--dry-run]"
+	}
 	return u
 }
 
 // flags are the flags every command accepts where it makes sense.
 type flags struct {
 	json, follow bool
+	dryRun       bool
 	unit, host   string
 	args         []string
 }
@@ -115,6 +123,7 @@ var table = []command{
 	{name: "deploy", args: "<project> [<build>]", min: 1, max: 2, help: "deploy a green build again (the latest green by default)", run: (*Handler).deploy},
 	{name: "rollback", args: "<project> [<release>]", min: 1, max: 2, help: "deploy an earlier release's build again (default: the one before the current)", run: (*Handler).rollback},
 	{name: "deploy-key", help: "print the public key this server fetches dependency repositories with", run: (*Handler).deployKey},
+	{name: "gc", dry: true, help: "delete the builds the retention rules no longer keep; --dry-run lists them", run: (*Handler).gc},
 	{name: "help", help: "this text"}, // answered by Run: it prints this table
 }
 
@@ -167,6 +176,9 @@ func parseFlags(cmd command, args []string) (*flags, error) {
 	fs.SetOutput(io.Discard)
 	if cmd.json {
 		fs.BoolVar(&fl.json, "json", false, "")
+	}
+	if cmd.dry {
+		fs.BoolVar(&fl.dryRun, "dry-run", false, "")
 	}
 	if cmd.follow {
 		fs.BoolVar(&fl.follow, "f", false, "")

@@ -108,7 +108,8 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		for name, t := range cfg.Targets {
 			targets[name] = deploy.Target{Name: name, User: t.User, Identity: t.Identity, KnownHosts: t.KnownHosts, Hosts: t.Hosts}
 		}
-		deployer = deploy.New(deploy.Options{Targets: targets, Images: eng, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace})
+		deployer = deploy.New(deploy.Options{Targets: targets, Images: eng, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace,
+			KeepImages: cfg.DeployKeepImages})
 	}
 	// One bus of build events: the scheduler publishes, and `logs -f`, the web pages, the metrics,
 	// notifications and commit statuses subscribe.
@@ -119,7 +120,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		Images: eng, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
-		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger,
+		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger, LogLimit: cfg.logLimit(),
 	})
 	if err := sched.Recover(ctx); err != nil {
 		logger.Error("recover interrupted builds", "err", err)
@@ -135,6 +136,10 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	defer func() { stopIntegrations(); integ.wait() }()
 	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts"),
 		DeployKey: repos.DeployKey, Releases: st, Deployer: deployer}
+	if col := cfg.collector(st, sched, eng, instance, logger); col != nil {
+		handler.GC = col.GC
+		go runRetention(ctx, col, logger)
+	}
 	_, stopHTTP, err := startHTTP(cfg, httpParts{store: st, sched: sched, engine: eng, events: bus, hooks: integ.hooks}, logger)
 	if err != nil {
 		return err
@@ -146,7 +151,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		AuthorizedKeysPath: cfg.AuthorizedKeys,
 		ReposDir:           reposDir,
 		Logger:             logger,
-		Receiver:           receive.New(sched, st, st, repos, logger),
+		Receiver:           cfg.withSpaceCheck(receive.New(sched, st, st, repos, logger)),
 		Commands:           commandAdapter{handler},
 		Hook:               []string{exe, "hook"},
 		MaxReceivePacks:    cfg.MaxPushes,
