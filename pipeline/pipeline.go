@@ -114,7 +114,7 @@ func (p *Pipeline) Run(ctx context.Context, r Run) (res baleen.Result, err error
 	}()
 
 	if err := p.engine.Ping(ctx); err != nil {
-		return b.result(ctx, &StageError{Stage: baleen.StageBuild, Status: baleen.StatusFailed, Message: err.Error(), Err: err}), err
+		return b.result(ctx, &StageError{Stage: baleen.StageBuild, Status: baleen.StatusFailed, Message: reason(err), Err: err}), err
 	}
 	ferr := b.runStages(ctx)
 	res = b.result(ctx, ferr)
@@ -182,8 +182,10 @@ func (b *build) result(ctx context.Context, err error) baleen.Result {
 // verdict prints the last line of the output.
 func (b *build) verdict(res *baleen.Result, err error) {
 	switch {
+	case err != nil && res.Status == baleen.StatusFailed:
+		fmt.Fprintf(b.out, "FAILED (infrastructure) in %s: %s: %s\n", round(res.Duration), res.FailedStage, res.Message)
 	case err != nil:
-		fmt.Fprintf(b.out, "ERROR after %s: %v\n", round(res.Duration), err)
+		fmt.Fprintf(b.out, "ERROR after %s: %s%v\n", round(res.Duration), baleen.InfrastructureReason, err)
 	case res.Status == baleen.StatusPassed:
 		fmt.Fprintf(b.out, "PASSED in %s\n", round(res.Duration))
 	case res.Status == baleen.StatusCancelled || res.Status == baleen.StatusInterrupted:
