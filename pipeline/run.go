@@ -44,7 +44,8 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		return res
 	}
 	defer releaseSlot()
-	res, err := s.cfg.Pipeline.Run(ctx, Run{
+	s.beginTeardown(ctx, b.ID(s.cfg.Instance))
+	res, err := s.cfg.Pipeline.Run(ctx, Run{Cleanup: s.cleanup,
 		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: stages.Out(), Dependencies: deps,
 		Project: b.Project, Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: s.cfg.Registry, Stages: stages,
 		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),

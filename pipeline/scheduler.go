@@ -66,6 +66,9 @@ type SchedulerConfig struct {
 	// Instance tells this server's builds apart from another's on the same Docker engine: it is part of
 	// every BuildID. Lowercase letters and digits.
 	Instance string
+	// Teardowns, when set, keeps the builds whose teardown is not confirmed, to retry them after each
+	// build, every SweepInterval and at start-up.
+	Teardowns Teardowns
 	// Concurrency caps the builds that run at once across projects; runtime.NumCPU() when 0.
 	Concurrency int
 	Logger      *slog.Logger
@@ -86,6 +89,7 @@ type Scheduler struct {
 	base     context.Context
 	stop     context.CancelCauseFunc
 	wg       sync.WaitGroup
+	sweep    sweeper
 
 	mu     sync.Mutex
 	closed bool
@@ -286,6 +290,7 @@ func (s *Scheduler) finish(ctx context.Context, b baleen.Build, res baleen.Resul
 	if err := s.pruner.Prune(ctx, b.Project); err != nil {
 		log.Warn("prune images", "err", err)
 	}
+	s.retryLater()
 	return nb, nil
 }
 
@@ -325,11 +330,19 @@ func (s *Scheduler) Recover(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := s.cfg.Pipeline.Teardown(ctx, b.ID(s.cfg.Instance)); err != nil {
+		if s.cfg.Teardowns != nil {
+			if err := s.cfg.Teardowns.AddTeardown(ctx, b.ID(s.cfg.Instance), ""); err != nil {
+				errs = append(errs, err)
+			}
+		} else if err := s.cfg.Pipeline.Teardown(ctx, b.ID(s.cfg.Instance)); err != nil {
 			errs = append(errs, fmt.Errorf("clean up build #%d of %s: %w", b.Number, b.Project, err))
 		}
 		s.log.Warn("build interrupted by a restart", "project", b.Project, "build", b.Number)
 	}
+	if err := s.RetryTeardowns(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("teardowns left to retry: %w", err))
+	}
+	go s.sweepEvery(SweepInterval)
 	if err := s.recoverReleases(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("mark interrupted releases: %w", err))
 	}
@@ -343,9 +356,10 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	s.closed = true
 	s.mu.Unlock()
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.sweep.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.stop(errShutdown)
 		return nil
 	case <-ctx.Done():
 	}

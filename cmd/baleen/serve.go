@@ -117,7 +117,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	sched := pipeline.NewScheduler(pipeline.SchedulerConfig{
 		Events: bus,
 		Images: eng, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
-		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Repos: repos,
+		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Teardowns: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
 		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger,
 	})

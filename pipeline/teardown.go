@@ -1,0 +1,128 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+)
+
+// Teardowns records the builds whose Docker objects are still to be removed, so that a teardown a fault or
+// a restart cut short is retried; store.Store implements it.
+type Teardowns interface {
+	// AddTeardown records that build id's objects on engine (empty: the only one) are to be removed.
+	AddTeardown(ctx context.Context, id baleen.BuildID, engine string) error
+	// DoneTeardown forgets id once nothing labelled with it is left.
+	DoneTeardown(ctx context.Context, id baleen.BuildID) error
+	// PendingTeardowns returns the engine of each build whose teardown is not confirmed.
+	PendingTeardowns(ctx context.Context) (map[baleen.BuildID]string, error)
+}
+
+// SweepInterval is how often the scheduler retries the teardowns that could not finish.
+const SweepInterval = 2 * time.Minute
+
+// sweeper retries the teardowns of a scheduler. Builds still running are left to their own teardown.
+type sweeper struct {
+	running sync.Map // baleen.BuildID -> struct{}: builds whose own teardown has not ended
+	busy    sync.Mutex
+	wg      sync.WaitGroup // detached teardowns and sweeps
+}
+
+// begin records that build id is about to make Docker objects: its teardown is pending until confirmed.
+func (s *Scheduler) beginTeardown(ctx context.Context, id baleen.BuildID) {
+	s.sweep.running.Store(id, struct{}{})
+	if s.cfg.Teardowns == nil {
+		return
+	}
+	if err := s.cfg.Teardowns.AddTeardown(context.WithoutCancel(ctx), id, ""); err != nil {
+		s.log.Error("record pending teardown", "build", string(id), "err", err)
+	}
+}
+
+// cleanup is the Cleanup of a scheduled build: its teardown runs with a context of its own, detached from
+// the build, which waits for it unless the build was stopped (cancelled or shut down), so that a stuck
+// engine call never holds the project's queue. A teardown that fails stays pending and is retried.
+func (s *Scheduler) cleanup(ctx context.Context, id baleen.BuildID) error {
+	done := make(chan error, 1)
+	s.sweep.wg.Add(1)
+	go func() {
+		defer s.sweep.wg.Done()
+		defer s.sweep.running.Delete(id)
+		done <- s.teardown(id)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// teardown removes build id's objects and, once the engine confirms it, forgets the pending teardown.
+func (s *Scheduler) teardown(id baleen.BuildID) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.base), TeardownTimeout)
+	defer cancel()
+	if err := s.cfg.Pipeline.Teardown(ctx, id); err != nil {
+		s.log.Warn("teardown incomplete, to be retried", "build", string(id), "err", err)
+		return err
+	}
+	if s.cfg.Teardowns != nil {
+		if err := s.cfg.Teardowns.DoneTeardown(ctx, id); err != nil {
+			s.log.Error("forget pending teardown", "build", string(id), "err", err)
+		}
+	}
+	return nil
+}
+
+// RetryTeardowns retries every pending teardown of a build that is not running, and returns the errors of
+// those that are still not done. It runs after each build, every SweepInterval and at start-up; one
+// retry at a time.
+func (s *Scheduler) RetryTeardowns(ctx context.Context) error {
+	if s.cfg.Teardowns == nil {
+		return nil
+	}
+	s.sweep.busy.Lock()
+	defer s.sweep.busy.Unlock()
+	pending, err := s.cfg.Teardowns.PendingTeardowns(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for id := range pending {
+		if _, running := s.sweep.running.Load(id); running {
+			continue
+		}
+		if err := s.teardown(id); err != nil {
+			errs = append(errs, fmt.Errorf("clean up %s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// retryLater runs RetryTeardowns in the background.
+func (s *Scheduler) retryLater() {
+	s.sweep.wg.Add(1)
+	go func() {
+		defer s.sweep.wg.Done()
+		if err := s.RetryTeardowns(context.WithoutCancel(s.base)); err != nil {
+			s.log.Warn("retry teardowns", "err", err)
+		}
+	}()
+}
+
+// sweepEvery retries the pending teardowns every interval until the scheduler shuts down.
+func (s *Scheduler) sweepEvery(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.base.Done():
+			return
+		case <-t.C:
+			s.retryLater()
+		}
+	}
+}
