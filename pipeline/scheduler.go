@@ -69,6 +69,10 @@ type SchedulerConfig struct {
 	// Teardowns, when set, keeps the builds whose teardown is not confirmed, to retry them after each
 	// build, every SweepInterval and at start-up.
 	Teardowns Teardowns
+	// Engines, when set, is the pool of engines builds are placed on (each build on one engine, with its
+	// dependency builds); Pipeline and Registry then serve only builds recorded without an engine, and
+	// Concurrency is not used: the engines' slots cap the builds.
+	Engines Engines
 	// Concurrency caps the builds that run at once across projects; runtime.NumCPU() when 0.
 	Concurrency int
 	Logger      *slog.Logger
@@ -170,6 +174,10 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 	s.publishBuild(baleen.EventBuildQueued, b, 0)
 	bctx, cancel := context.WithCancelCause(s.base)
 	defer cancel(nil)
+	if p, ok := placedOn(ctx); ok {
+		// A dependency build runs on its dependent's engine, in its slot.
+		bctx = context.WithValue(bctx, placementKey{}, p)
+	}
 	if len(req.Chain) > 0 {
 		// A dependency build serves its dependent alone: cancelling the dependent cancels it.
 		stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
@@ -323,6 +331,12 @@ func (s *Scheduler) Recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list unfinished builds: %w", err)
 	}
+	pending := map[baleen.BuildID]string{}
+	if s.cfg.Teardowns != nil {
+		if pending, err = s.cfg.Teardowns.PendingTeardowns(ctx); err != nil {
+			return fmt.Errorf("list pending teardowns: %w", err)
+		}
+	}
 	var errs []error
 	for _, b := range builds {
 		st, msg, now := baleen.StatusInterrupted, "interrupted: the server stopped during the build", time.Now().UTC()
@@ -331,8 +345,12 @@ func (s *Scheduler) Recover(ctx context.Context) error {
 			continue
 		}
 		if s.cfg.Teardowns != nil {
-			if err := s.cfg.Teardowns.AddTeardown(ctx, b.ID(s.cfg.Instance), ""); err != nil {
-				errs = append(errs, err)
+			// Its engine was recorded with its pending teardown when it started; this is for a build
+			// interrupted before that.
+			if _, ok := pending[b.ID(s.cfg.Instance)]; !ok {
+				if err := s.cfg.Teardowns.AddTeardown(ctx, b.ID(s.cfg.Instance), ""); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		} else if err := s.cfg.Pipeline.Teardown(ctx, b.ID(s.cfg.Instance)); err != nil {
 			errs = append(errs, fmt.Errorf("clean up build #%d of %s: %w", b.Number, b.Project, err))

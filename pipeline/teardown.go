@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,40 +33,51 @@ type sweeper struct {
 }
 
 // begin records that build id is about to make Docker objects: its teardown is pending until confirmed.
-func (s *Scheduler) beginTeardown(ctx context.Context, id baleen.BuildID) {
+func (s *Scheduler) beginTeardown(ctx context.Context, id baleen.BuildID, engine string) {
 	s.sweep.running.Store(id, struct{}{})
 	if s.cfg.Teardowns == nil {
 		return
 	}
-	if err := s.cfg.Teardowns.AddTeardown(context.WithoutCancel(ctx), id, ""); err != nil {
+	if err := s.cfg.Teardowns.AddTeardown(context.WithoutCancel(ctx), id, engine); err != nil {
 		s.log.Error("record pending teardown", "build", string(id), "err", err)
 	}
 }
 
-// cleanup is the Cleanup of a scheduled build: its teardown runs with a context of its own, detached from
+// cleanupOn is the Cleanup of a scheduled build: its teardown runs with a context of its own, detached from
 // the build, which waits for it unless the build was stopped (cancelled or shut down), so that a stuck
 // engine call never holds the project's queue. A teardown that fails stays pending and is retried.
-func (s *Scheduler) cleanup(ctx context.Context, id baleen.BuildID) error {
-	done := make(chan error, 1)
-	s.sweep.wg.Add(1)
-	go func() {
-		defer s.sweep.wg.Done()
-		defer s.sweep.running.Delete(id)
-		done <- s.teardown(id)
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return nil
+func (s *Scheduler) cleanupOn(engine string) func(ctx context.Context, id baleen.BuildID) error {
+	return func(ctx context.Context, id baleen.BuildID) error {
+		done := make(chan error, 1)
+		s.sweep.wg.Add(1)
+		go func() {
+			defer s.sweep.wg.Done()
+			defer s.sweep.running.Delete(id)
+			done <- s.teardown(id, engine)
+		}()
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			return nil
+		}
 	}
 }
 
-// teardown removes build id's objects and, once the engine confirms it, forgets the pending teardown.
-func (s *Scheduler) teardown(id baleen.BuildID) error {
+// teardown removes build id's objects from engine (the configured pipeline's when empty or without a
+// pool) and, once the engine confirms it, forgets the pending teardown.
+func (s *Scheduler) teardown(id baleen.BuildID, engine string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.base), TeardownTimeout)
 	defer cancel()
-	if err := s.cfg.Pipeline.Teardown(ctx, id); err != nil {
+	pl := s.cfg.Pipeline
+	if engine != "" && s.cfg.Engines != nil {
+		e, ok := s.cfg.Engines.Engine(engine)
+		if !ok {
+			return fmt.Errorf("engine %s is no longer configured", engine)
+		}
+		pl = New(e, s.log)
+	}
+	if err := pl.Teardown(ctx, id); err != nil {
 		s.log.Warn("teardown incomplete, to be retried", "build", string(id), "err", err)
 		return err
 	}
@@ -91,11 +103,11 @@ func (s *Scheduler) RetryTeardowns(ctx context.Context) error {
 		return err
 	}
 	var errs []error
-	for id := range pending {
+	for id, engine := range pending {
 		if _, running := s.sweep.running.Load(id); running {
 			continue
 		}
-		if err := s.teardown(id); err != nil {
+		if err := s.teardown(id, engine); err != nil {
 			errs = append(errs, fmt.Errorf("clean up %s: %w", id, err))
 		}
 	}
@@ -125,4 +137,15 @@ func (s *Scheduler) sweepEvery(interval time.Duration) {
 			s.retryLater()
 		}
 	}
+}
+
+// Finished reports whether the Docker objects of build id may be swept: id is one of this server's builds
+// (its instance ends it) and that build is not running here. A pool sweeps an engine that comes back with
+// it (pool.Options.Finished).
+func (s *Scheduler) Finished(id baleen.BuildID) bool {
+	if !strings.HasSuffix(string(id), "-"+s.cfg.Instance) {
+		return false
+	}
+	_, running := s.sweep.running.Load(id)
+	return !running
 }
