@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -27,8 +28,9 @@ const SweepInterval = 2 * time.Minute
 
 // sweeper retries the teardowns of a scheduler. Builds still running are left to their own teardown.
 type sweeper struct {
-	running sync.Map // baleen.BuildID -> struct{}: builds whose own teardown has not ended
-	busy    sync.Mutex
+	running sync.Map       // baleen.BuildID -> struct{}: builds whose own teardown has not ended
+	busy    sync.Mutex     // held by the retry that runs
+	again   atomic.Bool    // a retry was asked for since the running one began
 	wg      sync.WaitGroup // detached teardowns and sweeps
 }
 
@@ -65,9 +67,10 @@ func (s *Scheduler) cleanupOn(engine string) func(ctx context.Context, id baleen
 }
 
 // teardown removes build id's objects from engine (the configured pipeline's when empty or without a
-// pool) and, once the engine confirms it, forgets the pending teardown.
+// pool) and, once the engine confirms it, forgets the pending teardown. A shutdown past its grace period
+// stops it; it stays pending for the next start.
 func (s *Scheduler) teardown(id baleen.BuildID, engine string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.base), TeardownTimeout)
+	ctx, cancel := context.WithTimeout(s.base, TeardownTimeout)
 	defer cancel()
 	pl := s.cfg.Pipeline
 	if engine != "" && s.cfg.Engines != nil {
@@ -98,6 +101,14 @@ func (s *Scheduler) RetryTeardowns(ctx context.Context) error {
 	}
 	s.sweep.busy.Lock()
 	defer s.sweep.busy.Unlock()
+	return s.retryTeardowns(ctx)
+}
+
+// retryTeardowns is RetryTeardowns with s.sweep.busy held.
+func (s *Scheduler) retryTeardowns(ctx context.Context) error {
+	if s.cfg.Teardowns == nil {
+		return nil
+	}
 	pending, err := s.cfg.Teardowns.PendingTeardowns(ctx)
 	if err != nil {
 		return err
@@ -114,13 +125,26 @@ func (s *Scheduler) RetryTeardowns(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// retryLater runs RetryTeardowns in the background.
+// retryLater runs RetryTeardowns in the background. When a retry is running already, that one goes round
+// once more rather than another starting beside it: a stuck engine must not pile up retries.
 func (s *Scheduler) retryLater() {
+	s.sweep.again.Store(true)
+	if !s.sweep.busy.TryLock() {
+		return
+	}
 	s.sweep.wg.Add(1)
 	go func() {
 		defer s.sweep.wg.Done()
-		if err := s.RetryTeardowns(context.WithoutCancel(s.base)); err != nil {
-			s.log.Warn("retry teardowns", "err", err)
+		for {
+			for s.sweep.again.Swap(false) {
+				if err := s.retryTeardowns(s.base); err != nil {
+					s.log.Warn("retry teardowns", "err", err)
+				}
+			}
+			s.sweep.busy.Unlock()
+			if !s.sweep.again.Load() || !s.sweep.busy.TryLock() {
+				return
+			}
 		}
 	}()
 }
