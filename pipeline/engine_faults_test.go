@@ -30,7 +30,28 @@ func pollFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // deadline, recorded as an infrastructure failure of the test stage, not a red test; once the engine is
 // back, the pending teardown is retried and nothing labelled with the build is left.
 func TestFrozenEngineFailsBuildForInfrastructure(t *testing.T) {
-	// Not parallel: it freezes the second engine for everyone.
+	pid := dockertest.SecondEnginePID(t)
+	engineFault(t, func() {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatalf("SIGSTOP dockerd: %v", err)
+		}
+	}, func() {
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Fatalf("SIGCONT dockerd: %v", err)
+		}
+	})
+}
+
+// The second engine killed (kill -9) during the test stage: the same, once it is started again.
+func TestKilledEngineFailsBuildForInfrastructure(t *testing.T) {
+	engineFault(t, func() { dockertest.SecondEngineScript(t, "kill") }, func() { dockertest.SecondEngineScript(t, "start") })
+}
+
+// engineFault runs a build on the second engine, calls fault once its tests run, checks that the build
+// failed for infrastructure, calls back (which brings the engine back, and may be called again) and checks
+// that nothing of the build is left.
+func engineFault(t *testing.T, fault, back func()) {
+	// Not parallel: it takes the second engine away for everyone.
 	e := dockertest.SecondEngine(t, docker.Options{Name: "second", CallTimeout: 5 * time.Second, WatchInterval: time.Second})
 	bb := dockertest.BusyboxImageOn(t, e)
 	sv := newServer(t, func(c *pipeline.SchedulerConfig) {
@@ -39,9 +60,8 @@ func TestFrozenEngineFailsBuildForInfrastructure(t *testing.T) {
 	})
 	id := (&baleen.Build{Project: "frozen", Number: 1}).ID("abcd0123")
 	dockertest.Cleanup(t, e, id)
-	pid := dockertest.SecondEnginePID(t)
 	// Registered after Cleanup, so run before it: the engine must answer again for the teardown.
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	t.Cleanup(back)
 	const spec = "build: {frozen-app: .}\ntest: {command: [sh, -c, 'echo tests-running; sleep 300']}\n"
 	sv.commit("frozen", "c1", spec) // the project
 	sv.repos.Commit("frozen", "main", "c1", map[string]string{
@@ -51,14 +71,12 @@ func TestFrozenEngineFailsBuildForInfrastructure(t *testing.T) {
 	var out dockertest.Buffer
 	done := sv.start("frozen", "c1", &out)
 	pollFor(t, 2*time.Minute, "the tests to run", func() bool { return strings.Contains(out.String(), "tests-running") })
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatalf("SIGSTOP dockerd: %v", err)
-	}
+	fault()
 	var b baleen.Build
 	select {
 	case b = <-done:
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("the build on a frozen engine did not end within two minutes; output:\n%s", out.String())
+		t.Fatalf("the build on an engine that failed did not end within two minutes; output:\n%s", out.String())
 	}
 	if b.Status != baleen.StatusFailed || b.FailedStage != baleen.StageTest || !baleen.Infrastructure(b.Status, b.Message) {
 		t.Errorf("build ended %s at %q: %q, want an infrastructure failure at test", b.Status, b.FailedStage, b.Message)
@@ -70,9 +88,7 @@ func TestFrozenEngineFailsBuildForInfrastructure(t *testing.T) {
 		t.Errorf("push output does not say the infrastructure failed:\n%s", out.String())
 	}
 
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatalf("SIGCONT dockerd: %v", err)
-	}
+	back()
 	pollFor(t, 2*time.Minute, "the pending teardown to be done", func() bool {
 		if err := sv.s.RetryTeardowns(context.Background()); err != nil {
 			return false
