@@ -323,8 +323,9 @@ func (s *Scheduler) Cancel(project string, number int) error {
 	return nil
 }
 
-// Recover marks the builds that were queued or running when the server last stopped as interrupted and
-// removes what they left in the engine, then marks the releases that were rolling out. Call it once at
+// Recover marks the builds that were queued or running when the server last stopped as interrupted, starts
+// the retries of the teardowns left pending (what they and earlier builds left in the engines; in the
+// background, then every SweepInterval), then marks the releases that were rolling out. Call it once at
 // start, before the first Run.
 func (s *Scheduler) Recover(ctx context.Context) error {
 	builds, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Statuses: []baleen.Status{baleen.StatusQueued, baleen.StatusRunning}})
@@ -357,9 +358,9 @@ func (s *Scheduler) Recover(ctx context.Context) error {
 		}
 		s.log.Warn("build interrupted by a restart", "project", b.Project, "build", b.Number)
 	}
-	if err := s.RetryTeardowns(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("teardowns left to retry: %w", err))
-	}
+	// An engine that does not answer holds the server's start for RecoverWait at most; the retry goes on
+	// in the background.
+	s.retryWait(ctx, RecoverWait)
 	go s.sweepEvery(SweepInterval)
 	if err := s.recoverReleases(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("mark interrupted releases: %w", err))

@@ -67,10 +67,11 @@ func (s *Scheduler) cleanupOn(engine string) func(ctx context.Context, id baleen
 }
 
 // teardown removes build id's objects from engine (the configured pipeline's when empty or without a
-// pool) and, once the engine confirms it, forgets the pending teardown. A shutdown past its grace period
-// stops it; it stays pending for the next start.
+// pool) and, once the engine confirms it, forgets the pending teardown. It has TeardownTimeout of its own,
+// whatever happens to the build or the server (Shutdown waits for it): what it could not remove stays
+// pending for the next retry or start.
 func (s *Scheduler) teardown(id baleen.BuildID, engine string) error {
-	ctx, cancel := context.WithTimeout(s.base, TeardownTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.base), TeardownTimeout)
 	defer cancel()
 	pl := s.cfg.Pipeline
 	if engine != "" && s.cfg.Engines != nil {
@@ -147,6 +148,30 @@ func (s *Scheduler) retryLater() {
 			}
 		}
 	}()
+}
+
+// RecoverWait is how long Recover waits for the pending teardowns before it lets the server start.
+const RecoverWait = 30 * time.Second
+
+// retryWait retries the pending teardowns in the background and waits for the retry to end, for at most
+// limit or until ctx ends.
+func (s *Scheduler) retryWait(ctx context.Context, limit time.Duration) {
+	done := make(chan struct{})
+	s.sweep.wg.Add(1)
+	go func() {
+		defer s.sweep.wg.Done()
+		defer close(done)
+		if err := s.RetryTeardowns(context.WithoutCancel(ctx)); err != nil {
+			s.log.Warn("teardowns left to retry", "err", err)
+		}
+	}()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // sweepEvery retries the pending teardowns every interval until the scheduler shuts down.
