@@ -88,6 +88,18 @@ type Result struct {
 	Duration time.Duration `json:"duration"`
 }
 
+// InfrastructureReason begins the Message of a stage or build that failed because infrastructure it needed
+// (a Docker engine, a registry) failed or stopped answering, not because of what was pushed: "infrastructure:
+// engine build-2 stopped answering: ...". The status is StatusFailed and FailedStage is the stage that was
+// running when it happened; a push of the same commit may well pass.
+const InfrastructureReason = "infrastructure: "
+
+// Infrastructure reports whether a failed build or stage failed for a reason of the infrastructure's
+// (its message begins with InfrastructureReason).
+func Infrastructure(status Status, message string) bool {
+	return status == StatusFailed && strings.HasPrefix(message, InfrastructureReason)
+}
+
 // BuildID identifies one build in the Docker objects it creates: every container, network and volume of a
 // build carries the label LabelBuild=BuildID, and its images are tagged with it. It is tag-safe
 // ([a-z0-9][a-z0-9_.-]*) by construction.

@@ -114,7 +114,7 @@ func (s *Scheduler) buildDependency(b baleen.Build, held func(baleen.BuildID)) B
 // reusable finds a green build of project at commit whose images are all still in the engine, and holds
 // them for the dependent (before it checks them, so that no prune can take them in between).
 func (s *Scheduler) reusable(ctx context.Context, project, commit string, held func(baleen.BuildID)) (baleen.Build, bool) {
-	if s.cfg.Images == nil {
+	if s.imagesOn(ctx) == nil {
 		return baleen.Build{}, false
 	}
 	builds, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: project, Statuses: []baleen.Status{baleen.StatusPassed}})
@@ -136,7 +136,7 @@ func (s *Scheduler) reusable(ctx context.Context, project, commit string, held f
 // imagesPresent reports whether the engine has every image in refs.
 func (s *Scheduler) imagesPresent(ctx context.Context, refs map[string]string) bool {
 	for _, ref := range refs {
-		if ok, err := s.cfg.Images.ImageExists(ctx, ref); err != nil || !ok {
+		if ok, err := s.imagesOn(ctx).ImageExists(ctx, ref); err != nil || !ok {
 			return false
 		}
 	}

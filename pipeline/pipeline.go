@@ -60,6 +60,11 @@ type Run struct {
 	// when nil, Run makes one from Out, Secrets and StageDone.
 	Stages *StageRunner
 
+	// Cleanup, when set, removes the build's Docker objects in Run's stead: it is given the build's context,
+	// which may have ended, and decides whether to wait (the scheduler's detaches a cancelled build's
+	// teardown so that its queue is freed at once). Its error is reported as Teardown's would be.
+	Cleanup func(ctx context.Context, id baleen.BuildID) error
+
 	// Project is the project built; its green images are tagged baleen.LatestTag(Project, name).
 	Project string
 	// Commit, Branch and Number name what is built, for the tags the push stage makes.
@@ -100,9 +105,7 @@ func (p *Pipeline) Run(ctx context.Context, r Run) (res baleen.Result, err error
 	log := p.logger.With("build", string(r.ID))
 
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), TeardownTimeout)
-		defer cancel()
-		if terr := p.engine.Teardown(cctx, r.ID); terr != nil {
+		if terr := b.teardown(ctx); terr != nil {
 			log.Error("teardown", "err", terr)
 			fmt.Fprintf(b.out, "warning: cleanup incomplete: %v\n", terr)
 			if err == nil && errors.Is(terr, baleen.ErrUnavailable) {
@@ -114,7 +117,7 @@ func (p *Pipeline) Run(ctx context.Context, r Run) (res baleen.Result, err error
 	}()
 
 	if err := p.engine.Ping(ctx); err != nil {
-		return b.result(ctx, &StageError{Stage: baleen.StageBuild, Status: baleen.StatusFailed, Message: err.Error(), Err: err}), err
+		return b.result(ctx, &StageError{Stage: baleen.StageBuild, Status: baleen.StatusFailed, Message: reason(err), Err: err}), err
 	}
 	ferr := b.runStages(ctx)
 	res = b.result(ctx, ferr)
@@ -122,6 +125,16 @@ func (p *Pipeline) Run(ctx context.Context, r Run) (res baleen.Result, err error
 		return res, ferr
 	}
 	return res, nil
+}
+
+// teardown removes the build's Docker objects, through Cleanup when it is set, with a context of its own.
+func (b *build) teardown(ctx context.Context) error {
+	if b.Cleanup != nil {
+		return b.Cleanup(ctx, b.ID)
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), TeardownTimeout)
+	defer cancel()
+	return b.p.engine.Teardown(cctx, b.ID)
 }
 
 // runStages runs the stages from build to push and returns the error of the first that did not pass.
@@ -182,8 +195,10 @@ func (b *build) result(ctx context.Context, err error) baleen.Result {
 // verdict prints the last line of the output.
 func (b *build) verdict(res *baleen.Result, err error) {
 	switch {
+	case err != nil && res.Status == baleen.StatusFailed:
+		fmt.Fprintf(b.out, "FAILED (infrastructure) in %s: %s: %s\n", round(res.Duration), res.FailedStage, res.Message)
 	case err != nil:
-		fmt.Fprintf(b.out, "ERROR after %s: %v\n", round(res.Duration), err)
+		fmt.Fprintf(b.out, "ERROR after %s: %s%v\n", round(res.Duration), baleen.InfrastructureReason, err)
 	case res.Status == baleen.StatusPassed:
 		fmt.Fprintf(b.out, "PASSED in %s\n", round(res.Duration))
 	case res.Status == baleen.StatusCancelled || res.Status == baleen.StatusInterrupted:

@@ -30,23 +30,28 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		res.Message = errConfig
 		return res
 	}
-	deps, release, err := s.dependencies(ctx, b, sp, chain, stages)
-	defer release()
-	if err != nil {
-		return stages.Result(ctx, err)
+	// The build's engine comes first: its dependency builds run there too, in its slot.
+	ctx, placed, err := s.place(ctx, b, sp, stages)
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintf(stages.Out(), "FAILED: no engine for this build: %v\n", err)
+		return baleen.Result{Status: baleen.StatusFailed, FailedStage: baleen.StageConfig, Message: err.Error(), Stages: stages.Stages()}
 	}
-	releaseSlot, err := s.slots.Acquire(ctx, func() {
-		fmt.Fprintf(stages.Out(), "waiting for a free build slot (%d builds run at once)\n", s.slots.Cap())
-	})
 	if err != nil {
 		res := stoppedResult(ctx)
 		res.Stages = stages.Stages()
 		return res
 	}
-	defer releaseSlot()
-	res, err := s.cfg.Pipeline.Run(ctx, Run{
+	defer placed.Release()
+	deps, release, err := s.dependencies(ctx, b, sp, chain, stages)
+	defer release()
+	if err != nil {
+		return stages.Result(ctx, err)
+	}
+	s.beginTeardown(ctx, b.ID(s.cfg.Instance), placed.Name)
+	pl, registry := s.pipelineOn(placed)
+	res, err := pl.Run(ctx, Run{Cleanup: s.cleanupOn(placed.Name),
 		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: stages.Out(), Dependencies: deps,
-		Project: b.Project, Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: s.cfg.Registry, Stages: stages,
+		Project: b.Project, Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: registry, Stages: stages,
 		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
 		Report:       s.testHistory(ctx, b),
 	})
@@ -72,6 +77,11 @@ func (s *Scheduler) config(project string, tree fs.FS, data []byte) (*baleen.Spe
 	}
 	if err := s.checkScope(project, parsed.Spec); err != nil {
 		return nil, nil, parsed.Warnings, err
+	}
+	if s.cfg.Engines != nil {
+		if err := s.cfg.Engines.CheckLabels(parsed.Spec.RunsOn); err != nil {
+			return nil, nil, parsed.Warnings, fmt.Errorf("baleen.yml: runs_on: %w", err)
+		}
 	}
 	secrets := map[string]string{}
 	for _, name := range parsed.Spec.Credentials {

@@ -66,6 +66,13 @@ type SchedulerConfig struct {
 	// Instance tells this server's builds apart from another's on the same Docker engine: it is part of
 	// every BuildID. Lowercase letters and digits.
 	Instance string
+	// Teardowns, when set, keeps the builds whose teardown is not confirmed, to retry them after each
+	// build, every SweepInterval and at start-up.
+	Teardowns Teardowns
+	// Engines, when set, is the pool of engines builds are placed on (each build on one engine, with its
+	// dependency builds); Pipeline and Registry then serve only builds recorded without an engine, and
+	// Concurrency is not used: the engines' slots cap the builds.
+	Engines Engines
 	// Concurrency caps the builds that run at once across projects; runtime.NumCPU() when 0.
 	Concurrency int
 	Logger      *slog.Logger
@@ -88,6 +95,7 @@ type Scheduler struct {
 	base     context.Context
 	stop     context.CancelCauseFunc
 	wg       sync.WaitGroup
+	sweep    sweeper
 
 	mu     sync.Mutex
 	closed bool
@@ -168,6 +176,10 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 	s.publishBuild(baleen.EventBuildQueued, b, 0)
 	bctx, cancel := context.WithCancelCause(s.base)
 	defer cancel(nil)
+	if p, ok := placedOn(ctx); ok {
+		// A dependency build runs on its dependent's engine, in its slot.
+		bctx = context.WithValue(bctx, placementKey{}, p)
+	}
 	if len(req.Chain) > 0 {
 		// A dependency build serves its dependent alone: cancelling the dependent cancels it.
 		stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
@@ -288,6 +300,7 @@ func (s *Scheduler) finish(ctx context.Context, b baleen.Build, res baleen.Resul
 	if err := s.pruner.Prune(ctx, b.Project); err != nil {
 		log.Warn("prune images", "err", err)
 	}
+	s.retryLater()
 	return nb, nil
 }
 
@@ -312,13 +325,20 @@ func (s *Scheduler) Cancel(project string, number int) error {
 	return nil
 }
 
-// Recover marks the builds that were queued or running when the server last stopped as interrupted and
-// removes what they left in the engine, then marks the releases that were rolling out. Call it once at
+// Recover marks the builds that were queued or running when the server last stopped as interrupted, starts
+// the retries of the teardowns left pending (what they and earlier builds left in the engines; in the
+// background, then every SweepInterval), then marks the releases that were rolling out. Call it once at
 // start, before the first Run.
 func (s *Scheduler) Recover(ctx context.Context) error {
 	builds, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Statuses: []baleen.Status{baleen.StatusQueued, baleen.StatusRunning}})
 	if err != nil {
 		return fmt.Errorf("list unfinished builds: %w", err)
+	}
+	pending := map[baleen.BuildID]string{}
+	if s.cfg.Teardowns != nil {
+		if pending, err = s.cfg.Teardowns.PendingTeardowns(ctx); err != nil {
+			return fmt.Errorf("list pending teardowns: %w", err)
+		}
 	}
 	var errs []error
 	for _, b := range builds {
@@ -327,11 +347,23 @@ func (s *Scheduler) Recover(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := s.cfg.Pipeline.Teardown(ctx, b.ID(s.cfg.Instance)); err != nil {
+		if s.cfg.Teardowns != nil {
+			// Its engine was recorded with its pending teardown when it started; this is for a build
+			// interrupted before that.
+			if _, ok := pending[b.ID(s.cfg.Instance)]; !ok {
+				if err := s.cfg.Teardowns.AddTeardown(ctx, b.ID(s.cfg.Instance), ""); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		} else if err := s.cfg.Pipeline.Teardown(ctx, b.ID(s.cfg.Instance)); err != nil {
 			errs = append(errs, fmt.Errorf("clean up build #%d of %s: %w", b.Number, b.Project, err))
 		}
 		s.log.Warn("build interrupted by a restart", "project", b.Project, "build", b.Number)
 	}
+	// An engine that does not answer holds the server's start for RecoverWait at most; the retry goes on
+	// in the background.
+	s.retryWait(ctx, RecoverWait)
+	go s.sweepEvery(SweepInterval)
 	if err := s.recoverReleases(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("mark interrupted releases: %w", err))
 	}
@@ -345,9 +377,10 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	s.closed = true
 	s.mu.Unlock()
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.sweep.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.stop(errShutdown)
 		return nil
 	case <-ctx.Done():
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,7 +119,7 @@ func (r *StageRunner) RunNoted(ctx context.Context, s baleen.Stage, fn func(cont
 		err = &StageError{Stage: s, Status: sr.Status, Message: sr.Message}
 		fmt.Fprintf(r.out, "--> %s %s after %s\n", s, sr.Status, round(sr.Duration))
 	default:
-		sr.Status, sr.Message = baleen.StatusFailed, r.Mask(err.Error())
+		sr.Status, sr.Message = baleen.StatusFailed, r.Mask(reason(err))
 		fmt.Fprintf(r.out, "--> %s failed in %s: %s\n", s, round(sr.Duration), sr.Message)
 		err = &StageError{Stage: s, Status: sr.Status, Message: sr.Message, Err: err}
 	}
@@ -147,7 +148,7 @@ func (r *StageRunner) Result(ctx context.Context, err error) baleen.Result {
 	if err == nil {
 		return res
 	}
-	res.Status, res.Message, res.FailedStage = baleen.StatusFailed, r.Mask(err.Error()), r.Failed()
+	res.Status, res.Message, res.FailedStage = baleen.StatusFailed, r.Mask(reason(err)), r.Failed()
 	var se *StageError
 	if errors.As(err, &se) {
 		res.Status, res.Message = se.Status, se.Message
@@ -159,6 +160,16 @@ func (r *StageRunner) Result(ctx context.Context, err error) baleen.Result {
 		res.Status, res.Message = Stopped(ctx)
 	}
 	return res
+}
+
+// reason is the message kept for err: marked baleen.InfrastructureReason when the infrastructure failed
+// (err wraps baleen.ErrUnavailable), so that nobody takes an engine that stopped answering for a red test.
+func reason(err error) string {
+	msg := err.Error()
+	if errors.Is(err, baleen.ErrUnavailable) && !strings.HasPrefix(msg, baleen.InfrastructureReason) {
+		return baleen.InfrastructureReason + msg
+	}
+	return msg
 }
 
 // StageError is a stage that did not pass for a reason of the build's own (a failing Dockerfile, a red

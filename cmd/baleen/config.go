@@ -17,6 +17,7 @@ import (
 	"github.com/baleen-ci/baleen/forge"
 	"github.com/baleen-ci/baleen/notify"
 	"github.com/baleen-ci/baleen/pipeline/retention"
+	"github.com/baleen-ci/baleen/pipeline/docker/pool"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -66,6 +67,9 @@ type Config struct {
 	// (docs/forges.md); cmd/baleen/notify.go wires them.
 	Notify  []notify.Sink           `yaml:"notify"`
 	Mirrors map[string]forge.Mirror `yaml:"mirrors"`
+	// Engines are the Docker engines builds are placed on (docs/engines.md); without them, the one engine
+	// DOCKER_HOST names, with Concurrency build slots.
+	Engines pool.Config `yaml:"engines"`
 }
 
 // TargetConfig is one deploy target: the hosts and how to reach them.
@@ -173,6 +177,11 @@ func (c Config) validate() error {
 	}
 	if c.MaxPushes < 0 || c.GitMemoryLimitMB < 0 {
 		errs = append(errs, fmt.Errorf("max_pushes, git_memory_limit_mb: want 0 (the default) or more"))
+	}
+	if c.Engines != nil {
+		if err := c.Engines.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.KeepBuilds < 1 {
 		errs = append(errs, fmt.Errorf("keep_builds: want 1 or more, got %d", c.KeepBuilds))

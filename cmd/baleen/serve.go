@@ -115,16 +115,23 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	// notifications and commit statuses subscribe.
 	bus := events.New(0)
 	defer bus.Close()
-	sched := pipeline.NewScheduler(pipeline.SchedulerConfig{
-		Events: bus,
+	var sched *pipeline.Scheduler
+	engines, err := enginePool(cfg, logger, func(id baleen.BuildID) bool { return sched.Finished(id) })
+	if err != nil {
+		return err
+	}
+	defer engines.Close()
+	sched = pipeline.NewScheduler(pipeline.SchedulerConfig{
+		Events: bus, Engines: engines.Placer(),
 		Images: eng, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
-		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Repos: repos,
+		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Teardowns: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
 		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger, LogLimit: cfg.logLimit(),
 	})
 	if err := sched.Recover(ctx); err != nil {
 		logger.Error("recover interrupted builds", "err", err)
 	}
+	go engines.Run(ctx)
 	// Notifications, commit statuses and the mirrors' polling (cmd/baleen/notify.go) outlive ctx until the
 	// scheduler has shut down.
 	integCtx, stopIntegrations := context.WithCancel(context.WithoutCancel(ctx))

@@ -27,6 +27,12 @@ type Engine struct {
 	Test TestFunc
 	// PingErr, when set, is what Ping returns.
 	PingErr error
+	// TeardownErr, when set, is what Teardown returns, having removed nothing; safe to change between
+	// builds through SetTeardownErr.
+	TeardownErr error
+	// TeardownHold, when set, holds every Teardown until it is closed or the call's context ends, as a stuck
+	// engine call would.
+	TeardownHold chan struct{}
 
 	mu         sync.Mutex
 	images     []*baleen.Image
@@ -171,9 +177,20 @@ func (e *Engine) Tag(_ context.Context, src, ref string) error {
 }
 
 // Teardown removes the build's containers and remembers that it ran.
-func (e *Engine) Teardown(_ context.Context, id baleen.BuildID) error {
+func (e *Engine) Teardown(ctx context.Context, id baleen.BuildID) error {
+	if e.TeardownHold != nil {
+		select {
+		case <-e.TeardownHold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.TeardownErr != nil {
+		e.calls = append(e.calls, "Teardown "+string(id)+" failed")
+		return e.TeardownErr
+	}
 	for cid, c := range e.containers {
 		if c.build == id {
 			delete(e.containers, cid)
@@ -182,6 +199,13 @@ func (e *Engine) Teardown(_ context.Context, id baleen.BuildID) error {
 	e.torn = append(e.torn, id)
 	e.calls = append(e.calls, "Teardown "+string(id))
 	return nil
+}
+
+// SetTeardownErr changes TeardownErr while builds run.
+func (e *Engine) SetTeardownErr(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.TeardownErr = err
 }
 
 // TornDown lists the builds torn down, in order.
