@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -249,6 +250,7 @@ func SecondEngineHost(t testing.TB) string {
 	if testing.Short() {
 		t.Skip("needs a second Docker engine; skipped under -short")
 	}
+	holdSecondEngine(t)
 	host := os.Getenv(SecondEngineEnv)
 	if host == "" {
 		host = DefaultSecondEngine
@@ -279,6 +281,7 @@ func SecondEngine(t testing.TB, opts docker.Options) *docker.Engine {
 // scripts/second-engine.sh gives it (under BALEEN_DOCKER2_RUN, /run/baleen-docker2 by default).
 func SecondEnginePID(t testing.TB) int {
 	t.Helper()
+	holdSecondEngine(t)
 	run := os.Getenv("BALEEN_DOCKER2_RUN")
 	if run == "" {
 		run = "/run/baleen-docker2"
@@ -294,10 +297,37 @@ func SecondEnginePID(t testing.TB) int {
 	return pid
 }
 
+// secondEngineLock is held, once taken, until the test process ends: the tests of several packages stop,
+// freeze and kill the second engine, and `go test ./...` runs packages side by side, so one test binary at
+// a time may use it.
+var secondEngineLock struct {
+	once sync.Once
+	err  error
+}
+
+// holdSecondEngine takes the second engine for this test process, waiting for another process that holds
+// it to end.
+func holdSecondEngine(t testing.TB) {
+	t.Helper()
+	secondEngineLock.once.Do(func() {
+		f, err := os.OpenFile(filepath.Join(os.TempDir(), "baleen-test-docker2.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			secondEngineLock.err = err
+			return
+		}
+		// Never closed: the lock goes with the process.
+		secondEngineLock.err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+	})
+	if secondEngineLock.err != nil {
+		t.Fatalf("lock the second engine for this test process: %v", secondEngineLock.err)
+	}
+}
+
 // SecondEngineScript runs scripts/second-engine.sh with arg (start, kill), from a test anywhere
 // of the repository, failing the test if it fails.
 func SecondEngineScript(t testing.TB, arg string) {
 	t.Helper()
+	holdSecondEngine(t)
 	root, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
