@@ -110,6 +110,10 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		}
 		deployer = deploy.New(deploy.Options{Targets: targets, Images: eng, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace})
 	}
+	policy, err := cfg.accessPolicy(logger)
+	if err != nil {
+		return err
+	}
 	// One bus of build events: the scheduler publishes, and `logs -f`, the web pages, the metrics,
 	// notifications and commit statuses subscribe.
 	bus := events.New(0)
@@ -119,7 +123,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		Images: eng, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
-		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger,
+		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger, CredentialScope: policy.CheckCredentials,
 	})
 	if err := sched.Recover(ctx); err != nil {
 		logger.Error("recover interrupted builds", "err", err)
@@ -133,11 +137,15 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		return err
 	}
 	defer func() { stopIntegrations(); integ.wait() }()
-	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts"),
-		DeployKey: repos.DeployKey, Releases: st, Deployer: deployer}
-	_, stopHTTP, err := startHTTP(cfg, httpParts{store: st, sched: sched, engine: eng, events: bus, hooks: integ.hooks}, logger)
+	webSrv, stopHTTP, err := startHTTP(cfg, httpParts{store: st, sched: sched, engine: eng, events: bus, authz: policy, hooks: integ.hooks}, logger)
 	if err != nil {
 		return err
+	}
+	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts"),
+		DeployKey: repos.DeployKey, Releases: st, Deployer: deployer, Authz: policy, Whoami: policy.Whoami,
+		Tokens: st, Tests: st, Deliveries: st, Redeliver: integ.redeliver, DockerHost: dockerHost(e.getenv)}
+	if webSrv != nil {
+		handler.Web = webSrv
 	}
 	defer func() { err = errors.Join(err, stopHTTP(context.WithoutCancel(ctx))) }()
 	srv, err := gitd.New(gitd.Config{
@@ -236,5 +244,14 @@ func instanceID(data string) (string, error) {
 type commandAdapter struct{ h *commands.Handler }
 
 func (a commandAdapter) Command(s gitd.Session) int {
-	return a.h.Run(s.Context, &commands.Call{Args: s.Args, Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Fingerprint: s.Fingerprint})
+	id, _ := gitd.IdentityFrom(s.Context)
+	return a.h.Run(s.Context, &commands.Call{Args: s.Args, Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Fingerprint: s.Fingerprint, Identity: id})
+}
+
+// dockerHost is the engine builds run on, as `engines` names it when there is one.
+func dockerHost(getenv func(string) string) string {
+	if h := getenv("DOCKER_HOST"); h != "" {
+		return h
+	}
+	return "unix:///var/run/docker.sock"
 }
