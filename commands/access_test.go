@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,6 +79,9 @@ func TestRolesAreEnforced(t *testing.T) {
 		{[]string{"token", "list", "--all"}, ExitFailed, "needs the admin role"},
 		{[]string{"tests", "empty"}, ExitFailed, "needs the read role"},
 		{[]string{"whoami"}, ExitOK, "user reader"},
+		{[]string{"mirror", "list"}, ExitFailed, "needs the admin role"},
+		{[]string{"mirror", "remove", "api"}, ExitFailed, "needs the admin role"},
+		{[]string{"sync", "api"}, ExitFailed, "needs the admin role"},
 	}
 	for _, tc := range tests {
 		code, out, errOut := callAs(h, reader, tc.args...)
@@ -119,6 +124,9 @@ func TestNewCommandsUsage(t *testing.T) {
 		{[]string{"token", "list"}, ExitFailed, "keeps no API tokens"},
 		{[]string{"deliveries"}, ExitFailed, "records no deliveries"},
 		{[]string{"redeliver", "1"}, ExitFailed, "sends no notifications"},
+		{[]string{"mirror"}, ExitUsage, "usage: mirror"},
+		{[]string{"sync"}, ExitUsage, "usage: sync"},
+		{[]string{"sync", "../x"}, ExitUsage, "sync:"},
 	}
 	for _, tc := range tests {
 		code, out, errOut := call(h, tc.args...)
@@ -128,6 +136,12 @@ func TestNewCommandsUsage(t *testing.T) {
 	}
 	h.Tokens = h.Projects.(baleen.TokenStore)
 	for _, args := range [][]string{{"token", "create", "--expires", "soon"}, {"token", "create", "--bogus"}, {"token", "revoke"}, {"token", "frob"}} {
+		if code, _, errOut := call(h, args...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d: %s", args, code, ExitUsage, errOut)
+		}
+	}
+	h.Mirrors = noMirrors{}
+	for _, args := range [][]string{{"mirror", "add", "x"}, {"mirror", "add", "x", "u", "--branch"}, {"mirror", "frob"}, {"mirror", "list", "x"}, {"mirror", "remove", "../x"}} {
 		if code, _, errOut := call(h, args...); code != ExitUsage {
 			t.Errorf("%v: exit %d, want %d: %s", args, code, ExitUsage, errOut)
 		}
@@ -173,3 +187,11 @@ func TestTokenOfAnotherIsNotRevoked(t *testing.T) {
 		t.Fatalf("reader revoked another's token: exit %d %s", code, errOut)
 	}
 }
+
+// noMirrors follows nothing: the usage errors above must be found before it is asked anything.
+type noMirrors struct{}
+
+func (noMirrors) Add(string, string, []string) error { return errors.New("asked") }
+func (noMirrors) Remove(string) error                { return errors.New("asked") }
+func (noMirrors) WriteList(io.Writer) error          { return errors.New("asked") }
+func (noMirrors) Sync(context.Context, string) error { return errors.New("asked") }

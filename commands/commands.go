@@ -64,6 +64,8 @@ type Handler struct {
 	Deliveries baleen.DeliveryStore
 	// Redeliver sends a recorded notification again; nil when the server sends none.
 	Redeliver func(ctx context.Context, id string) error
+	// Mirrors are the followed repositories; nil when the server follows none.
+	Mirrors Mirrors
 	// Engines is the pool of Docker engines; nil for one engine at DockerHost.
 	Engines    Engines
 	DockerHost string
@@ -79,6 +81,9 @@ type Call struct {
 	// Identity is who the caller is; when empty, the key of Fingerprint.
 	Identity baleen.Identity
 }
+
+// printf writes to the caller's stdout.
+func (c *Call) printf(format string, a ...any) { fmt.Fprintf(c.Stdout, format, a...) }
 
 // Usagef prints a usage error to stderr and returns ExitUsage.
 func (c *Call) Usagef(format string, a ...any) int {
@@ -147,6 +152,9 @@ var table = []command{
 		help: "list the latest notification deliveries (admin)"},
 	{name: "redeliver", args: "<id>", min: 1, max: 1, role: baleen.RoleAdmin, run: (*Handler).redeliver,
 		help: "send a recorded notification again (admin)"},
+	{name: "mirror", args: "add <project> <url> [--branch B...] | list | remove <project>", min: 1, raw: true, run: (*Handler).mirror,
+		help: "follow another git host's repository as a project, list or stop following (admin)"},
+	{name: "sync", args: "<project>", min: 1, max: 1, run: (*Handler).sync, help: "fetch a followed repository now and build what is new (admin)"},
 	{name: "engines", json: true, run: (*Handler).engines, help: "show the Docker engines builds run on"},
 	{name: "help", help: "this text"}, // answered by Run: it prints this table
 }
