@@ -48,7 +48,7 @@ func policyHandler(t *testing.T) (*Handler, baleen.Identity) {
 		t.Fatal(err)
 	}
 	p := access.New(access.Options{Config: ac})
-	h.Authz, h.Whoami, h.Tokens = p, p.Whoami, h.Projects.(baleen.TokenStore)
+	h.Authz, h.Whoami, h.Tokens, h.Mirrors = p, p.Whoami, h.Projects.(baleen.TokenStore), noMirrors{}
 	return h, baleen.Identity{User: "reader", Fingerprint: fp}
 }
 
