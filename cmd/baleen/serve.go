@@ -152,6 +152,8 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		HostKeyPath:        filepath.Join(cfg.Data, "ssh_host_ed25519_key"),
 		RSAHostKeyPath:     filepath.Join(cfg.Data, "ssh_host_rsa_key"),
 		AuthorizedKeysPath: cfg.AuthorizedKeys,
+		Keys:               policy,
+		Authz:              policy,
 		ReposDir:           reposDir,
 		Logger:             logger,
 		Receiver:           receive.New(sched, st, st, repos, logger),
