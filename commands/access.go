@@ -10,6 +10,7 @@ import (
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/notify"
+	"github.com/baleen-ci/baleen/pipeline/docker/pool"
 	"github.com/baleen-ci/baleen/pipeline/report/history"
 	"github.com/baleen-ci/baleen/web"
 )
@@ -266,4 +267,13 @@ func done(c *Call, err error) int {
 		return fail(c, err)
 	}
 	return ExitOK
+}
+
+// PoolEngines is the Engines of a pool of Docker engines, for Handler.Engines.
+func PoolEngines(p *pool.Pool) Engines { return poolEngines{p} }
+
+type poolEngines struct{ p *pool.Pool }
+
+func (e poolEngines) WriteStatus(w io.Writer, asJSON bool) error {
+	return pool.RenderStatus(w, e.p.Status(), asJSON)
 }
