@@ -5,7 +5,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/baleen
 # The test suite's own timeout: well inside CI's time.
-TEST_TIMEOUT ?= 20m
+TEST_TIMEOUT ?= 45m
 
 PREFIX ?= /usr/local
 IMAGE ?= baleen:$(VERSION)
@@ -27,13 +27,14 @@ busybox: ## make sure the engine has busybox:latest, which the examples build FR
 deps: ## install and start what the tests need (Docker engine, busybox-static, git, ssh)
 	bash scripts/test-deps.sh
 
-test: deps ## run every test against the real Docker engine, git and ssh, then stop the registries it started
+test: deps ## run every test against the real Docker engine, git and ssh, then stop the registries and the second engine it started
 	$(GO) vet ./...
 	@status=0; $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
 	  $(MAKE) --no-print-directory test-clean; exit $$status
 
-test-clean: ## stop the test registries scripts/registry.sh started
+test-clean: ## stop the test registries and the second engine the test scripts started
 	bash scripts/registry.sh stop
+	bash scripts/second-engine.sh stop
 
 test-unit: ## run the tests that need no Docker engine
 	$(GO) test -count=1 -short ./...

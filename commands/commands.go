@@ -69,6 +69,8 @@ type Handler struct {
 	// Engines is the pool of Docker engines; nil for one engine at DockerHost.
 	Engines    Engines
 	DockerHost string
+	// GC runs retention (retention.Collector.GC) for `gc`; nil when the server has no retention rules.
+	GC func(ctx context.Context, dryRun bool, w io.Writer) error
 }
 
 // Call is one command being answered.
@@ -105,6 +107,8 @@ type command struct {
 	role baleen.Role
 	raw  bool
 	run  func(h *Handler, ctx context.Context, c *Call, fl *flags) int
+	// dry accepts --dry-run.
+	dry bool
 }
 
 // usage is the command's usage line, its flags included.
@@ -116,12 +120,16 @@ func (c command) usage() string {
 	if c.json {
 		u += " [--json]"
 	}
+	if c.dry {
+		u += " [--dry-run]"
+	}
 	return u
 }
 
 // flags are the flags every command accepts where it makes sense.
 type flags struct {
 	json, follow bool
+	dryRun       bool
 	unit, host   string
 	args         []string
 }
@@ -156,6 +164,7 @@ var table = []command{
 		help: "follow another git host's repository as a project, list or stop following (admin)"},
 	{name: "sync", args: "<project>", min: 1, max: 1, run: (*Handler).sync, help: "fetch a followed repository now and build what is new (admin)"},
 	{name: "engines", json: true, run: (*Handler).engines, help: "show the Docker engines builds run on"},
+	{name: "gc", dry: true, role: baleen.RoleAdmin, help: "delete the builds the retention rules no longer keep; --dry-run lists them (admin)", run: (*Handler).gc},
 	{name: "help", help: "this text"}, // answered by Run: it prints this table
 }
 
@@ -221,6 +230,9 @@ func parseFlags(cmd command, args []string) (*flags, error) {
 	fs.SetOutput(io.Discard)
 	if cmd.json {
 		fs.BoolVar(&fl.json, "json", false, "")
+	}
+	if cmd.dry {
+		fs.BoolVar(&fl.dryRun, "dry-run", false, "")
 	}
 	if cmd.follow {
 		fs.BoolVar(&fl.follow, "f", false, "")

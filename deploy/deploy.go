@@ -46,6 +46,9 @@ type Options struct {
 	// JournalLines is how many journal lines of a failed unit a failure message carries;
 	// DefaultJournalLines when zero.
 	JournalLines int
+	// KeepImages is how many releases' images each host keeps per unit after a rollout (the running one
+	// among them); DefaultKeepImages when zero, and none are removed when negative.
+	KeepImages int
 }
 
 // Defaults for the Options left unset.

@@ -219,6 +219,7 @@ func (dp *Deployer) switchHost(ctx context.Context, t Target, addr string, r bal
 			return fail(p, fmt.Errorf("record the release on the host: %w", err))
 		}
 	}
+	hs.pruneImages(ctx, ps)
 	res.Status = baleen.StatusPassed
 	res.Message = fmt.Sprintf("release %d runs", r.Number)
 	printf(out, "deploy: %s: release %d runs", addr, r.Number)

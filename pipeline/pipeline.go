@@ -251,15 +251,20 @@ func (b *build) startDepends(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(b.Spec.Depends))
+	gate := newDepGate(b.Spec.Depends)
 	for i, d := range b.Spec.Depends {
 		if d.Src != "" && b.Dependencies[d.Name] == "" {
 			errs[i] = fmt.Errorf("dependency %s: its repository (src) was not resolved", d.Name)
+			gate.finish(d.Name, errs[i])
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = b.startDepend(ctx, d)
+			if errs[i] = gate.wait(ctx, d); errs[i] == nil {
+				errs[i] = b.startDepend(ctx, d)
+			}
+			gate.finish(d.Name, errs[i])
 		}()
 	}
 	wg.Wait()

@@ -19,12 +19,12 @@ const errConfig = "baleen.yml is not valid"
 // run runs build b on the server, stage by stage: config, dependencies, the pipeline's stages, deploy.
 // chain is the projects whose builds wait for this one, for cycle detection.
 func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []byte, out io.Writer, chain []string) baleen.Result {
-	sp, secrets, cerr := s.config(b.Project, tree, data)
+	sp, secrets, warnings, cerr := s.config(b.Project, tree, data)
 	var stages *StageRunner
 	stages = NewStageRunner(StageConfig{Out: out, Secrets: s.maskedSecrets(sp), Events: s.events, Project: b.Project, Build: b.Number,
 		Done: func(baleen.StageResult) { s.recordStages(ctx, b, stages.Stages()) }})
 	defer stages.Close()
-	if err := stages.Run(ctx, baleen.StageConfig, func(context.Context) error { return cerr }); err != nil {
+	if err := stages.Run(ctx, baleen.StageConfig, func(context.Context) error { return warned(stages.Out(), warnings, cerr) }); err != nil {
 		fmt.Fprintf(stages.Out(), "FAILED: %s: %s\n", baleen.StageConfig, errConfig)
 		res := stages.Result(ctx, err)
 		res.Message = errConfig
@@ -61,27 +61,27 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 }
 
 // config parses baleen.yml, checks it against the tree and finds the server's value of each credential
-// it names. Its error is the config stage's.
-func (s *Scheduler) config(project string, tree fs.FS, data []byte) (*baleen.Spec, map[string]string, error) {
+// it names. Its error is the config stage's; its warnings are printed there.
+func (s *Scheduler) config(project string, tree fs.FS, data []byte) (*baleen.Spec, map[string]string, spec.Errors, error) {
 	parsed, err := spec.ParseFile("baleen.yml", data)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := parsed.CheckTree(tree); err != nil {
-		return nil, nil, err
+		return nil, nil, parsed.Warnings, err
 	}
 	if err := s.checkScope(project, parsed.Spec); err != nil {
-		return nil, nil, err
+		return nil, nil, parsed.Warnings, err
 	}
 	secrets := map[string]string{}
 	for _, name := range parsed.Spec.Credentials {
 		v, ok := s.cfg.Secret(name)
 		if !ok {
-			return nil, nil, fmt.Errorf("baleen.yml: credential %s is not configured on the server (credentials in its config file)", name)
+			return nil, nil, parsed.Warnings, fmt.Errorf("baleen.yml: credential %s is not configured on the server (credentials in its config file)", name)
 		}
 		secrets[name] = v
 	}
-	return parsed.Spec, secrets, nil
+	return parsed.Spec, secrets, parsed.Warnings, nil
 }
 
 // checkScope asks CredentialScope whether project may use every credential sp names, its deploy units'

@@ -69,6 +69,8 @@ type SchedulerConfig struct {
 	// Concurrency caps the builds that run at once across projects; runtime.NumCPU() when 0.
 	Concurrency int
 	Logger      *slog.Logger
+	// LogLimit caps each build's log, in bytes, when Builds can (store.Store); the store's default when 0.
+	LogLimit int64
 }
 
 // Scheduler runs the builds of a server: recorded in the store, one at a time per project (queue.Projects),
@@ -202,7 +204,7 @@ func (s *Scheduler) execute(ctx, rctx context.Context, b baleen.Build, tree fs.F
 	if err := s.cfg.Repos.SetRef(rctx, b.Project, "refs/baleen/builds/"+strconv.Itoa(b.Number), b.Commit); err != nil {
 		log.Error("set build ref", "err", err)
 	}
-	logw, err := s.cfg.Builds.LogWriter(rctx, b.Project, b.Number)
+	logw, err := s.logWriter(rctx, b)
 	if err != nil {
 		return baleen.Result{Status: baleen.StatusFailed, Message: err.Error()}
 	}

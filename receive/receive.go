@@ -32,6 +32,9 @@ type Rules struct {
 	// pending holds, by project, branch and commit of a green build, the dependents to rebuild once
 	// the push has moved the branch.
 	pending map[string][]dependent
+	// CheckSpace, when set, is asked before a push builds; its error refuses the whole push
+	// (store.CheckSpace on the data directory).
+	CheckSpace func() error
 }
 
 // dependent is a project to rebuild after a dependency's green push.
@@ -53,6 +56,9 @@ const zeroID = "0000000000000000000000000000000000000000"
 // Receive builds each pushed branch; a branch whose build fails is rejected.
 func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error {
 	errs := make([]error, len(p.Updates))
+	if r.spaceRefused(errs, out) {
+		return errs
+	}
 	opts, err := parseOptions(p.Options, out)
 	if err != nil {
 		for i := range errs {

@@ -18,6 +18,7 @@ import (
 	"github.com/baleen-ci/baleen/access"
 	"github.com/baleen-ci/baleen/forge"
 	"github.com/baleen-ci/baleen/notify"
+	"github.com/baleen-ci/baleen/pipeline/retention"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -57,6 +58,12 @@ type Config struct {
 	Registries map[string]Login `yaml:"registries"`
 	// KeepBuilds is how many green builds per project keep their images (default 5).
 	KeepBuilds int `yaml:"keep_builds"`
+	// Retention says which builds are kept and LogLimitMB how much of a build's log (docs/config.md);
+	// cmd/baleen/retention.go uses them.
+	Retention  retention.Rules `yaml:"retention"`
+	LogLimitMB int64           `yaml:"log_limit_mb"`
+	// DeployKeepImages is how many releases' images each deploy host keeps per unit (default 3).
+	DeployKeepImages int `yaml:"deploy_keep_images"`
 	// Targets are the groups of hosts that baleen.yml's deploy.target names (docs/deploy.md).
 	Targets map[string]TargetConfig `yaml:"targets"`
 	// DeployGrace is how long a deployed unit must stay active before its health check (default 10s).
@@ -187,6 +194,7 @@ func (c Config) validate() error {
 	if c.KeepBuilds < 1 {
 		errs = append(errs, fmt.Errorf("keep_builds: want 1 or more, got %d", c.KeepBuilds))
 	}
+	errs = append(errs, c.validateRetention())
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, fmt.Errorf("shutdown_grace: want a duration of 0 or more, got %s", c.ShutdownGrace))
 	}

@@ -102,7 +102,7 @@ func TestServeDeploys(t *testing.T) {
 	want(t, s.ssh("deploy", "web", "2"), 1, "build #2 of web is failed; only green builds deploy")
 
 	want(t, s.ssh("releases", "web"), 0, "#5", "#4", "failed")
-	want(t, s.ssh("status", "web"), 0, "release #5 (build #3) to prod: passed", fleet.Hosts[0].Addr+": web-web.service active (release #5, build #3)")
+	want(t, s.ssh("status", "web"), 0, "release #5 (build #3) to prod: passed", fleet.Hosts[0].Addr+": baleen-web..web.service active (release #5, build #3)")
 	want(t, s.ssh("logs", "web", "--unit", "web", "--host", fleet.Hosts[1].Addr), 0, "serving v3")
 	want(t, s.ssh("logs", "web", "--unit", "nosuch"), 1, `deploys no unit "nosuch"`)
 
@@ -114,7 +114,7 @@ func TestServeDeploys(t *testing.T) {
 	r.write(gated)
 	r.commit("v4, gated")
 	cmd, stderr := r.startPush(s.url("web"), "main")
-	waitLine(t, stderr, "starting web-web.service")
+	waitLine(t, stderr, "starting baleen-web..web.service")
 	s.stop(syscall.SIGKILL)
 	cmd.Wait()
 	s.start("--config", config)

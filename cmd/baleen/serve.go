@@ -108,7 +108,8 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		for name, t := range cfg.Targets {
 			targets[name] = deploy.Target{Name: name, User: t.User, Identity: t.Identity, KnownHosts: t.KnownHosts, Hosts: t.Hosts}
 		}
-		deployer = deploy.New(deploy.Options{Targets: targets, Images: eng, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace})
+		deployer = deploy.New(deploy.Options{Targets: targets, Images: eng, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace,
+			KeepImages: cfg.DeployKeepImages})
 	}
 	policy, err := cfg.accessPolicy(logger)
 	if err != nil {
@@ -123,7 +124,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		Images: eng, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
-		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger, CredentialScope: policy.CheckCredentials,
+		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger, LogLimit: cfg.logLimit(), CredentialScope: policy.CheckCredentials,
 	})
 	if err := sched.Recover(ctx); err != nil {
 		logger.Error("recover interrupted builds", "err", err)
@@ -147,6 +148,10 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if webSrv != nil {
 		handler.Web = webSrv
 	}
+	if col := cfg.collector(st, sched, eng, instance, logger); col != nil {
+		handler.GC = col.GC
+		go runRetention(ctx, col, logger)
+	}
 	defer func() { err = errors.Join(err, stopHTTP(context.WithoutCancel(ctx))) }()
 	srv, err := gitd.New(gitd.Config{
 		HostKeyPath:        filepath.Join(cfg.Data, "ssh_host_ed25519_key"),
@@ -156,7 +161,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		Authz:              policy,
 		ReposDir:           reposDir,
 		Logger:             logger,
-		Receiver:           receive.New(sched, st, st, repos, logger),
+		Receiver:           cfg.withSpaceCheck(receive.New(sched, st, st, repos, logger)),
 		Commands:           commandAdapter{handler},
 		Hook:               []string{exe, "hook"},
 		MaxReceivePacks:    cfg.MaxPushes,

@@ -52,8 +52,11 @@ func (h *Holds) Release(ids ...baleen.BuildID) {
 	}
 }
 
-// Held reports whether id's images are in use.
+// Held reports whether id's images are in use; nothing is held by a nil Holds.
 func (h *Holds) Held(id baleen.BuildID) bool {
+	if h == nil {
+		return false
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.m[id] > 0
@@ -89,21 +92,28 @@ func (p *Pruner) Prune(ctx context.Context, project string) error {
 	if err != nil {
 		return err
 	}
-	imgs, err := p.Images.ListImages(ctx, baleen.LabelBuild)
+	return removeImages(ctx, p.Images, func(id baleen.BuildID) bool {
+		return !keep[id] && !p.Holds.Held(id) && OwnBuild(id, project, p.Instance)
+	})
+}
+
+// removeImages removes the tags of the images whose build drop says should go: the images every build
+// tags under its own id, and their other tags (name:latest excepted).
+func removeImages(ctx context.Context, images ImageStore, drop func(baleen.BuildID) bool) error {
+	imgs, err := images.ListImages(ctx, baleen.LabelBuild)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, img := range imgs {
-		id := baleen.BuildID(img.Labels[baleen.LabelBuild])
-		if keep[id] || p.Holds.Held(id) || !OwnBuild(id, project, p.Instance) {
+		if !drop(baleen.BuildID(img.Labels[baleen.LabelBuild])) {
 			continue
 		}
 		for _, tag := range img.Tags {
 			if baleen.IsLatestTag(tag) {
 				continue // the latest tag is the newest green build's, and moves only with one
 			}
-			if err := p.Images.RemoveImage(ctx, tag); err != nil {
+			if err := images.RemoveImage(ctx, tag); err != nil {
 				errs = append(errs, fmt.Errorf("remove %s: %w", tag, err))
 			}
 		}
