@@ -52,6 +52,23 @@ type Handler struct {
 	// Releases and Deployer answer the release commands; nil when the server deploys nothing.
 	Releases baleen.ReleaseStore
 	Deployer baleen.Deployer
+	// Authz decides who may do what; nil allows every caller everything.
+	Authz baleen.Authorizer
+	// Whoami renders `whoami` for an identity and the server's projects (access.Policy.Whoami).
+	Whoami func(ctx context.Context, id baleen.Identity, projects []string) string
+	// Web mints sign-in links; nil when the web side is off.
+	Web WebSessions
+	// Tokens keeps API tokens; Tests the test history; Deliveries the notifications' records.
+	Tokens     baleen.TokenStore
+	Tests      baleen.TestHistory
+	Deliveries baleen.DeliveryStore
+	// Redeliver sends a recorded notification again; nil when the server sends none.
+	Redeliver func(ctx context.Context, id string) error
+	// Mirrors are the followed repositories; nil when the server follows none.
+	Mirrors Mirrors
+	// Engines is the pool of Docker engines; nil for one engine at DockerHost.
+	Engines    Engines
+	DockerHost string
 	// GC runs retention (retention.Collector.GC) for `gc`; nil when the server has no retention rules.
 	GC func(ctx context.Context, dryRun bool, w io.Writer) error
 }
@@ -63,7 +80,12 @@ type Call struct {
 	Stdout, Stderr io.Writer
 	// Fingerprint is the key of the caller.
 	Fingerprint string
+	// Identity is who the caller is; when empty, the key of Fingerprint.
+	Identity baleen.Identity
 }
+
+// printf writes to the caller's stdout.
+func (c *Call) printf(format string, a ...any) { fmt.Fprintf(c.Stdout, format, a...) }
 
 // Usagef prints a usage error to stderr and returns ExitUsage.
 func (c *Call) Usagef(format string, a ...any) int {
@@ -80,7 +102,11 @@ type command struct {
 	help     string
 	// json accepts --json; follow accepts -f, --unit and --host.
 	json, follow bool
-	run          func(h *Handler, ctx context.Context, c *Call, fl *flags) int
+	// role is what the caller needs on the project named first (on every project when the command names
+	// none); raw commands get their arguments unparsed and check names and roles themselves.
+	role baleen.Role
+	raw  bool
+	run  func(h *Handler, ctx context.Context, c *Call, fl *flags) int
 	// dry accepts --dry-run.
 	dry bool
 }
@@ -110,20 +136,35 @@ type flags struct {
 
 // table lists the commands in the order `help` shows them.
 var table = []command{
-	{name: "projects", help: "list the projects", json: true, run: (*Handler).projects},
-	{name: "builds", args: "<project>", min: 1, max: 1, help: "list a project's builds, newest first", json: true, run: (*Handler).builds},
-	{name: "logs", args: "<project> [<build>]", min: 1, max: 2, follow: true, run: (*Handler).logs,
+	{name: "projects", role: baleen.RoleRead, help: "list the projects", json: true, run: (*Handler).projects},
+	{name: "builds", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "list a project's builds, newest first", json: true, run: (*Handler).builds},
+	{name: "logs", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, follow: true, run: (*Handler).logs,
 		help: "print a build's log (the latest by default), or with --unit a deployed unit's journal; -f follows"},
-	{name: "status", args: "<project>", min: 1, max: 1, help: "show a project's latest build", json: true, run: (*Handler).status},
-	{name: "report", args: "<project> [<build>]", min: 1, max: 2, help: "show a build's test counts, failed tests and coverage", json: true, run: (*Handler).report},
-	{name: "artifacts", args: "<project> <build>", min: 2, max: 2, help: "write a build's artifacts to stdout as a tar stream", run: (*Handler).artifacts},
-	{name: "rebuild", args: "<project> [<build>|<ref>]", min: 1, max: 2, help: "build a commit again (the latest build's by default), streaming like a push", run: (*Handler).rebuild},
-	{name: "cancel", args: "<project> [<build>]", min: 1, max: 2, help: "cancel a queued or running build (the latest by default)", run: (*Handler).cancel},
-	{name: "releases", args: "<project>", min: 1, max: 1, help: "list a project's releases, newest first", json: true, run: (*Handler).releases},
-	{name: "deploy", args: "<project> [<build>]", min: 1, max: 2, help: "deploy a green build again (the latest green by default)", run: (*Handler).deploy},
-	{name: "rollback", args: "<project> [<release>]", min: 1, max: 2, help: "deploy an earlier release's build again (default: the one before the current)", run: (*Handler).rollback},
+	{name: "status", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "show a project's latest build", json: true, run: (*Handler).status},
+	{name: "report", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, help: "show a build's test counts, failed tests and coverage", json: true, run: (*Handler).report},
+	{name: "artifacts", role: baleen.RoleRead, args: "<project> <build>", min: 2, max: 2, help: "write a build's artifacts to stdout as a tar stream", run: (*Handler).artifacts},
+	{name: "rebuild", role: baleen.RoleWrite, args: "<project> [<build>|<ref>]", min: 1, max: 2, help: "build a commit again (the latest build's by default), streaming like a push", run: (*Handler).rebuild},
+	{name: "cancel", role: baleen.RoleWrite, args: "<project> [<build>]", min: 1, max: 2, help: "cancel a queued or running build (the latest by default)", run: (*Handler).cancel},
+	{name: "releases", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "list a project's releases, newest first", json: true, run: (*Handler).releases},
+	{name: "deploy", role: baleen.RoleDeploy, args: "<project> [<build>]", min: 1, max: 2, help: "deploy a green build again (the latest green by default)", run: (*Handler).deploy},
+	{name: "rollback", role: baleen.RoleDeploy, args: "<project> [<release>]", min: 1, max: 2, help: "deploy an earlier release's build again (default: the one before the current)", run: (*Handler).rollback},
 	{name: "deploy-key", help: "print the public key this server fetches dependency repositories with", run: (*Handler).deployKey},
-	{name: "gc", dry: true, help: "delete the builds the retention rules no longer keep; --dry-run lists them", run: (*Handler).gc},
+	{name: "tests", args: "<project> [--branch B] [--failing|--flaky|--slowest] [--json]", raw: true, run: (*Handler).tests,
+		help: "show the history of a project's tests on a branch: failing, flaky or slowest"},
+	{name: "whoami", help: "show who your key is and what it may do", run: (*Handler).whoami},
+	{name: "web-login", help: "print a one-time link that signs you in to the web pages", run: (*Handler).webLogin},
+	{name: "web-logout", help: "end every web session of your key", run: (*Handler).webLogout},
+	{name: "token", args: "create [--read-only] [--expires 30d] | list [--all] | revoke <id>", min: 1, max: 4, raw: true, run: (*Handler).token,
+		help: "make, list or revoke API tokens (--all and others' tokens: admin)"},
+	{name: "deliveries", args: "[<sink>]", max: 1, json: true, role: baleen.RoleAdmin, run: (*Handler).deliveries,
+		help: "list the latest notification deliveries (admin)"},
+	{name: "redeliver", args: "<id>", min: 1, max: 1, role: baleen.RoleAdmin, run: (*Handler).redeliver,
+		help: "send a recorded notification again (admin)"},
+	{name: "mirror", args: "add <project> <url> [--branch B...] | list | remove <project>", min: 1, raw: true, run: (*Handler).mirror,
+		help: "follow another git host's repository as a project, list or stop following (admin)"},
+	{name: "sync", args: "<project>", min: 1, max: 1, run: (*Handler).sync, help: "fetch a followed repository now and build what is new (admin)"},
+	{name: "engines", json: true, run: (*Handler).engines, help: "show the Docker engines builds run on"},
+	{name: "gc", dry: true, role: baleen.RoleAdmin, help: "delete the builds the retention rules no longer keep; --dry-run lists them (admin)", run: (*Handler).gc},
 	{name: "help", help: "this text"}, // answered by Run: it prints this table
 }
 
@@ -151,6 +192,12 @@ func (h *Handler) Run(ctx context.Context, c *Call) int {
 		fmt.Fprintf(c.Stderr, "unknown command %q\n\n%s", name, usage())
 		return ExitUsage
 	}
+	if cmd.raw {
+		if len(c.Args)-1 < cmd.min {
+			return c.Usagef("usage: %s", cmd.usage())
+		}
+		return cmd.run(h, ctx, c, &flags{args: c.Args[1:]})
+	}
 	fl, err := parseFlags(cmd, c.Args[1:])
 	if err != nil {
 		return c.Usagef("%s: %v\nusage: %s", name, err, cmd.usage())
@@ -158,14 +205,21 @@ func (h *Handler) Run(ctx context.Context, c *Call) int {
 	if len(fl.args) < cmd.min || len(fl.args) > cmd.max {
 		return c.Usagef("usage: %s", cmd.usage())
 	}
-	if len(fl.args) > 0 {
+	project := anyProject
+	if len(fl.args) > 0 && cmd.min > 0 && cmd.role < baleen.RoleAdmin {
 		if err := baleen.ValidateProjectName(fl.args[0]); err != nil {
 			return c.Usagef("%s: %v", name, err)
 		}
+		project = fl.args[0]
 	}
 	if cmd.run == nil { // help
 		fmt.Fprint(c.Stdout, usage())
 		return ExitOK
+	}
+	if cmd.name != "projects" {
+		if err := h.require(ctx, c, project, cmd.role); err != nil {
+			return fail(c, err)
+		}
 	}
 	return cmd.run(h, ctx, c, fl)
 }
@@ -231,7 +285,7 @@ func (h *Handler) deployKey(_ context.Context, c *Call, _ *flags) int {
 func fail(c *Call, err error) int {
 	fmt.Fprintf(c.Stderr, "error: %v\n", err)
 	switch {
-	case errors.Is(err, baleen.ErrNotFound) || errors.Is(err, baleen.ErrInvalid):
+	case errors.Is(err, baleen.ErrNotFound) || errors.Is(err, baleen.ErrInvalid) || errors.Is(err, baleen.ErrUnauthorized):
 		return ExitFailed
 	case errors.Is(err, baleen.ErrUnavailable):
 		return ExitInfra
@@ -249,9 +303,15 @@ func writeJSON(w io.Writer, v any) int {
 }
 
 func (h *Handler) projects(ctx context.Context, c *Call, fl *flags) int {
-	ps, err := h.Projects.Projects(ctx)
+	all, err := h.Projects.Projects(ctx)
 	if err != nil {
 		return fail(c, err)
+	}
+	var ps []baleen.Project // only those the caller may read
+	for _, p := range all {
+		if h.holds(ctx, c, p.Name, baleen.RoleRead) {
+			ps = append(ps, p)
+		}
 	}
 	if fl.json {
 		if ps == nil {
@@ -442,13 +502,7 @@ func (h *Handler) report(ctx context.Context, c *Call, fl *flags) int {
 		return ExitOK
 	}
 	fmt.Fprintln(c.Stdout, b.Report.Summary())
-	for _, f := range b.Report.Failures {
-		fmt.Fprintf(c.Stdout, "  FAIL %s", f.Name)
-		if f.Message != "" {
-			fmt.Fprintf(c.Stdout, ": %s", firstLine(f.Message))
-		}
-		fmt.Fprintln(c.Stdout)
-	}
+	h.failures(ctx, c, b)
 	for _, w := range b.Report.Warnings {
 		fmt.Fprintf(c.Stdout, "  warning: %s\n", w)
 	}
@@ -531,7 +585,7 @@ func (h *Handler) rebuild(ctx context.Context, c *Call, fl *flags) int {
 			}
 		}
 	}
-	b, err := h.Scheduler.Run(ctx, pipeline.Request{Project: project, Branch: branch, Commit: commit, Pusher: c.Fingerprint, Out: c.Stdout})
+	b, err := h.Scheduler.Run(ctx, pipeline.Request{Project: project, Branch: branch, Commit: commit, Pusher: c.by(), Out: c.Stdout})
 	if errors.Is(err, pipeline.ErrNothingToBuild) {
 		fmt.Fprintf(c.Stdout, "%s: nothing to build (no baleen.yml at %s)\n", project, shortID(commit))
 		return ExitOK
@@ -546,6 +600,11 @@ func (h *Handler) cancel(ctx context.Context, c *Call, fl *flags) int {
 	b, err := h.build(ctx, fl.args)
 	if err != nil {
 		return fail(c, err)
+	}
+	if b.Pusher != c.by() && b.Pusher != c.Fingerprint { // another's build: admin only
+		if err := h.require(ctx, c, b.Project, baleen.RoleAdmin); err != nil {
+			return fail(c, fmt.Errorf("build #%d was pushed by someone else: %w", b.Number, err))
+		}
 	}
 	if b.Status.Final() {
 		fmt.Fprintf(c.Stderr, "build #%d of %s already ended: %s\n", b.Number, b.Project, b.Status)
@@ -733,7 +792,7 @@ func (h *Handler) deploy(ctx context.Context, c *Call, fl *flags) int {
 		}
 		number = bs[0].Number
 	}
-	rel, err := h.Scheduler.DeployBuild(ctx, project, number, "deploy by "+c.Fingerprint, c.Stdout)
+	rel, err := h.Scheduler.DeployBuild(ctx, project, number, "deploy by "+c.by(), c.Stdout)
 	return h.released(c, rel, err)
 }
 
@@ -750,7 +809,7 @@ func (h *Handler) rollback(ctx context.Context, c *Call, fl *flags) int {
 		}
 		number = n
 	}
-	rel, err := h.Scheduler.Rollback(ctx, project, number, "rollback by "+c.Fingerprint, c.Stdout)
+	rel, err := h.Scheduler.Rollback(ctx, project, number, "rollback by "+c.by(), c.Stdout)
 	return h.released(c, rel, err)
 }
 

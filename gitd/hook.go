@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/baleen-ci/baleen"
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 )
 
@@ -36,6 +37,7 @@ type pushSession struct {
 	repo        string
 	created     bool
 	fingerprint string
+	identity    baleen.Identity
 	// client ends when the pusher's connection closes.
 	client context.Context
 	log    *slog.Logger
@@ -188,7 +190,7 @@ func (s *Server) procReceive(sess *pushSession, in io.Reader, out, stderr io.Wri
 		fmt.Fprintf(stderr, "baleen: %v\n", err)
 		return 1
 	}
-	push := Push{Project: sess.project, RepoPath: sess.repo, Created: sess.created, Fingerprint: sess.fingerprint,
+	push := Push{Project: sess.project, RepoPath: sess.repo, Created: sess.created, Fingerprint: sess.fingerprint, Identity: sess.identity,
 		Updates: updates, Options: options, Atomic: caps["atomic"]}
 	prog := startProgress(sess.client, stderr, func(reason string) {
 		sess.log.Info("client gone; the push goes on", "err", reason)

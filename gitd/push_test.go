@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/baleen-ci/baleen"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/baleen-ci/baleen/gitd"
@@ -23,7 +25,8 @@ func TestPushCreatesProject(t *testing.T) {
 
 	want := []gitd.Push{{
 		Project: "app", RepoPath: filepath.Join(e.reposDir, "app.git"), Created: true, Fingerprint: e.key.fingerprint(),
-		Updates: []gitd.RefUpdate{{Name: "refs/heads/main", Old: zeroID, New: head}},
+		Identity: baleen.Identity{User: e.key.fingerprint(), Fingerprint: e.key.fingerprint()},
+		Updates:  []gitd.RefUpdate{{Name: "refs/heads/main", Old: zeroID, New: head}},
 	}}
 	if diff := cmp.Diff(want, e.recv.got()); diff != "" {
 		t.Errorf("pushes (-want +got):\n%s", diff)

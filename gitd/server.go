@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/baleen-ci/baleen"
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -28,8 +29,14 @@ type Config struct {
 	// start and kept; a key file others may read is refused.
 	HostKeyPath string
 	// AuthorizedKeysPath is an OpenSSH authorized_keys file listing the keys that may push and run commands.
-	// It is read again whenever its size or modification time changes; line options are ignored.
+	// It is read again whenever its content changes; lines with options are refused.
 	AuthorizedKeysPath string
+	// Keys turns a key a client proved it holds into an identity (access.Policy); nil: every key of
+	// AuthorizedKeysPath is admin.
+	Keys KeyLookup
+	// Authz decides what an identity may do with a project: read to clone or fetch, write to push and to
+	// create a project by pushing to it. It is asked on every git command; nil allows every key everything.
+	Authz baleen.Authorizer
 	// ReposDir holds the bare repositories, one per project at ReposDir/<project>.git. It is created if
 	// missing.
 	ReposDir string
@@ -101,6 +108,8 @@ type Push struct {
 	Created bool
 	// Fingerprint is the SHA256 fingerprint of the key the pusher proved it holds.
 	Fingerprint string
+	// Identity is who the pusher is: the user the key belongs to.
+	Identity baleen.Identity
 	// Updates are the ref updates that passed the server's own checks (ref name, objects present, old value
 	// current), in the order the client sent them.
 	Updates []RefUpdate
@@ -161,6 +170,7 @@ type Server struct {
 	commands  CommandHandler
 	keepalive time.Duration
 	keys      *authorizedKeys
+	authz     baleen.Authorizer
 	hostKey   gossh.Signer
 	preauth   *preauth
 	ssh       *ssh.Server
@@ -242,7 +252,8 @@ func New(cfg Config) (*Server, error) {
 		receiver:  cfg.Receiver,
 		commands:  cfg.Commands,
 		keepalive: cfg.KeepaliveInterval,
-		keys:      &authorizedKeys{path: cfg.AuthorizedKeysPath, log: log},
+		keys:      &authorizedKeys{path: cfg.AuthorizedKeysPath, log: log, lookup: cfg.Keys},
+		authz:     cfg.Authz,
 		hostKey:   hostKey,
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
@@ -313,11 +324,12 @@ func withDefaults(cfg Config) Config {
 func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 	return &gossh.ServerConfig{
 		VerifiedPublicKeyCallback: func(conn gossh.ConnMetadata, key gossh.PublicKey, _ *gossh.Permissions, _ string) (*gossh.Permissions, error) {
-			if !s.keys.authorized(key) {
-				return nil, errors.New("key not authorized")
+			perms, err := s.keys.permissions(key)
+			if err != nil {
+				return nil, err
 			}
 			authenticated(ctx)
-			return &gossh.Permissions{Extensions: map[string]string{extFingerprint: gossh.FingerprintSHA256(key)}}, nil
+			return perms, nil
 		},
 	}
 }
@@ -431,6 +443,7 @@ type call struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	fingerprint    string
+	identity       baleen.Identity
 	conn           *gossh.ServerConn
 	// gitProtocol is the GIT_PROTOCOL the client sent with an env request ("version=2"), or "".
 	gitProtocol string
@@ -444,16 +457,17 @@ func (c *call) errorf(format string, args ...any) {
 // (pty, env, subsystem, agent or X11 forwarding) is refused. Channels of other types, port forwarding among
 // them, are refused by gliderlabs/ssh, which only knows "session" here.
 func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx ssh.Context) {
-	fp := verifiedFingerprint(conn)
-	if fp == "" {
+	id, ok := connIdentity(conn)
+	if !ok {
 		_ = nc.Reject(gossh.Prohibited, "not authenticated")
 		return
 	}
+	fp := id.Fingerprint
 	ch, reqs, err := nc.Accept()
 	if err != nil {
 		return
 	}
-	sctx, cancel := context.WithCancel(ctx)
+	sctx, cancel := context.WithCancel(WithIdentity(ctx, id))
 	defer cancel()
 	started := false
 	gitProtocol := ""
@@ -487,7 +501,7 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 		}
 		started = true
 		_ = req.Reply(true, nil)
-		c := &call{ctx: sctx, stdin: ch, stdout: ch, stderr: ch.Stderr(), fingerprint: fp, conn: conn, gitProtocol: gitProtocol}
+		c := &call{ctx: sctx, stdin: ch, stdout: ch, stderr: ch.Stderr(), fingerprint: fp, identity: id, conn: conn, gitProtocol: gitProtocol}
 		go func() {
 			defer s.end()
 			code := s.run(c, line, req.Type == "shell")

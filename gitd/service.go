@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/baleen-ci/baleen"
 )
 
 // gitProtocolValue is what a client may send as GIT_PROTOCOL ("version=2", "version=2:object-format=sha1").
@@ -59,6 +61,11 @@ func (s *Server) serveGit(c *call, req gitRequest) int {
 	log := s.log.With("project", req.project, "key", c.fingerprint)
 	repo := s.repoPath(req.project)
 	created := false
+	if err := s.allowed(c, req); err != nil {
+		log.Info("git command refused", "err", err)
+		c.errorf("baleen: %v\n", err)
+		return 1
+	}
 	if req.service == serviceUploadPack {
 		exists, err := s.repoExists(req.project)
 		if err != nil {
@@ -104,7 +111,7 @@ func (s *Server) serveGit(c *call, req gitRequest) int {
 			return 1
 		}
 		s.mu.Lock()
-		s.pushes[token] = &pushSession{project: req.project, repo: repo, created: created, fingerprint: c.fingerprint, client: c.ctx, log: log}
+		s.pushes[token] = &pushSession{project: req.project, repo: repo, created: created, fingerprint: c.fingerprint, identity: c.identity, client: c.ctx, log: log}
 		s.mu.Unlock()
 		defer func() {
 			s.mu.Lock()
@@ -204,4 +211,18 @@ func (d *detachable) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// allowed checks the caller's role on the project: read to clone or fetch, write to push (a push that
+// creates the project needs write on a rule whose glob matches its name). It asks on every command, so
+// that a key removed since the connection opened is refused.
+func (s *Server) allowed(c *call, req gitRequest) error {
+	if s.authz == nil {
+		return nil
+	}
+	need := baleen.RoleRead
+	if req.service == serviceReceivePack {
+		need = baleen.RoleWrite
+	}
+	return baleen.Require(c.ctx, s.authz, c.identity, req.project, need)
 }

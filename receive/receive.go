@@ -93,7 +93,7 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 
 func (r *Rules) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, out io.Writer) error {
 	branch := strings.TrimPrefix(u.Name, "refs/heads/")
-	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: p.Fingerprint, Out: out})
+	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: pusher(p), Out: out})
 	switch {
 	case errors.Is(err, pipeline.ErrNothingToBuild):
 		fmt.Fprintf(out, "%s: nothing to build (no baleen.yml)\n", branch)
@@ -189,4 +189,13 @@ func (r *Rules) PostReceive(ctx context.Context, p gitd.Push, moved []gitd.RefUp
 			}()
 		}
 	}
+}
+
+// pusher is who pushed, as records keep it: "name (SHA256:...)" for a named user, the fingerprint alone for
+// a key of the plain authorized keys file.
+func pusher(p gitd.Push) string {
+	if p.Identity.User == "" || p.Identity.User == p.Fingerprint {
+		return p.Fingerprint
+	}
+	return p.Identity.User + " (" + p.Fingerprint + ")"
 }

@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/access"
 	"github.com/baleen-ci/baleen/forge"
 	"github.com/baleen-ci/baleen/notify"
 	"github.com/baleen-ci/baleen/pipeline/retention"
@@ -36,7 +38,13 @@ type Config struct {
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// Credentials are the secrets builds may ask for by name in baleen.yml.
 	Credentials map[string]Credential `yaml:"credentials"`
-	LogLevel    string                `yaml:"log_level"`
+	// Users and Access are the named users and the rules that give them roles per project; package access
+	// reads them (accessPolicy). Without either, every key of the authorized keys file is admin.
+	Users  yaml.Node `yaml:"users"`
+	Access yaml.Node `yaml:"access"`
+	// ConfigFile is the config file read, if any; a flag or BALEEN_CONFIG only.
+	ConfigFile string `yaml:"-"`
+	LogLevel   string `yaml:"log_level"`
 	// KnownHosts is the OpenSSH known_hosts file that ssh:// dependency sources are checked against.
 	KnownHosts string `yaml:"known_hosts"`
 	// AllowGitProtocol lets dependency sources use git://.
@@ -100,6 +108,9 @@ func (l Login) password() (string, error) {
 type Credential struct {
 	File string `yaml:"file"`
 	Env  string `yaml:"env"`
+	// Projects are the projects (names or globs) that may use the secret. Required once users or access
+	// are configured; without them, a credential that lists none is for every project.
+	Projects []string `yaml:"projects"`
 }
 
 // defaults are the settings nobody gave.
@@ -133,6 +144,7 @@ func loadConfig(args []string, e env) (Config, error) {
 		if err := readConfigFile(*configFile, &c); err != nil {
 			return Config{}, err
 		}
+		c.ConfigFile = *configFile
 	}
 	for _, over := range []Config{fromEnv, set} {
 		c.Data = pick(over.Data, c.Data)
@@ -144,6 +156,11 @@ func loadConfig(args []string, e env) (Config, error) {
 		c.AuthorizedKeys = filepath.Join(c.Data, "authorized_keys")
 	}
 	c.HTTP = httpFl.apply(c.HTTP, e)
+	if c.usersConfigured() { // users:, access: and the credentials' projects, checked before serving
+		if _, err := access.ParseFile(c.ConfigFile); err != nil {
+			return Config{}, err
+		}
+	}
 	return c, c.validate()
 }
 
@@ -193,6 +210,11 @@ func (c Config) validate() error {
 	for name, cr := range c.Credentials {
 		if (cr.File == "") == (cr.Env == "") {
 			errs = append(errs, fmt.Errorf("credentials.%s: give exactly one of file or env", name))
+		}
+		for _, g := range cr.Projects {
+			if _, err := path.Match(g, ""); err != nil || strings.Contains(g, "/") {
+				errs = append(errs, fmt.Errorf("credentials.%s.projects: %q is not a project name or glob", name, g))
+			}
 		}
 	}
 	for _, group := range []struct {
@@ -264,4 +286,30 @@ func (c Config) registryAuth(logger *slog.Logger) func(string) *baleen.RegistryA
 		}
 		return &baleen.RegistryAuth{Username: l.Username, Password: pw, ServerAddress: registry}
 	}
+}
+
+// usersConfigured reports whether the config file names users or access rules.
+func (c Config) usersConfigured() bool {
+	return c.Users.Kind != 0 || c.Access.Kind != 0
+}
+
+// accessPolicy builds who may do what: with users or access rules in the config file, package access reads
+// them (and every credential must then list its projects); without them, every key of the authorized keys
+// file is admin, and a credential that lists no projects is for every project.
+func (c Config) accessPolicy(logger *slog.Logger) (*access.Policy, error) {
+	ac := access.Config{Credentials: map[string][]string{}}
+	if c.usersConfigured() {
+		var err error
+		if ac, err = access.ParseFile(c.ConfigFile); err != nil {
+			return nil, err
+		}
+	} else {
+		for name, cr := range c.Credentials {
+			ac.Credentials[name] = cr.Projects
+			if len(cr.Projects) == 0 {
+				ac.Credentials[name] = []string{"*"}
+			}
+		}
+	}
+	return access.New(access.Options{Config: ac, AuthorizedKeys: c.AuthorizedKeys, Logger: logger}), nil
 }

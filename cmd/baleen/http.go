@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -11,16 +10,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/access"
 	"github.com/baleen-ci/baleen/pipeline"
 	"github.com/baleen-ci/baleen/store"
 	"github.com/baleen-ci/baleen/web"
-	gossh "golang.org/x/crypto/ssh"
 )
 
 // HTTPConfig is the web side's part of the server config (`http:` in the config file, docs/web.md).
@@ -104,7 +101,7 @@ func startHTTP(cfg Config, p httpParts, logger *slog.Logger) (*web.Server, func(
 		return nil, func(context.Context) error { return nil }, nil
 	}
 	if p.authz == nil {
-		p.authz = &keyHolders{path: cfg.AuthorizedKeys}
+		p.authz = access.New(access.Options{AuthorizedKeys: cfg.AuthorizedKeys, Logger: logger})
 	}
 	wc := web.Config{Projects: p.store, Builds: p.store, Releases: p.store, Events: p.events, Actions: schedulerActions{p.sched, p.store},
 		Authorizer: p.authz, Tokens: p.store, ArtifactsDir: cfg.Data + "/artifacts", Engine: p.engine, StoreSize: p.store.Size,
@@ -201,39 +198,4 @@ func (a schedulerActions) Rollback(ctx context.Context, project string, release 
 		}
 	}()
 	return nil
-}
-
-// keyHolders is the Authorizer of a server without per-user roles: every key in the authorized keys file is
-// admin, as it is over ssh, and a key removed from the file can do nothing more, its sessions included.
-type keyHolders struct {
-	path  string
-	mu    sync.Mutex
-	mtime time.Time
-	size  int64
-	keys  map[string]bool // by SHA256 fingerprint
-}
-
-func (k *keyHolders) Role(_ context.Context, id baleen.Identity, _ string) baleen.Role {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	fi, err := os.Stat(k.path)
-	if err != nil {
-		return baleen.RoleNone
-	}
-	if !fi.ModTime().Equal(k.mtime) || fi.Size() != k.size || k.keys == nil {
-		data, err := os.ReadFile(k.path)
-		if err != nil {
-			return baleen.RoleNone
-		}
-		k.keys, k.mtime, k.size = map[string]bool{}, fi.ModTime(), fi.Size()
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			if key, _, opts, _, err := gossh.ParseAuthorizedKey(line); err == nil && len(opts) == 0 {
-				k.keys[gossh.FingerprintSHA256(key)] = true
-			}
-		}
-	}
-	if k.keys[id.Fingerprint] {
-		return baleen.RoleAdmin
-	}
-	return baleen.RoleNone
 }

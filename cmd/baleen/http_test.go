@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/access"
 )
 
 func TestHTTPConfig(t *testing.T) {
@@ -48,7 +49,7 @@ func TestHTTPConfig(t *testing.T) {
 	}
 }
 
-// TestKeyHolders stops a key removed from the authorized keys file from using its web session.
+// TestKeyHolders (the web side without users) stops a key removed from the authorized keys file from using its web session.
 func TestKeyHolders(t *testing.T) {
 	s := &server{t: t, home: t.TempDir()}
 	key := s.newKey("id_ed25519")
@@ -61,8 +62,8 @@ func TestKeyHolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	fp := strings.Fields(s.exec("", nil, "ssh-keygen", "-lf", key+".pub").stdout)[1]
-	k := &keyHolders{path: keys}
-	if got := k.Role(t.Context(), baleen.Identity{Fingerprint: fp}, "p"); got != baleen.RoleAdmin {
+	k := access.New(access.Options{AuthorizedKeys: keys})
+	if got := k.Role(t.Context(), baleen.Identity{User: fp, Fingerprint: fp}, "p"); got != baleen.RoleAdmin {
 		t.Fatalf("listed key: got %s, want admin", got)
 	}
 	if got := k.Role(t.Context(), baleen.Identity{Fingerprint: "SHA256:other"}, "p"); got != baleen.RoleNone {
@@ -71,7 +72,7 @@ func TestKeyHolders(t *testing.T) {
 	if err := os.WriteFile(keys, []byte("# nobody\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := k.Role(t.Context(), baleen.Identity{Fingerprint: fp}, "p"); got != baleen.RoleNone {
+	if got := k.Role(t.Context(), baleen.Identity{User: fp, Fingerprint: fp}, "p"); got != baleen.RoleNone {
 		t.Fatalf("removed key: got %s, want none", got)
 	}
 }

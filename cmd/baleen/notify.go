@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/baleen-ci/baleen"
@@ -95,5 +97,15 @@ func (s schedulerBuilder) Build(ctx context.Context, project, branch, commit str
 	if errors.Is(err, pipeline.ErrNothingToBuild) {
 		return nil
 	}
+	return err
+}
+
+// redeliver sends recorded delivery id (a number, as `deliveries` lists it) again.
+func (in *integrations) redeliver(ctx context.Context, id string) error {
+	n, err := strconv.ParseInt(strings.TrimPrefix(id, "#"), 10, 64)
+	if err != nil || n < 1 {
+		return fmt.Errorf("delivery %q: want a delivery number as deliveries lists it: %w", id, baleen.ErrInvalid)
+	}
+	_, err = in.notifier.Redeliver(ctx, n)
 	return err
 }

@@ -111,6 +111,10 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		deployer = deploy.New(deploy.Options{Targets: targets, Images: eng, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace,
 			KeepImages: cfg.DeployKeepImages})
 	}
+	policy, err := cfg.accessPolicy(logger)
+	if err != nil {
+		return err
+	}
 	// One bus of build events: the scheduler publishes, and `logs -f`, the web pages, the metrics,
 	// notifications and commit statuses subscribe.
 	bus := events.New(0)
@@ -126,7 +130,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		Images: eng, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Teardowns: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
-		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger, LogLimit: cfg.logLimit(),
+		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger, LogLimit: cfg.logLimit(), CredentialScope: policy.CheckCredentials,
 	})
 	if err := sched.Recover(ctx); err != nil {
 		logger.Error("recover interrupted builds", "err", err)
@@ -141,21 +145,27 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		return err
 	}
 	defer func() { stopIntegrations(); integ.wait() }()
+	webSrv, stopHTTP, err := startHTTP(cfg, httpParts{store: st, sched: sched, engine: eng, events: bus, authz: policy, hooks: integ.hooks}, logger)
+	if err != nil {
+		return err
+	}
 	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts"),
-		DeployKey: repos.DeployKey, Releases: st, Deployer: deployer}
+		DeployKey: repos.DeployKey, Releases: st, Deployer: deployer, Authz: policy, Whoami: policy.Whoami,
+		Tokens: st, Tests: st, Deliveries: st, Redeliver: integ.redeliver, DockerHost: dockerHost(e.getenv), Mirrors: integ.follower}
+	if webSrv != nil {
+		handler.Web = webSrv
+	}
 	if col := cfg.collector(st, sched, eng, instance, logger); col != nil {
 		handler.GC = col.GC
 		go runRetention(ctx, col, logger)
-	}
-	_, stopHTTP, err := startHTTP(cfg, httpParts{store: st, sched: sched, engine: eng, events: bus, hooks: integ.hooks}, logger)
-	if err != nil {
-		return err
 	}
 	defer func() { err = errors.Join(err, stopHTTP(context.WithoutCancel(ctx))) }()
 	srv, err := gitd.New(gitd.Config{
 		HostKeyPath:        filepath.Join(cfg.Data, "ssh_host_ed25519_key"),
 		RSAHostKeyPath:     filepath.Join(cfg.Data, "ssh_host_rsa_key"),
 		AuthorizedKeysPath: cfg.AuthorizedKeys,
+		Keys:               policy,
+		Authz:              policy,
 		ReposDir:           reposDir,
 		Logger:             logger,
 		Receiver:           cfg.withSpaceCheck(receive.New(sched, st, st, repos, logger)),
@@ -248,5 +258,14 @@ func instanceID(data string) (string, error) {
 type commandAdapter struct{ h *commands.Handler }
 
 func (a commandAdapter) Command(s gitd.Session) int {
-	return a.h.Run(s.Context, &commands.Call{Args: s.Args, Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Fingerprint: s.Fingerprint})
+	id, _ := gitd.IdentityFrom(s.Context)
+	return a.h.Run(s.Context, &commands.Call{Args: s.Args, Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Fingerprint: s.Fingerprint, Identity: id})
+}
+
+// dockerHost is the engine builds run on, as `engines` names it when there is one.
+func dockerHost(getenv func(string) string) string {
+	if h := getenv("DOCKER_HOST"); h != "" {
+		return h
+	}
+	return "unix:///var/run/docker.sock"
 }

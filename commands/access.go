@@ -1,0 +1,279 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/notify"
+	"github.com/baleen-ci/baleen/pipeline/docker/pool"
+	"github.com/baleen-ci/baleen/pipeline/report/history"
+	"github.com/baleen-ci/baleen/web"
+)
+
+// anyProject is what a command that names no project is checked against: a role on "*" is a role on
+// every project.
+const anyProject = "*"
+
+// WebSessions is the web side's part in `web-login` and `web-logout` (*web.Server has it).
+type WebSessions interface {
+	// LoginURL returns a one-time sign-in address for id under base ("" for the server's own).
+	LoginURL(id baleen.Identity, base string) (string, error)
+	// Logout ends the web sessions of the key with fingerprint and returns how many it ended.
+	Logout(fingerprint string) int
+}
+
+// Engines is the server's pool of Docker engines, for `engines`.
+type Engines interface {
+	// WriteStatus writes each engine's state to w, as JSON when asJSON is set.
+	WriteStatus(w io.Writer, asJSON bool) error
+}
+
+// by is who the call is, as records keep it: "name (SHA256:...)" for a named user, else the fingerprint.
+func (c *Call) by() string {
+	if c.Identity.User == "" || c.Identity.User == c.Identity.Fingerprint {
+		return c.Fingerprint
+	}
+	return fmt.Sprintf("%s (%s)", c.Identity.User, c.Fingerprint)
+}
+
+// identity is the caller's identity; a call that carries only a fingerprint is that key.
+func (c *Call) identity() baleen.Identity {
+	if c.Identity.Fingerprint != "" {
+		return c.Identity
+	}
+	return baleen.Identity{User: c.Fingerprint, Fingerprint: c.Fingerprint}
+}
+
+// require checks that the caller holds need on project; a Handler without an Authorizer allows all.
+func (h *Handler) require(ctx context.Context, c *Call, project string, need baleen.Role) error {
+	if h.Authz == nil || need == baleen.RoleNone {
+		return nil
+	}
+	return baleen.Require(ctx, h.Authz, c.identity(), project, need)
+}
+
+// holds reports whether the caller holds need on project.
+func (h *Handler) holds(ctx context.Context, c *Call, project string, need baleen.Role) bool {
+	return h.require(ctx, c, project, need) == nil
+}
+
+func (h *Handler) whoami(ctx context.Context, c *Call, _ *flags) int {
+	id := c.identity()
+	if h.Whoami == nil {
+		fmt.Fprintf(c.Stdout, "key %s\n", id.Fingerprint)
+		return ExitOK
+	}
+	ps, err := h.Projects.Projects(ctx)
+	if err != nil {
+		return fail(c, err)
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	fmt.Fprint(c.Stdout, h.Whoami(ctx, id, names))
+	return ExitOK
+}
+
+func (h *Handler) webLogin(_ context.Context, c *Call, _ *flags) int {
+	if h.Web == nil {
+		return off(c, "the web side of this server is off (serve --http ADDRESS turns it on)")
+	}
+	u, err := h.Web.LoginURL(c.identity(), "")
+	if err != nil {
+		return fail(c, err)
+	}
+	fmt.Fprintln(c.Stdout, u)
+	fmt.Fprintln(c.Stderr, "open it in a browser within a few minutes; it works once")
+	return ExitOK
+}
+
+func (h *Handler) webLogout(_ context.Context, c *Call, _ *flags) int {
+	if h.Web == nil {
+		return off(c, "the web side of this server is off")
+	}
+	fmt.Fprintf(c.Stdout, "ended %d web session(s) of %s\n", h.Web.Logout(c.Fingerprint), c.Fingerprint)
+	return ExitOK
+}
+
+func (h *Handler) engines(_ context.Context, c *Call, fl *flags) int {
+	if h.Engines == nil {
+		fmt.Fprintf(c.Stdout, "one engine: %s\n", dash(h.DockerHost))
+		return ExitOK
+	}
+	return done(c, h.Engines.WriteStatus(c.Stdout, fl.json))
+}
+
+// token answers `token create [--read-only] [--expires 30d]`, `token list [--all]` and `token revoke <id>`.
+func (h *Handler) token(ctx context.Context, c *Call, fl *flags) int {
+	if h.Tokens == nil {
+		return off(c, "this server keeps no API tokens")
+	}
+	args := fl.args
+	switch args[0] {
+	case "create":
+		return h.tokenCreate(ctx, c, args[1:])
+	case "list":
+		return h.tokenList(ctx, c, args[1:])
+	case "revoke":
+		if len(args) != 2 {
+			return c.Usagef("usage: token revoke <id>")
+		}
+		admin := h.holds(ctx, c, anyProject, baleen.RoleAdmin)
+		if err := web.RevokeToken(ctx, h.Tokens, args[1], c.Fingerprint, admin); err != nil {
+			return fail(c, err)
+		}
+		fmt.Fprintf(c.Stdout, "token %s revoked\n", args[1])
+		return ExitOK
+	}
+	return c.Usagef("token: unknown subcommand %q\nusage: %s", args[0], tokenUsage)
+}
+
+const tokenUsage = "token create [--read-only] [--expires 30d] | token list [--all] | token revoke <id>"
+
+func (h *Handler) tokenCreate(ctx context.Context, c *Call, args []string) int {
+	var readOnly bool
+	var ttl time.Duration
+	for i := 0; i < len(args); i++ {
+		switch a := strings.TrimLeft(args[i], "-"); {
+		case a == "read-only":
+			readOnly = true
+		case a == "expires" && i+1 < len(args):
+			i++
+			d, err := web.ParseExpiry(args[i])
+			if err != nil {
+				return c.Usagef("token create: --expires: %v", err)
+			}
+			ttl = d
+		default:
+			return c.Usagef("token create: unexpected %q\nusage: token create [--read-only] [--expires 30d]", args[i])
+		}
+	}
+	secret, t, err := web.CreateToken(ctx, h.Tokens, c.identity(), readOnly, ttl)
+	if err != nil {
+		return fail(c, err)
+	}
+	fmt.Fprintln(c.Stdout, secret)
+	fmt.Fprintf(c.Stderr, "token %s made; the secret above is shown once (send it as Authorization: Bearer)\n", t.ID)
+	return ExitOK
+}
+
+func (h *Handler) tokenList(ctx context.Context, c *Call, args []string) int {
+	all := false
+	switch {
+	case len(args) == 1 && strings.TrimLeft(args[0], "-") == "all":
+		if err := h.require(ctx, c, anyProject, baleen.RoleAdmin); err != nil {
+			return fail(c, err)
+		}
+		all = true
+	case len(args) > 0:
+		return c.Usagef("usage: token list [--all]")
+	}
+	ts, err := web.ListTokens(ctx, h.Tokens, c.Fingerprint, all)
+	if err != nil {
+		return fail(c, err)
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tOWNER\tACCESS\tCREATED\tEXPIRES")
+	for _, t := range ts {
+		access, exp := "as owner", "never"
+		if t.ReadOnly {
+			access = "read-only"
+		}
+		if !t.Expires.IsZero() {
+			exp = t.Expires.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Identity.User, access, t.Created.Format(time.RFC3339), exp)
+	}
+	tw.Flush()
+	return ExitOK
+}
+
+// tests answers `tests <project> [--branch B] [--failing|--flaky|--slowest] [--json]`.
+func (h *Handler) tests(ctx context.Context, c *Call, fl *flags) int {
+	project, o, err := history.ParseTestsArgs(fl.args)
+	if err != nil {
+		return c.Usagef("tests: %v\nusage: %s", err, history.TestsUsage)
+	}
+	if err := baleen.ValidateProjectName(project); err != nil {
+		return c.Usagef("tests: %v", err)
+	}
+	if err := h.require(ctx, c, project, baleen.RoleRead); err != nil {
+		return fail(c, err)
+	}
+	if h.Tests == nil {
+		return off(c, "this server keeps no test history")
+	}
+	if err := h.project(ctx, project); err != nil {
+		return fail(c, err)
+	}
+	return done(c, history.Tests(ctx, h.Tests, c.Stdout, project, o))
+}
+
+// deliveries answers `deliveries [<sink>] [--json]`.
+func (h *Handler) deliveries(ctx context.Context, c *Call, fl *flags) int {
+	if h.Deliveries == nil {
+		return off(c, "this server records no deliveries")
+	}
+	sink := ""
+	if len(fl.args) == 1 {
+		sink = fl.args[0]
+	}
+	return done(c, notify.WriteDeliveries(ctx, c.Stdout, h.Deliveries, sink, fl.json))
+}
+
+// redeliver answers `redeliver <id>`.
+func (h *Handler) redeliver(ctx context.Context, c *Call, fl *flags) int {
+	if h.Redeliver == nil {
+		return off(c, "this server sends no notifications")
+	}
+	if err := h.Redeliver(ctx, fl.args[0]); err != nil {
+		return fail(c, err)
+	}
+	fmt.Fprintf(c.Stdout, "delivery %s sent again\n", fl.args[0])
+	return ExitOK
+}
+
+// failures lists a build's failed tests, with what the test history says of each when the server keeps one.
+func (h *Handler) failures(ctx context.Context, c *Call, b baleen.Build) {
+	if h.Tests != nil {
+		if err := history.Failures(ctx, h.Tests, c.Stdout, b); err == nil {
+			return
+		}
+	}
+	for _, f := range b.Report.Failures {
+		fmt.Fprintf(c.Stdout, "  FAIL %s", f.Name)
+		if f.Message != "" {
+			fmt.Fprintf(c.Stdout, ": %s", firstLine(f.Message))
+		}
+		fmt.Fprintln(c.Stdout)
+	}
+}
+
+// off says that this server lacks the part a command needs.
+func off(c *Call, what string) int {
+	fmt.Fprintf(c.Stderr, "error: %s\n", what)
+	return ExitFailed
+}
+
+// done is ExitOK when err is nil, and otherwise reports it.
+func done(c *Call, err error) int {
+	if err != nil {
+		return fail(c, err)
+	}
+	return ExitOK
+}
+
+// PoolEngines is the Engines of a pool of Docker engines, for Handler.Engines.
+func PoolEngines(p *pool.Pool) Engines { return poolEngines{p} }
+
+type poolEngines struct{ p *pool.Pool }
+
+func (e poolEngines) WriteStatus(w io.Writer, asJSON bool) error {
+	return pool.RenderStatus(w, e.p.Status(), asJSON)
+}
