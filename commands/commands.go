@@ -618,6 +618,9 @@ func (h *Handler) cancel(ctx context.Context, c *Call, fl *flags) int {
 }
 
 func statusWord(b baleen.Build) string {
+	if baleen.Infrastructure(b.Status, b.Message) {
+		return "failed (infrastructure)"
+	}
 	if b.Status == baleen.StatusFailed && b.FailedStage != "" {
 		return fmt.Sprintf("failed (%s)", b.FailedStage)
 	}
