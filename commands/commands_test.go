@@ -118,3 +118,20 @@ func FuzzCommands(f *testing.F) {
 		}
 	})
 }
+
+// An engine fault is no verdict on the code: listings must not call it a failed test.
+func TestStatusWordInfrastructure(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    baleen.Build
+		want string
+	}{
+		{"red test", baleen.Build{Status: baleen.StatusFailed, FailedStage: baleen.StageTest, Message: "tests failed"}, "failed (test)"},
+		{"engine fault", baleen.Build{Status: baleen.StatusFailed, FailedStage: baleen.StageTest, Message: baleen.InfrastructureReason + "engine x stopped answering"}, "failed (infrastructure)"},
+		{"passed", baleen.Build{Status: baleen.StatusPassed}, "passed"},
+	} {
+		if got := statusWord(tc.b); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
