@@ -126,3 +126,26 @@ func TestDeployBuildRefusesPrunedImages(t *testing.T) {
 		t.Errorf("Deploy calls: got %d, want 1 (the push's only)", len(d.releases))
 	}
 }
+
+// A push with `-o deploy=false` builds and tests, and its green build deploys nothing.
+func TestNoDeployBuildsWithoutRelease(t *testing.T) {
+	d := &fakeDeployer{}
+	sv := newDeployServer(t, d)
+	sv.commit("web", "c1", deploySpec)
+	var out syncBuffer
+	b, err := sv.s.Run(t.Context(), pipeline.Request{Project: "web", Branch: "main", Commit: "c1", Pusher: "test", Out: &out, NoDeploy: true})
+	if err != nil || b.Status != baleen.StatusPassed {
+		t.Fatalf("build: got %s (%s), %v; want passed\n%s", b.Status, b.Message, err, out.String())
+	}
+	if !strings.Contains(out.String(), "skipped: the push said deploy=false") {
+		t.Errorf("output lacks the skipped deploy:\n%s", out.String())
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.releases) != 0 {
+		t.Errorf("deployer got %d releases, want none", len(d.releases))
+	}
+	if _, err := sv.st.Release(t.Context(), "web", 1); err == nil {
+		t.Error("a release was recorded for a deploy=false push")
+	}
+}

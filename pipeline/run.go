@@ -18,7 +18,7 @@ const errConfig = "baleen.yml is not valid"
 
 // run runs build b on the server, stage by stage: config, dependencies, the pipeline's stages, deploy.
 // chain is the projects whose builds wait for this one, for cycle detection.
-func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []byte, out io.Writer, chain []string) baleen.Result {
+func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []byte, out io.Writer, req Request) baleen.Result {
 	sp, secrets, warnings, cerr := s.config(b.Project, tree, data)
 	var stages *StageRunner
 	stages = NewStageRunner(StageConfig{Out: out, Secrets: s.maskedSecrets(sp), Events: s.events, Project: b.Project, Build: b.Number,
@@ -42,7 +42,7 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		return res
 	}
 	defer placed.Release()
-	deps, release, err := s.dependencies(ctx, b, sp, chain, stages)
+	deps, release, err := s.dependencies(ctx, b, sp, req.Chain, stages)
 	defer release()
 	if err != nil {
 		return stages.Result(ctx, err)
@@ -58,7 +58,11 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 	if err != nil && res.Message == "" {
 		res.Message = err.Error()
 	}
-	if res.Status == baleen.StatusPassed && sp.Deploy != nil {
+	switch {
+	case res.Status != baleen.StatusPassed || sp.Deploy == nil:
+	case req.NoDeploy:
+		fmt.Fprintf(stages.Out(), "==> %s\nskipped: the push said deploy=false\n", baleen.StageDeploy)
+	default:
 		s.deployStage(ctx, b, sp, &res, stages)
 	}
 	res.Stages = stages.Stages()

@@ -152,6 +152,8 @@ type Request struct {
 	// Chain lists the projects whose builds wait for this one (it is their dependency), for cycle
 	// detection; empty for a push.
 	Chain []string
+	// NoDeploy builds and tests without the deploy stage (the push option `-o deploy=false`).
+	NoDeploy bool
 }
 
 // Run records a build of req's commit, waits for its turn, runs it and returns its final record. It returns
@@ -246,7 +248,7 @@ func (s *Scheduler) execute(ctx, rctx context.Context, b baleen.Build, tree fs.F
 	}
 	s.publishBuild(baleen.EventBuildStarted, b, 0)
 	log.Info("build started", "key", b.Pusher)
-	return s.run(ctx, b, tree, data, out, req.Chain)
+	return s.run(ctx, b, tree, data, out, req)
 }
 
 // track registers b for Cancel and Follow until the returned function is called, once its record is final.

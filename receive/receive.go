@@ -59,13 +59,7 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 	if r.spaceRefused(errs, out) {
 		return errs
 	}
-	opts, err := parseOptions(p.Options, out)
-	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return errs
-	}
+	opts := parseOptions(p.Options, out)
 	if err := r.projects.CreateProject(ctx, baleen.Project{Name: p.Project, Created: time.Now().UTC()}); err == nil {
 		fmt.Fprintf(out, "created project %s\n", p.Project)
 	} else if !errors.Is(err, baleen.ErrExists) {
@@ -85,15 +79,15 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 		case opts.skip:
 			fmt.Fprintf(out, "%s stored without a build (ci.skip)\n", u.Name)
 		default:
-			errs[i] = r.build(ctx, p, u, out)
+			errs[i] = r.build(ctx, p, u, opts, out)
 		}
 	}
 	return errs
 }
 
-func (r *Rules) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, out io.Writer) error {
+func (r *Rules) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, opts options, out io.Writer) error {
 	branch := strings.TrimPrefix(u.Name, "refs/heads/")
-	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: pusher(p), Out: out})
+	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: pusher(p), Out: out, NoDeploy: opts.noDeploy})
 	switch {
 	case errors.Is(err, pipeline.ErrNothingToBuild):
 		fmt.Fprintf(out, "%s: nothing to build (no baleen.yml)\n", branch)
