@@ -199,6 +199,10 @@ func (h *Handler) Run(ctx context.Context, c *Call) int {
 		return cmd.run(h, ctx, c, &flags{args: c.Args[1:]})
 	}
 	fl, err := parseFlags(cmd, c.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(c.Stdout, "usage: %s\n", cmd.usage())
+		return ExitOK
+	}
 	if err != nil {
 		return c.Usagef("%s: %v\nusage: %s", name, err, cmd.usage())
 	}

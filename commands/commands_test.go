@@ -135,3 +135,14 @@ func TestStatusWordInfrastructure(t *testing.T) {
 		}
 	}
 }
+
+// `<command> --help` is a question, not a mistake: usage on stdout and exit 0.
+func TestCommandHelpFlag(t *testing.T) {
+	h := newHandler(t)
+	for _, args := range [][]string{{"builds", "--help"}, {"logs", "-h"}, {"projects", "--help"}} {
+		code, stdout, stderr := call(h, args...)
+		if code != ExitOK || !strings.HasPrefix(stdout, "usage: "+args[0]) || stderr != "" {
+			t.Errorf("%q: got exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", args, code, stdout, stderr)
+		}
+	}
+}
