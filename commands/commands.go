@@ -502,7 +502,7 @@ func (h *Handler) report(ctx context.Context, c *Call, fl *flags) int {
 		fmt.Fprintf(c.Stdout, "  pushed %s@%s\n", p.Ref, p.Digest)
 	}
 	if b.Report == nil {
-		fmt.Fprintln(c.Stdout, "no test reports (set artifacts.xunit and artifacts.coverage in baleen.yml)")
+		fmt.Fprintln(c.Stdout, noReport(b))
 		return ExitOK
 	}
 	fmt.Fprintln(c.Stdout, b.Report.Summary())
@@ -619,6 +619,22 @@ func (h *Handler) cancel(ctx context.Context, c *Call, fl *flags) int {
 	}
 	fmt.Fprintf(c.Stdout, "cancelling build #%d of %s\n", b.Number, b.Project)
 	return ExitOK
+}
+
+// noReport says why a build has no test report: its tests never ran, or it reads none.
+func noReport(b baleen.Build) string {
+	for _, st := range b.Stages {
+		if st.Stage == baleen.StageArtifacts {
+			return "no test reports (set artifacts.xunit and artifacts.coverage in baleen.yml)"
+		}
+	}
+	if !b.Status.Final() {
+		return "no test reports yet: the build has not reached its tests"
+	}
+	if b.FailedStage != "" {
+		return fmt.Sprintf("no test reports: the tests did not run (the build stopped at %s)", b.FailedStage)
+	}
+	return "no test reports: the tests did not run"
 }
 
 func statusWord(b baleen.Build) string {

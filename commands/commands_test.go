@@ -146,3 +146,22 @@ func TestCommandHelpFlag(t *testing.T) {
 		}
 	}
 }
+
+// A build that stopped before its tests must not be told to set artifacts.xunit: its tests never ran.
+func TestNoReportSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    baleen.Build
+		want string
+	}{
+		{"stopped at build", baleen.Build{Status: baleen.StatusFailed, FailedStage: baleen.StageBuild,
+			Stages: []baleen.StageResult{{Stage: baleen.StageBuild, Status: baleen.StatusFailed}}}, "the tests did not run (the build stopped at build)"},
+		{"running", baleen.Build{Status: baleen.StatusRunning}, "has not reached its tests"},
+		{"reads no reports", baleen.Build{Status: baleen.StatusPassed,
+			Stages: []baleen.StageResult{{Stage: baleen.StageArtifacts, Status: baleen.StatusPassed}}}, "set artifacts.xunit"},
+	} {
+		if got := noReport(tc.b); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got %q, want it to say %q", tc.name, got, tc.want)
+		}
+	}
+}
