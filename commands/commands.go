@@ -142,7 +142,7 @@ var table = []command{
 		help: "print a build's log (the latest by default), or with --unit a deployed unit's journal; -f follows"},
 	{name: "status", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "show a project's latest build", json: true, run: (*Handler).status},
 	{name: "report", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, help: "show a build's test counts, failed tests and coverage", json: true, run: (*Handler).report},
-	{name: "artifacts", role: baleen.RoleRead, args: "<project> <build>", min: 2, max: 2, help: "write a build's artifacts to stdout as a tar stream", run: (*Handler).artifacts},
+	{name: "artifacts", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, help: "write a build's artifacts to stdout as a tar stream (the latest build's by default)", run: (*Handler).artifacts},
 	{name: "rebuild", role: baleen.RoleWrite, args: "<project> [<build>|<ref>]", min: 1, max: 2, help: "build a commit again (the latest build's by default), streaming like a push", run: (*Handler).rebuild},
 	{name: "cancel", role: baleen.RoleWrite, args: "<project> [<build>]", min: 1, max: 2, help: "cancel a queued or running build (the latest by default)", run: (*Handler).cancel},
 	{name: "releases", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "list a project's releases, newest first", json: true, run: (*Handler).releases},
