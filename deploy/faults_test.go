@@ -278,7 +278,7 @@ systemctl daemon-reload; systemctl restart baleen-shop..web.service || true`
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Fields(left), []string{"baleen-shop..web.env", "baleen-shop..web.release"}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if got, want := strings.Fields(left), []string{"baleen-shop..web.env", "baleen-shop..web.images", "baleen-shop..web.release"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("files in /etc/baleen: got %v, want %v", got, want)
 	}
 }

@@ -257,9 +257,17 @@ func SecondEngineHost(t testing.TB) string {
 	}
 	c, err := client.New(client.FromEnv, client.WithHost(host))
 	if err == nil {
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		_, err = c.Ping(ctx, client.PingOptions{})
-		cancel()
+		// Another package's test may have just restarted it: give it a minute to answer.
+		deadline := time.Now().Add(time.Minute)
+		for {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			_, err = c.Ping(ctx, client.PingOptions{})
+			cancel()
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Second)
+		}
 		c.Close()
 	}
 	if err != nil {
