@@ -18,8 +18,8 @@ import (
 	"github.com/baleen-ci/baleen/access"
 	"github.com/baleen-ci/baleen/forge"
 	"github.com/baleen-ci/baleen/notify"
-	"github.com/baleen-ci/baleen/pipeline/retention"
 	"github.com/baleen-ci/baleen/pipeline/docker/pool"
+	"github.com/baleen-ci/baleen/pipeline/retention"
 	"go.yaml.in/yaml/v3"
 )
 

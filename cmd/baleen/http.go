@@ -75,6 +75,14 @@ type httpParts struct {
 	hooks  http.Handler
 }
 
+// url is the web side's address at addr: https when it has a certificate.
+func (h HTTPConfig) url(addr string) string {
+	if h.Cert != "" {
+		return "https://" + addr
+	}
+	return "http://" + addr
+}
+
 // buildLink returns the link to a build's page that notifications and commit statuses carry; nil when
 // the web side is off.
 func buildLink(cfg Config) func(project string, build int) string {
@@ -83,11 +91,7 @@ func buildLink(cfg Config) func(project string, build int) string {
 	}
 	base := strings.TrimSuffix(cfg.HTTP.BaseURL, "/")
 	if base == "" {
-		scheme := "http"
-		if cfg.HTTP.Cert != "" {
-			scheme = "https"
-		}
-		base = scheme + "://" + cfg.HTTP.Listen
+		base = cfg.HTTP.url(cfg.HTTP.Listen)
 	}
 	return func(project string, build int) string {
 		return fmt.Sprintf("%s/p/%s/b/%d", base, url.PathEscape(project), build)
@@ -111,19 +115,15 @@ func startHTTP(cfg Config, p httpParts, logger *slog.Logger) (*web.Server, func(
 	if err != nil {
 		return nil, nil, fmt.Errorf("http listen: %w", err)
 	}
-	scheme := "http"
-	if cfg.HTTP.Cert != "" {
-		scheme = "https"
-	}
 	if wc.BaseURL == "" {
-		wc.BaseURL = scheme + "://" + l.Addr().String()
+		wc.BaseURL = cfg.HTTP.url(l.Addr().String())
 	}
 	srv, err := web.New(wc)
 	if err != nil {
 		l.Close()
 		return nil, nil, err
 	}
-	logger.Info("baleen web serving", "addr", l.Addr().String(), "url", scheme+"://"+l.Addr().String())
+	logger.Info("baleen web serving", "addr", l.Addr().String(), "url", cfg.HTTP.url(l.Addr().String()))
 	go func() {
 		var err error
 		if cfg.HTTP.Cert != "" {
