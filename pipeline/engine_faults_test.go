@@ -47,6 +47,23 @@ func TestKilledEngineFailsBuildForInfrastructure(t *testing.T) {
 	engineFault(t, func() { dockertest.SecondEngineScript(t, "kill") }, func() { dockertest.SecondEngineScript(t, "start") })
 }
 
+// waitForTests waits until the build's tests print that they run, failing the test with the build's output if
+// the build ends first or the tests do not start within five minutes (the engine may just have been
+// restarted by another test, and the machine shared).
+func waitForTests(t *testing.T, out *dockertest.Buffer, done <-chan baleen.Build) {
+	t.Helper()
+	deadline := time.After(5 * time.Minute)
+	for !strings.Contains(out.String(), "tests-running") {
+		select {
+		case b := <-done:
+			t.Fatalf("the build ended %s at %q (%s) before its tests ran; output:\n%s", b.Status, b.FailedStage, b.Message, out.String())
+		case <-deadline:
+			t.Fatalf("the tests did not start within five minutes; output so far:\n%s", out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // engineFault runs a build on the second engine, calls fault once its tests run, checks that the build
 // failed for infrastructure, calls back (which brings the engine back, and may be called again) and checks
 // that nothing of the build is left.
@@ -70,9 +87,9 @@ func engineFault(t *testing.T, fault, back func()) {
 	})
 	var out dockertest.Buffer
 	done := sv.start("frozen", "c1", &out)
-	pollFor(t, 2*time.Minute, "the tests to run", func() bool { return strings.Contains(out.String(), "tests-running") })
-	fault()
 	var b baleen.Build
+	waitForTests(t, &out, done)
+	fault()
 	select {
 	case b = <-done:
 	case <-time.After(2 * time.Minute):
