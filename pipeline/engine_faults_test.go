@@ -68,8 +68,9 @@ func waitForTests(t *testing.T, out *dockertest.Buffer, done <-chan baleen.Build
 // failed for infrastructure, calls back (which brings the engine back, and may be called again) and checks
 // that nothing of the build is left.
 func engineFault(t *testing.T, fault, back func()) {
-	// Not parallel: it takes the second engine away for everyone.
-	e := dockertest.SecondEngine(t, docker.Options{Name: "second", CallTimeout: 5 * time.Second, WatchInterval: time.Second})
+	// Not parallel: it takes the second engine away for everyone. The call deadline is generous: on a loaded
+	// two-core machine creating and starting a container was seen to take more than 5 s.
+	e := dockertest.SecondEngine(t, docker.Options{Name: "second", CallTimeout: 20 * time.Second, WatchInterval: time.Second})
 	bb := dockertest.BusyboxImageOn(t, e)
 	sv := newServer(t, func(c *pipeline.SchedulerConfig) {
 		c.Pipeline, c.Images = pipeline.New(e, nil), e
