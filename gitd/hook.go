@@ -190,6 +190,7 @@ func (s *Server) procReceive(sess *pushSession, in io.Reader, out, stderr io.Wri
 		fmt.Fprintf(stderr, "baleen: %v\n", err)
 		return 1
 	}
+	s.pushRepos.markReceived(sess.project)
 	push := Push{Project: sess.project, RepoPath: sess.repo, Created: sess.created, Fingerprint: sess.fingerprint, Identity: sess.identity,
 		Updates: updates, Options: options, Atomic: caps["atomic"]}
 	prog := startProgress(sess.client, stderr, func(reason string) {

@@ -176,6 +176,7 @@ type Server struct {
 	ssh       *ssh.Server
 	locks     projectLocks
 	refLocks  projectLocks // by project and ref: one push of a ref at a time
+	pushRepos pushRepos    // receive-packs in flight, by project
 	git       *gitRunner
 
 	stateDir     string

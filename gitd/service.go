@@ -74,7 +74,8 @@ func (s *Server) serveGit(c *call, req gitRequest) int {
 			return 1
 		}
 		if !exists {
-			c.errorf("baleen: project %s not found\n", req.project)
+			// Reading makes nothing: only a push by someone with write access makes a project.
+			c.errorf("baleen: project %s does not exist\n", req.project)
 			return 1
 		}
 	} else {
@@ -86,11 +87,12 @@ func (s *Server) serveGit(c *call, req gitRequest) int {
 			return 1
 		}
 		var err error
-		if created, err = s.ensureRepo(req.project); err != nil {
+		if created, err = s.openForPush(req.project); err != nil {
 			log.Error("receive-pack", "err", err)
 			c.errorf("baleen: cannot create the repository of %s; see the server log\n", req.project)
 			return 1
 		}
+		defer s.closeForPush(req.project)
 	}
 	if f := objectFormat(repo); f != "sha1" {
 		c.errorf("baleen: %s is a %s repository; only SHA-1 repositories are supported\n", req.project, f)
