@@ -166,6 +166,10 @@ func receiveFiles(oob []byte) ([]*os.File, error) {
 func (s *Server) procReceive(sess *pushSession, in io.Reader, out, stderr io.Writer) int {
 	sc := pktline.NewScanner(in)
 	enc := pktline.NewEncoder(out)
+	// What the Receiver and git's commands say may name files on the server: scrubbed line by line.
+	scrubbed := s.scrub.writer(stderr)
+	defer scrubbed.Flush()
+	stderr = scrubbed
 	caps, err := readVersion(sc)
 	if err != nil {
 		sess.log.Warn("proc-receive", "err", err)
@@ -202,7 +206,7 @@ func (s *Server) procReceive(sess *pushSession, in io.Reader, out, stderr io.Wri
 		if errs[i] == nil {
 			err = enc.Encodef("ok %s\n", u.Name)
 		} else {
-			err = enc.Encodef("ng %s %s\n", u.Name, oneLine(errs[i].Error()))
+			err = enc.Encodef("ng %s %s\n", u.Name, oneLine(s.scrub.String(errs[i].Error())))
 		}
 		if err != nil {
 			return 0 // receive-pack is gone with its client; the refs moved all the same
@@ -270,21 +274,31 @@ func RunHook(getenv func(string) string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "baleen hook: run by git receive-pack under baleen serve only")
 		return 2
 	}
+	// What the hook prints reaches the pusher: its errors name no path of the server (the socket's).
 	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
-		fmt.Fprintf(stderr, "baleen hook: cannot reach the server: %v\n", err)
+		fmt.Fprintf(stderr, "baleen hook: cannot reach the server: %v\n", causeOf(err))
 		return 1
 	}
 	defer conn.Close()
 	rights := syscall.UnixRights(0, 1, 2)
 	if _, _, err := conn.WriteMsgUnix([]byte(token+"\n"), rights, nil); err != nil {
-		fmt.Fprintf(stderr, "baleen hook: cannot reach the server: %v\n", err)
+		fmt.Fprintf(stderr, "baleen hook: cannot reach the server: %v\n", causeOf(err))
 		return 1
 	}
 	var code [1]byte
 	if _, err := io.ReadFull(conn, code[:]); err != nil {
-		fmt.Fprintf(stderr, "baleen hook: the server went away: %v\n", err)
+		fmt.Fprintf(stderr, "baleen hook: the server went away: %v\n", causeOf(err))
 		return 1
 	}
 	return int(code[0])
+}
+
+// causeOf is the system's reason inside a socket error, without the addresses the error names.
+func causeOf(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
 }

@@ -177,6 +177,7 @@ type Server struct {
 	locks     projectLocks
 	refLocks  projectLocks // by project and ref: one push of a ref at a time
 	pushRepos pushRepos    // receive-packs in flight, by project
+	scrub     *pathScrubber
 	git       *gitRunner
 
 	stateDir     string
@@ -246,6 +247,7 @@ func New(cfg Config) (*Server, error) {
 		nonceSeed:        seed,
 		maintenanceEvery: cfg.MaintenanceInterval,
 		pushes:           map[string]*pushSession{},
+		scrub:            newPathScrubber(cfg.ReposDir, cfg.StateDir),
 		preauth: &preauth{max: cfg.MaxUnauthenticated, perSource: cfg.MaxUnauthenticatedPerSource,
 			timeout: cfg.HandshakeTimeout, bySource: map[string]int{}},
 		log:       log,

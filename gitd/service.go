@@ -143,7 +143,10 @@ func (s *Server) runGit(ctx context.Context, c *call, repo string, extra, args [
 		return 1
 	}
 	cmd.Stdout = &detachable{w: c.stdout}
-	cmd.Stderr = &detachable{w: c.stderr}
+	// git's messages may name files on the server; its standard output is the protocol, left alone.
+	stderr := s.scrub.writer(c.stderr)
+	defer stderr.Flush()
+	cmd.Stderr = &detachable{w: stderr}
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
 		log.Warn("start git", "err", err)
