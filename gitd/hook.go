@@ -40,7 +40,33 @@ type pushSession struct {
 	identity    baleen.Identity
 	// client ends when the pusher's connection closes.
 	client context.Context
-	log    *slog.Logger
+	// certFile is where the pre-receive hook keeps git's verdict on a signed push's certificate.
+	certFile string
+	log      *slog.Logger
+}
+
+// openPushSession registers the push a receive-pack is about to receive, for its hooks to find by token,
+// and returns the environment that tells them the token, and what ends the session.
+func (s *Server) openPushSession(c *call, project, repo string, created bool, log *slog.Logger) (env []string, done func(), err error) {
+	token, err := newToken()
+	if err != nil {
+		return nil, nil, err
+	}
+	certFile := filepath.Join(s.certDir, token)
+	s.mu.Lock()
+	s.pushes[token] = &pushSession{project: project, repo: repo, created: created, fingerprint: c.fingerprint, identity: c.identity,
+		client: c.ctx, log: log, certFile: certFile}
+	s.mu.Unlock()
+	if created {
+		log.Info("project created")
+	}
+	done = func() {
+		s.mu.Lock()
+		delete(s.pushes, token)
+		s.mu.Unlock()
+		_ = os.Remove(certFile)
+	}
+	return []string{envPushToken + "=" + token, envHookSocket + "=" + s.hookSock, envCertFile + "=" + certFile}, done, nil
 }
 
 // newToken is an unguessable name for a push session.
@@ -195,11 +221,16 @@ func (s *Server) procReceive(sess *pushSession, in io.Reader, out, stderr io.Wri
 		return 1
 	}
 	s.pushRepos.markReceived(sess.project)
+	cert, err := readCert(sess.certFile)
+	if err != nil {
+		sess.log.Warn("push certificate", "err", err)
+	}
 	push := Push{Project: sess.project, RepoPath: sess.repo, Created: sess.created, Fingerprint: sess.fingerprint, Identity: sess.identity,
-		Updates: updates, Options: options, Atomic: caps["atomic"]}
+		Updates: updates, Options: options, Atomic: caps["atomic"], Certificate: cert}
 	prog := startProgress(sess.client, stderr, func(reason string) {
 		sess.log.Info("client gone; the push goes on", "err", reason)
 	})
+	reportCert(cert, prog, sess.log)
 	errs := s.decide(push, prog, sess.log)
 	prog.stopAndFlush()
 	for i, u := range updates {

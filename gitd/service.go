@@ -40,6 +40,7 @@ func (s *Server) serviceConfig(service string) []string {
 			[2]string{"receive.denyDeletes", "false"},
 			[2]string{"receive.denyNonFastForwards", "false"},
 			[2]string{"receive.certNonceSeed", s.nonceSeed},
+			[2]string{"gpg.ssh.allowedSignersFile", s.allowedSigners},
 		)
 	} else {
 		kv = append(kv,
@@ -106,24 +107,14 @@ func (s *Server) serveGit(c *call, req gitRequest) int {
 	ctx := c.ctx
 	if req.service == serviceReceivePack {
 		ctx = s.base
-		token, err := newToken()
+		env, done, err := s.openPushSession(c, req.project, repo, created, log)
 		if err != nil {
 			log.Error("receive-pack", "err", err)
 			c.errorf("baleen: internal error; see the server log\n")
 			return 1
 		}
-		s.mu.Lock()
-		s.pushes[token] = &pushSession{project: req.project, repo: repo, created: created, fingerprint: c.fingerprint, identity: c.identity, client: c.ctx, log: log}
-		s.mu.Unlock()
-		defer func() {
-			s.mu.Lock()
-			delete(s.pushes, token)
-			s.mu.Unlock()
-		}()
-		extra = append(extra, envPushToken+"="+token, envHookSocket+"="+s.hookSock)
-		if created {
-			log.Info("project created")
-		}
+		defer done()
+		extra = append(extra, env...)
 	}
 	args := s.serviceConfig(req.service)
 	if req.service == serviceReceivePack {
