@@ -121,7 +121,7 @@ func (r *Rules) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, opts o
 		return nil
 	case b.Status == baleen.StatusFailed && b.FailedStage != "":
 		return fmt.Errorf("build #%d failed: %s", b.Number, b.FailedStage)
-	case b.Message != "":
+	case b.Message != "" && b.Message != string(b.Status):
 		return fmt.Errorf("build #%d %s: %s", b.Number, b.Status, b.Message)
 	default:
 		return fmt.Errorf("build #%d %s", b.Number, b.Status)
