@@ -290,3 +290,23 @@ func TestRefusedProjectNames(t *testing.T) {
 		t.Errorf("a repository appeared outside the repositories dir: %v", err)
 	}
 }
+
+// readOnly is an Authorizer at the boundary of the access policy: every key may read every project, none
+// may write.
+type readOnly struct{}
+
+func (readOnly) Role(context.Context, baleen.Identity, string) baleen.Role { return baleen.RoleRead }
+
+// TestReaderPushMakesNoProject: a push to a new project by a key that may only read is refused before git
+// runs, and leaves nothing on disk.
+func TestReaderPushMakesNoProject(t *testing.T) {
+	e := newEnvWith(t, func(c *gitd.Config) { c.Authz = readOnly{} })
+	work := e.work("new")
+	out, err := e.git(work, "push", e.remote("new"), "main")
+	if err == nil || !strings.Contains(out, "it needs the write role") {
+		t.Errorf("push by a reader: got %v, want a refusal naming the write role\n%s", err, out)
+	}
+	if entries, _ := os.ReadDir(e.reposDir); len(entries) != 0 {
+		t.Errorf("a reader's push left %d entries in the repositories directory", len(entries))
+	}
+}
