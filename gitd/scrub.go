@@ -13,7 +13,11 @@ import (
 // holds them) out of what a client reads: git's messages and Baleen's errors may name files on the server,
 // and where the server keeps its data is no business of a pusher. A repository's path becomes its name
 // ("app.git"), any other of these paths "[server]".
-type pathScrubber struct{ r *strings.Replacer }
+type pathScrubber struct {
+	r *strings.Replacer
+	// from are the paths replaced, for a writer to hold back what may be the start of one.
+	from []string
+}
 
 // newPathScrubber scrubs reposDir, stateDir and the directory that holds reposDir (the data directory), in
 // the form given and with symbolic links resolved, since git may print either.
@@ -39,19 +43,37 @@ func newPathScrubber(reposDir, stateDir string) *pathScrubber {
 	add(filepath.Dir(reposDir), "[server]/")
 	// Longest first: a repository's path is scrubbed before the data directory that holds it.
 	sort.SliceStable(pairs, func(i, j int) bool { return len(pairs[i].from) > len(pairs[j].from) })
+	p := &pathScrubber{}
 	var args []string
-	for _, p := range pairs {
-		args = append(args, p.from, p.to)
+	for _, pr := range pairs {
+		args = append(args, pr.from, pr.to)
+		p.from = append(p.from, pr.from)
 	}
-	return &pathScrubber{r: strings.NewReplacer(args...)}
+	p.r = strings.NewReplacer(args...)
+	return p
 }
 
 // String scrubs s.
 func (p *pathScrubber) String(s string) string { return p.r.Replace(s) }
 
-// scrubWriter passes what is written on to w scrubbed, a line at a time (a line ends at \n or \r, as
-// git's progress does), so that a path is never split between two writes. Flush writes out an unfinished
-// last line. It is safe for concurrent use.
+// heldBack is the length of the longest end of b that may be the start of a path to scrub (or a whole one
+// that a longer one may extend).
+func (p *pathScrubber) heldBack(b []byte) int {
+	longest := 0
+	for _, f := range p.from {
+		for k := min(len(f), len(b)); k > longest; k-- {
+			if bytes.HasPrefix([]byte(f), b[len(b)-k:]) {
+				longest = k
+				break
+			}
+		}
+	}
+	return longest
+}
+
+// scrubWriter passes what is written on to w scrubbed. It holds back only an end of its input that may be
+// the start of a path, until the next write or Flush shows what follows, so output stays live and a path
+// split between two writes is still scrubbed. It is safe for concurrent use.
 type scrubWriter struct {
 	mu  sync.Mutex
 	w   io.Writer
@@ -59,19 +81,13 @@ type scrubWriter struct {
 	buf []byte
 }
 
-// maxScrubLine bounds the text held back waiting for the end of a line.
-const maxScrubLine = 64 << 10
-
 func (p *pathScrubber) writer(w io.Writer) *scrubWriter { return &scrubWriter{w: w, p: p} }
 
 func (s *scrubWriter) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.buf = append(s.buf, b...)
-	end := bytes.LastIndexAny(s.buf, "\r\n") + 1
-	if end == 0 && len(s.buf) > maxScrubLine {
-		end = len(s.buf)
-	}
+	end := len(s.buf) - s.p.heldBack(s.buf)
 	if end == 0 {
 		return len(b), nil
 	}
