@@ -396,8 +396,13 @@ func deltaBomb() []byte {
 	return pack.Bytes()
 }
 
+// maxServerGrowth bounds how far the server's own memory (this test process's resident set and Go heap)
+// may rise while git handles a delta bomb: the bomb rebuilds 1 GiB, all of it in the git child.
+const maxServerGrowth = 64 << 20
+
 // TestDeltaBombFailsAlone: a small pack whose delta rebuilds a 1 GiB object fails under its git child's
-// memory limit; the server goes on serving.
+// memory limit; the server's own memory stays flat (within maxServerGrowth) meanwhile, and it goes on
+// serving.
 func TestDeltaBombFailsAlone(t *testing.T) {
 	e := newEnvWith(t, func(c *gitd.Config) { c.GitMemoryLimit = 512 << 20 })
 	_, commits := e.pushed("app")
@@ -405,7 +410,14 @@ func TestDeltaBombFailsAlone(t *testing.T) {
 	if len(bomb) > 64<<10 {
 		t.Fatalf("the bomb is %d bytes; want a small pack", len(bomb))
 	}
+	mem := watchMemory(t)
 	answer := e.rawPush("app", zeroID, commits[0], "refs/tags/bomb", bomb)
+	rss, heap := mem.stop(t)
+	t.Logf("server memory during the bomb: resident set +%d KiB (peak from VmHWM: %v), Go heap +%d KiB", rss>>10, mem.hwmReset, heap>>10)
+	if rss > maxServerGrowth || heap > maxServerGrowth {
+		t.Errorf("the server's own memory rose by %d MiB resident, %d MiB heap while git handled the bomb; want at most %d MiB",
+			rss>>20, heap>>20, maxServerGrowth>>20)
+	}
 	if strings.Contains(answer, "unpack ok") {
 		t.Fatalf("delta bomb: got %q, want the unpack to fail", answer)
 	}

@@ -15,7 +15,10 @@
 // A project is named by the repository path git sends: "<project>", "<project>.git", with an optional leading
 // "/" or "~/" and an optional trailing "/" (so ssh://HOST:PORT/app.git, HOST:app and ssh://HOST/~/app.git
 // all name "app"). The name must pass baleen.ValidateProjectName before anything touches the disk.
-// Fetching a project that does not exist fails with "project <name> not found"; only a push creates one.
+// Fetching a project that does not exist fails with "project <name> does not exist" and makes nothing; only
+// a push that stores something creates one. What a client reads never names the server's paths (see
+// pathScrubber). A signed push's certificate is checked by git, and its verdict and signer reach the
+// Receiver as Push.Certificate.
 //
 // Every ssh command that is not git's own (`ssh -p PORT HOST builds api`) goes to a CommandHandler, which
 // the commands package implements. There is no shell, no pty, no port or agent forwarding.

@@ -40,7 +40,33 @@ type pushSession struct {
 	identity    baleen.Identity
 	// client ends when the pusher's connection closes.
 	client context.Context
-	log    *slog.Logger
+	// certFile is where the pre-receive hook keeps git's verdict on a signed push's certificate.
+	certFile string
+	log      *slog.Logger
+}
+
+// openPushSession registers the push a receive-pack is about to receive, for its hooks to find by token,
+// and returns the environment that tells them the token, and what ends the session.
+func (s *Server) openPushSession(c *call, project, repo string, created bool, log *slog.Logger) (env []string, done func(), err error) {
+	token, err := newToken()
+	if err != nil {
+		return nil, nil, err
+	}
+	certFile := filepath.Join(s.certDir, token)
+	s.mu.Lock()
+	s.pushes[token] = &pushSession{project: project, repo: repo, created: created, fingerprint: c.fingerprint, identity: c.identity,
+		client: c.ctx, log: log, certFile: certFile}
+	s.mu.Unlock()
+	if created {
+		log.Info("project created")
+	}
+	done = func() {
+		s.mu.Lock()
+		delete(s.pushes, token)
+		s.mu.Unlock()
+		_ = os.Remove(certFile)
+	}
+	return []string{envPushToken + "=" + token, envHookSocket + "=" + s.hookSock, envCertFile + "=" + certFile}, done, nil
 }
 
 // newToken is an unguessable name for a push session.
@@ -166,6 +192,10 @@ func receiveFiles(oob []byte) ([]*os.File, error) {
 func (s *Server) procReceive(sess *pushSession, in io.Reader, out, stderr io.Writer) int {
 	sc := pktline.NewScanner(in)
 	enc := pktline.NewEncoder(out)
+	// What the Receiver and git's commands say may name files on the server: scrubbed line by line.
+	scrubbed := s.scrub.writer(stderr)
+	defer scrubbed.Flush()
+	stderr = scrubbed
 	caps, err := readVersion(sc)
 	if err != nil {
 		sess.log.Warn("proc-receive", "err", err)
@@ -190,18 +220,24 @@ func (s *Server) procReceive(sess *pushSession, in io.Reader, out, stderr io.Wri
 		fmt.Fprintf(stderr, "baleen: %v\n", err)
 		return 1
 	}
+	s.pushRepos.markReceived(sess.project)
+	cert, err := readCert(sess.certFile)
+	if err != nil {
+		sess.log.Warn("push certificate", "err", err)
+	}
 	push := Push{Project: sess.project, RepoPath: sess.repo, Created: sess.created, Fingerprint: sess.fingerprint, Identity: sess.identity,
-		Updates: updates, Options: options, Atomic: caps["atomic"]}
+		Updates: updates, Options: options, Atomic: caps["atomic"], Certificate: cert}
 	prog := startProgress(sess.client, stderr, func(reason string) {
 		sess.log.Info("client gone; the push goes on", "err", reason)
 	})
+	reportCert(cert, prog, sess.log)
 	errs := s.decide(push, prog, sess.log)
 	prog.stopAndFlush()
 	for i, u := range updates {
 		if errs[i] == nil {
 			err = enc.Encodef("ok %s\n", u.Name)
 		} else {
-			err = enc.Encodef("ng %s %s\n", u.Name, oneLine(errs[i].Error()))
+			err = enc.Encodef("ng %s %s\n", u.Name, oneLine(s.scrub.String(errs[i].Error())))
 		}
 		if err != nil {
 			return 0 // receive-pack is gone with its client; the refs moved all the same
@@ -269,21 +305,31 @@ func RunHook(getenv func(string) string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "baleen hook: run by git receive-pack under baleen serve only")
 		return 2
 	}
+	// What the hook prints reaches the pusher: its errors name no path of the server (the socket's).
 	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
-		fmt.Fprintf(stderr, "baleen hook: cannot reach the server: %v\n", err)
+		fmt.Fprintf(stderr, "baleen hook: cannot reach the server: %v\n", causeOf(err))
 		return 1
 	}
 	defer conn.Close()
 	rights := syscall.UnixRights(0, 1, 2)
 	if _, _, err := conn.WriteMsgUnix([]byte(token+"\n"), rights, nil); err != nil {
-		fmt.Fprintf(stderr, "baleen hook: cannot reach the server: %v\n", err)
+		fmt.Fprintf(stderr, "baleen hook: cannot reach the server: %v\n", causeOf(err))
 		return 1
 	}
 	var code [1]byte
 	if _, err := io.ReadFull(conn, code[:]); err != nil {
-		fmt.Fprintf(stderr, "baleen hook: the server went away: %v\n", err)
+		fmt.Fprintf(stderr, "baleen hook: the server went away: %v\n", causeOf(err))
 		return 1
 	}
 	return int(code[0])
+}
+
+// causeOf is the system's reason inside a socket error, without the addresses the error names.
+func causeOf(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
 }

@@ -216,6 +216,10 @@ func (s *Server) updateRefs(repo string, updates ...RefUpdate) error {
 			strings.Contains(err.Error(), "unable to resolve") {
 			return fmt.Errorf("%s moved while this push ran; fetch and push again: %w", updates[0].Name, baleen.ErrConflict)
 		}
+		if strings.Contains(err.Error(), "cannot lock ref") {
+			s.log.Warn("update refs", "err", err)
+			return fmt.Errorf("%s is locked by another update on the server; push again shortly: %w", updates[0].Name, baleen.ErrConflict)
+		}
 		return err
 	}
 	return nil

@@ -220,17 +220,45 @@ func TestCloneAndFetch(t *testing.T) {
 	}
 }
 
-func TestFetchUnknownProject(t *testing.T) {
+// TestUnknownProjectLeavesNothing: reading a project that does not exist (clone, fetch, ls-remote, over
+// protocol v0 and v2) is refused with "project X does not exist" and a non-zero exit, and a push that
+// stores nothing (a dry run, a push of no ref) leaves no repository behind; only a push that stores
+// something makes one.
+func TestUnknownProjectLeavesNothing(t *testing.T) {
 	e := newEnv(t)
-	out, err := e.git(e.dir, "clone", e.remote("nope.git"), filepath.Join(t.TempDir(), "nope"))
-	if err == nil {
-		t.Fatalf("clone of an unknown project exited 0\n%s", out)
+	work := e.work("other")
+	tests := []struct {
+		name string
+		args []string
+		want string // in the output; "" when git says it in its own words
+	}{
+		{"clone", []string{"clone", e.remote("nope.git"), filepath.Join(t.TempDir(), "nope")}, "project nope does not exist"},
+		{"clone v0", []string{"-c", "protocol.version=0", "clone", e.remote("nope"), filepath.Join(t.TempDir(), "nope")}, "project nope does not exist"},
+		{"fetch", []string{"-C", work, "fetch", e.remote("nope")}, "project nope does not exist"},
+		{"ls-remote", []string{"ls-remote", e.remote("nope")}, "project nope does not exist"},
+		{"push --dry-run", []string{"-C", work, "push", "--dry-run", e.remote("nope"), "main"}, ""},
+		{"push of nothing", []string{"-C", work, "push", e.remote("nope"), "refs/heads/none:refs/heads/none"}, ""},
 	}
-	if !strings.Contains(out, "project nope not found") {
-		t.Errorf("clone output lacks %q:\n%s", "project nope not found", out)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := e.git(e.dir, tt.args...)
+			if tt.want != "" {
+				if err == nil {
+					t.Errorf("exited 0, want a refusal\n%s", out)
+				}
+				if !strings.Contains(out, tt.want) {
+					t.Errorf("output lacks %q:\n%s", tt.want, out)
+				}
+			}
+			entries, _ := os.ReadDir(e.reposDir)
+			for _, en := range entries {
+				t.Errorf("left on disk: %s", en.Name())
+			}
+		})
 	}
-	if _, err := os.Stat(filepath.Join(e.reposDir, "nope.git")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("fetching created a repository: stat got %v, want not exist", err)
+	e.mustGit(work, "push", "-q", e.remote("nope"), "main")
+	if got := e.refOf("nope", "refs/heads/main"); got == "" {
+		t.Error("a push that stored main made no repository")
 	}
 }
 
@@ -260,5 +288,25 @@ func TestRefusedProjectNames(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "x.git")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a repository appeared outside the repositories dir: %v", err)
+	}
+}
+
+// readOnly is an Authorizer at the boundary of the access policy: every key may read every project, none
+// may write.
+type readOnly struct{}
+
+func (readOnly) Role(context.Context, baleen.Identity, string) baleen.Role { return baleen.RoleRead }
+
+// TestReaderPushMakesNoProject: a push to a new project by a key that may only read is refused before git
+// runs, and leaves nothing on disk.
+func TestReaderPushMakesNoProject(t *testing.T) {
+	e := newEnvWith(t, func(c *gitd.Config) { c.Authz = readOnly{} })
+	work := e.work("new")
+	out, err := e.git(work, "push", e.remote("new"), "main")
+	if err == nil || !strings.Contains(out, "it needs the write role") {
+		t.Errorf("push by a reader: got %v, want a refusal naming the write role\n%s", err, out)
+	}
+	if entries, _ := os.ReadDir(e.reposDir); len(entries) != 0 {
+		t.Errorf("a reader's push left %d entries in the repositories directory", len(entries))
 	}
 }

@@ -73,17 +73,6 @@ func openStorage(path string) *filesystem.Storage {
 	return filesystem.NewStorage(osfs.New(path), cache.NewObjectLRUDefault())
 }
 
-// ensureRepo creates project's bare repository if it does not exist, and reports whether it did.
-func (s *Server) ensureRepo(project string) (created bool, err error) {
-	unlock := s.locks.lock(project)
-	defer unlock()
-	exists, err := s.repoExists(project)
-	if err != nil || exists {
-		return false, err
-	}
-	return createBareRepo(s.reposDir, project)
-}
-
 // createBareRepo creates the bare repository <reposDir>/<project>.git with git init and the settings of
 // repoConfig, and reports whether it made it: false when another process made it first. The repository is
 // made in a temporary directory beside its final place and renamed there, so a crash never leaves half a

@@ -117,6 +117,9 @@ type Push struct {
 	Options []string
 	// Atomic says that the client asked for an atomic push: every ref moves, or none does.
 	Atomic bool
+	// Certificate is git's verdict on the push certificate of a signed push (git push --signed); nil when
+	// the push was not signed.
+	Certificate *PushCertificate
 }
 
 // Receiver decides a push's ref updates. The Server calls Receive once per push that has updates, after the
@@ -176,7 +179,12 @@ type Server struct {
 	ssh       *ssh.Server
 	locks     projectLocks
 	refLocks  projectLocks // by project and ref: one push of a ref at a time
-	git       *gitRunner
+	pushRepos pushRepos    // receive-packs in flight, by project
+	// allowedSigners is the empty allowed-signers file SSH push certificates are checked with; certDir
+	// holds each signed push's verdict, by token.
+	allowedSigners, certDir string
+	scrub                   *pathScrubber
+	git                     *gitRunner
 
 	stateDir     string
 	hookArgv     []string
@@ -245,6 +253,7 @@ func New(cfg Config) (*Server, error) {
 		nonceSeed:        seed,
 		maintenanceEvery: cfg.MaintenanceInterval,
 		pushes:           map[string]*pushSession{},
+		scrub:            newPathScrubber(cfg.ReposDir, cfg.StateDir),
 		preauth: &preauth{max: cfg.MaxUnauthenticated, perSource: cfg.MaxUnauthenticatedPerSource,
 			timeout: cfg.HandshakeTimeout, bySource: map[string]int{}},
 		log:       log,
@@ -343,6 +352,9 @@ func (s *Server) Serve(l net.Listener) error {
 	var herr error
 	s.hookOnce.Do(func() {
 		s.hooksDir, s.hookSock, s.hookLn, herr = setupHooks(s.stateDir, s.hookArgv)
+		if herr == nil {
+			s.allowedSigners, s.certDir, herr = setupCerts(s.stateDir, s.hooksDir)
+		}
 		if herr == nil {
 			go s.acceptHooks(s.hookLn)
 			go s.maintain(s.base, s.maintenanceEvery)

@@ -40,6 +40,7 @@ func (s *Server) serviceConfig(service string) []string {
 			[2]string{"receive.denyDeletes", "false"},
 			[2]string{"receive.denyNonFastForwards", "false"},
 			[2]string{"receive.certNonceSeed", s.nonceSeed},
+			[2]string{"gpg.ssh.allowedSignersFile", s.allowedSigners},
 		)
 	} else {
 		kv = append(kv,
@@ -74,7 +75,8 @@ func (s *Server) serveGit(c *call, req gitRequest) int {
 			return 1
 		}
 		if !exists {
-			c.errorf("baleen: project %s not found\n", req.project)
+			// Reading makes nothing: only a push by someone with write access makes a project.
+			c.errorf("baleen: project %s does not exist\n", req.project)
 			return 1
 		}
 	} else {
@@ -86,11 +88,12 @@ func (s *Server) serveGit(c *call, req gitRequest) int {
 			return 1
 		}
 		var err error
-		if created, err = s.ensureRepo(req.project); err != nil {
+		if created, err = s.openForPush(req.project); err != nil {
 			log.Error("receive-pack", "err", err)
 			c.errorf("baleen: cannot create the repository of %s; see the server log\n", req.project)
 			return 1
 		}
+		defer s.closeForPush(req.project)
 	}
 	if f := objectFormat(repo); f != "sha1" {
 		c.errorf("baleen: %s is a %s repository; only SHA-1 repositories are supported\n", req.project, f)
@@ -104,24 +107,14 @@ func (s *Server) serveGit(c *call, req gitRequest) int {
 	ctx := c.ctx
 	if req.service == serviceReceivePack {
 		ctx = s.base
-		token, err := newToken()
+		env, done, err := s.openPushSession(c, req.project, repo, created, log)
 		if err != nil {
 			log.Error("receive-pack", "err", err)
 			c.errorf("baleen: internal error; see the server log\n")
 			return 1
 		}
-		s.mu.Lock()
-		s.pushes[token] = &pushSession{project: req.project, repo: repo, created: created, fingerprint: c.fingerprint, identity: c.identity, client: c.ctx, log: log}
-		s.mu.Unlock()
-		defer func() {
-			s.mu.Lock()
-			delete(s.pushes, token)
-			s.mu.Unlock()
-		}()
-		extra = append(extra, envPushToken+"="+token, envHookSocket+"="+s.hookSock)
-		if created {
-			log.Info("project created")
-		}
+		defer done()
+		extra = append(extra, env...)
 	}
 	args := s.serviceConfig(req.service)
 	if req.service == serviceReceivePack {
@@ -141,7 +134,10 @@ func (s *Server) runGit(ctx context.Context, c *call, repo string, extra, args [
 		return 1
 	}
 	cmd.Stdout = &detachable{w: c.stdout}
-	cmd.Stderr = &detachable{w: c.stderr}
+	// git's messages may name files on the server; its standard output is the protocol, left alone.
+	stderr := s.scrub.writer(c.stderr)
+	defer stderr.Flush()
+	cmd.Stderr = &detachable{w: stderr}
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
 		log.Warn("start git", "err", err)

@@ -74,6 +74,10 @@ type Run struct {
 	// Registry, when set, pushes the images after the tests pass as the spec's push section says;
 	// without it a spec's push section is skipped with a note.
 	Registry *Registry
+	// BeforeRelease, when set, is asked once the tests and artifacts passed, just before the release stages
+	// (tag, push): its error, a *StageError, ends the build there (the scheduler's check that the pushed
+	// branch has not moved meanwhile).
+	BeforeRelease func(ctx context.Context) error
 }
 
 // RegistryImages is what the push stage needs of the engine's images: it pushes a registry tag, then
@@ -159,6 +163,9 @@ func (b *build) runStages(ctx context.Context) error {
 		if ferr == nil {
 			ferr = aerr
 		}
+	}
+	if ferr == nil && b.BeforeRelease != nil {
+		ferr = b.BeforeRelease(ctx)
 	}
 	if ferr == nil {
 		ferr = b.stages.Run(ctx, baleen.StageTag, b.tag)

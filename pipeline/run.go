@@ -52,8 +52,9 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 	res, err := pl.Run(ctx, Run{Cleanup: s.cleanupOn(placed.Name),
 		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: stages.Out(), Dependencies: deps,
 		Project: b.Project, Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: registry, Stages: stages,
-		ArtifactsDir: filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
-		Report:       s.testHistory(ctx, b),
+		ArtifactsDir:  filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
+		Report:        s.testHistory(ctx, b),
+		BeforeRelease: s.releaseGate(b, req.Old, stages),
 	})
 	if err != nil && res.Message == "" {
 		res.Message = err.Error()

@@ -154,6 +154,16 @@ type Request struct {
 	Chain []string
 	// NoDeploy builds and tests without the deploy stage (the push option `-o deploy=false`).
 	NoDeploy bool
+	// Old, when set, is the commit the push expects Branch to hold until its build is released: the
+	// compare-and-swap old value of the ref update (git's zero id when the push creates the branch). Just
+	// before the release stages the build checks it; a branch that moved meanwhile (another writer of the
+	// ref while this build waited or ran) gets no tag, push or deploy, and the build ends cancelled, saying
+	// why. Empty: no check (rebuilds, dependency builds).
+	Old string
+	// HoldImages keeps the build's images from every pruning, and puts off the pruning that follows the
+	// build, until Settle is called for it: a push moves its branch first, so that a crash between the
+	// verdict and the ref move never loses the images the branch needs.
+	HoldImages bool
 }
 
 // Run records a build of req's commit, waits for its turn, runs it and returns its final record. It returns
@@ -191,8 +201,15 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 	defer untrack()
 	// From here on, work and records use contexts of their own: the pusher may go away.
 	rctx := context.WithoutCancel(ctx)
+	if req.HoldImages {
+		s.holds.Hold(b.ID(s.cfg.Instance))
+	}
 	res := s.execute(bctx, rctx, b, tree, data, req)
-	return s.finish(rctx, b, res)
+	nb, err := s.finish(rctx, b, res, !req.HoldImages)
+	if err != nil && req.HoldImages {
+		s.holds.Release(b.ID(s.cfg.Instance)) // the caller has no build to settle
+	}
+	return nb, err
 }
 
 // specFile reads the tree of commit and its baleen.yml; ErrNothingToBuild when it has none.
@@ -283,8 +300,8 @@ func stoppedResult(ctx context.Context) baleen.Result {
 	return baleen.Result{Status: st, Message: msg}
 }
 
-// finish records b's result, publishes build_finished and prunes the project's images.
-func (s *Scheduler) finish(ctx context.Context, b baleen.Build, res baleen.Result) (baleen.Build, error) {
+// finish records b's result, publishes build_finished and, when prune says so, prunes the project's images.
+func (s *Scheduler) finish(ctx context.Context, b baleen.Build, res baleen.Result, prune bool) (baleen.Build, error) {
 	log := s.log.With("project", b.Project, "build", b.Number, "commit", b.Commit)
 	now := time.Now().UTC()
 	p := baleen.BuildPatch{Status: &res.Status, Finished: &now, Message: &res.Message, FailedStage: &res.FailedStage,
@@ -299,8 +316,8 @@ func (s *Scheduler) finish(ctx context.Context, b baleen.Build, res baleen.Resul
 	}
 	s.publishBuild(baleen.EventBuildFinished, nb, res.Duration)
 	log.Info("build finished", "status", string(res.Status), "stage", string(res.FailedStage))
-	if err := s.pruner.Prune(ctx, b.Project); err != nil {
-		log.Warn("prune images", "err", err)
+	if prune {
+		s.prune(ctx, b.Project)
 	}
 	s.retryLater()
 	return nb, nil

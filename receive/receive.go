@@ -15,9 +15,11 @@ import (
 	"github.com/baleen-ci/baleen/pipeline"
 )
 
-// Scheduler runs builds; *pipeline.Scheduler implements it.
+// Scheduler runs builds; *pipeline.Scheduler implements it. Settle is called once for each build run with
+// Request.HoldImages, after its push moved its branch (or failed to): only then are images pruned.
 type Scheduler interface {
 	Run(ctx context.Context, req pipeline.Request) (baleen.Build, error)
+	Settle(ctx context.Context, project string, number int)
 }
 
 // Rules runs the builds of a push, and after a green push the builds of the projects that depend on what it
@@ -32,6 +34,9 @@ type Rules struct {
 	// pending holds, by project, branch and commit of a green build, the dependents to rebuild once
 	// the push has moved the branch.
 	pending map[string][]dependent
+	// unsettled holds, by project, branch and commit, the builds of pushes whose refs have not moved yet:
+	// their images are held until PostReceive settles them.
+	unsettled map[string]int
 	// CheckSpace, when set, is asked before a push builds; its error refuses the whole push
 	// (store.CheckSpace on the data directory).
 	CheckSpace func() error
@@ -48,7 +53,8 @@ var (
 // New returns the Rules that build with sched and read and record projects, builds and repositories in the
 // stores given.
 func New(sched Scheduler, projects baleen.ProjectStore, builds baleen.BuildStore, repos baleen.Repositories, log *slog.Logger) *Rules {
-	return &Rules{sched: sched, projects: projects, builds: builds, repos: repos, log: log, pending: map[string][]dependent{}}
+	return &Rules{sched: sched, projects: projects, builds: builds, repos: repos, log: log, pending: map[string][]dependent{},
+		unsettled: map[string]int{}}
 }
 
 const zeroID = "0000000000000000000000000000000000000000"
@@ -87,7 +93,13 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 
 func (r *Rules) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, opts options, out io.Writer) error {
 	branch := strings.TrimPrefix(u.Name, "refs/heads/")
-	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: pusher(p), Out: out, NoDeploy: opts.noDeploy})
+	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: pusher(p), Out: out,
+		NoDeploy: opts.noDeploy, Old: u.Old, HoldImages: true})
+	if err == nil {
+		r.mu.Lock()
+		r.unsettled[pushKey(p.Project, u)] = b.Number
+		r.mu.Unlock()
+	}
 	switch {
 	case errors.Is(err, pipeline.ErrNothingToBuild):
 		fmt.Fprintf(out, "%s: nothing to build (no baleen.yml)\n", branch)
@@ -103,12 +115,14 @@ func (r *Rules) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, opts o
 			}
 			fmt.Fprintf(out, "queued once %s moves: rebuild of the projects that depend on it: %s\n", branch, strings.Join(names, ", "))
 			r.mu.Lock()
-			r.pending[p.Project+"\x00"+u.Name+"\x00"+u.New] = deps
+			r.pending[pushKey(p.Project, u)] = deps
 			r.mu.Unlock()
 		}
 		return nil
 	case b.Status == baleen.StatusFailed && b.FailedStage != "":
 		return fmt.Errorf("build #%d failed: %s", b.Number, b.FailedStage)
+	case b.Message != "" && b.Message != string(b.Status):
+		return fmt.Errorf("build #%d %s: %s", b.Number, b.Status, b.Message)
 	default:
 		return fmt.Errorf("build #%d %s", b.Number, b.Status)
 	}
@@ -153,19 +167,28 @@ func (r *Rules) dependents(ctx context.Context, project, branch string) []depend
 	return out
 }
 
-// PostReceive starts the rebuilds of dependents that Receive queued, now that the branch has moved, and
-// forgets those of refs that did not move.
+// PostReceive settles the push's builds now that their refs have moved or not (their images may be
+// pruned from now on), starts the rebuilds of dependents that Receive queued for the refs that moved, and
+// forgets those of refs that did not.
 func (r *Rules) PostReceive(ctx context.Context, p gitd.Push, moved []gitd.RefUpdate) {
 	r.mu.Lock()
 	queued := map[string][]dependent{}
+	var settle []int
 	for _, u := range p.Updates {
-		key := p.Project + "\x00" + u.Name + "\x00" + u.New
+		key := pushKey(p.Project, u)
 		queued[key] = r.pending[key]
 		delete(r.pending, key)
+		if n, ok := r.unsettled[key]; ok {
+			settle = append(settle, n)
+			delete(r.unsettled, key)
+		}
 	}
 	r.mu.Unlock()
+	for _, n := range settle {
+		r.sched.Settle(context.WithoutCancel(ctx), p.Project, n)
+	}
 	for _, u := range moved {
-		deps := queued[p.Project+"\x00"+u.Name+"\x00"+u.New]
+		deps := queued[pushKey(p.Project, u)]
 		for _, d := range deps {
 			commit, err := r.repos.Resolve(ctx, d.project, "refs/heads/"+d.branch)
 			if err != nil {
@@ -183,6 +206,11 @@ func (r *Rules) PostReceive(ctx context.Context, p gitd.Push, moved []gitd.RefUp
 			}()
 		}
 	}
+}
+
+// pushKey names one ref update of a push to project.
+func pushKey(project string, u gitd.RefUpdate) string {
+	return project + "\x00" + u.Name + "\x00" + u.New
 }
 
 // pusher is who pushed, as records keep it: "name (SHA256:...)" for a named user, the fingerprint alone for
