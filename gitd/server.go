@@ -500,8 +500,16 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	}
 }
 
-// run serves one command line and returns its exit status.
+// run serves one command line and returns its exit status. It is the one path of every ssh command, git's
+// own and the others alike: each is refused unless the caller's key still stands for the identity the
+// connection opened with, so that a key removed from its file can do nothing more, whatever the command
+// and even on a connection it opened before.
 func (s *Server) run(c *call, line string, shell bool) int {
+	if !s.stillAuthorized(c) {
+		s.log.Info("command refused: key no longer authorized", "key", c.fingerprint)
+		c.errorf("baleen: key %s is no longer authorized on this server\n", c.fingerprint)
+		return 1
+	}
 	if shell {
 		return s.command(c, nil)
 	}
@@ -534,4 +542,18 @@ func (s *Server) command(c *call, args []string) int {
 		return 1
 	}
 	return s.commands.Run(c.ctx, &baleen.Call{Identity: c.identity, Args: args, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr})
+}
+
+// stillAuthorized reports whether the key the caller proved it holds is still authorized, now, and still
+// stands for the identity the connection opened with (a key moved to another user stands for someone else).
+func (s *Server) stillAuthorized(c *call) bool {
+	if c.conn == nil || c.conn.Permissions == nil {
+		return false
+	}
+	key, err := gossh.ParsePublicKey([]byte(c.conn.Permissions.Extensions[extKey]))
+	if err != nil {
+		return false
+	}
+	now, ok := s.keys.keys().Lookup(key)
+	return ok && now.User == c.identity.User && now.Fingerprint == c.identity.Fingerprint
 }
