@@ -166,7 +166,8 @@ func lookup(name string) (command, bool) {
 	return command{}, false
 }
 
-// Run answers one command line and returns its exit code.
+// Run answers one ssh command and returns its exit code; it is the server's gitd.CommandHandler. gitd has
+// checked that the caller's key is still authorized; Run checks the role the command needs.
 func (h *Handler) Run(ctx context.Context, c *baleen.Call) int {
 	if len(c.Args) == 0 {
 		fmt.Fprint(c.Stderr, usage())
