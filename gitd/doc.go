@@ -17,8 +17,10 @@
 // all name "app"). The name must pass baleen.ValidateProjectName before anything touches the disk.
 // Fetching a project that does not exist fails with "project <name> not found"; only a push creates one.
 //
-// Every ssh command that is not git's own (`ssh -p PORT HOST builds api`) goes to a CommandHandler, which
-// the commands package implements. There is no shell, no pty, no port or agent forwarding.
+// Every ssh command that is not git's own (`ssh -p PORT HOST builds api`) goes, as a baleen.Call, to a
+// CommandHandler, which the commands package implements. Every ssh command, git's own too, first checks
+// that the caller's key still stands for the connection's identity: a key removed from its file is refused
+// on a connection it opened before. There is no shell, no pty, no port or agent forwarding.
 //
 // The package also reads the stored repositories for the pipeline: Repositories implements
 // baleen.Repositories, with pushed trees served as an fs.FS without a checkout (go-git reads the objects
