@@ -34,36 +34,28 @@ type Engines interface {
 }
 
 // by is who the call is, as records keep it: "name (SHA256:...)" for a named user, else the fingerprint.
-func (c *Call) by() string {
-	if c.Identity.User == "" || c.Identity.User == c.Identity.Fingerprint {
+func by(c *baleen.Call) string {
+	if c.User == "" || c.User == c.Fingerprint {
 		return c.Fingerprint
 	}
-	return fmt.Sprintf("%s (%s)", c.Identity.User, c.Fingerprint)
-}
-
-// identity is the caller's identity; a call that carries only a fingerprint is that key.
-func (c *Call) identity() baleen.Identity {
-	if c.Identity.Fingerprint != "" {
-		return c.Identity
-	}
-	return baleen.Identity{User: c.Fingerprint, Fingerprint: c.Fingerprint}
+	return fmt.Sprintf("%s (%s)", c.User, c.Fingerprint)
 }
 
 // require checks that the caller holds need on project; a Handler without an Authorizer allows all.
-func (h *Handler) require(ctx context.Context, c *Call, project string, need baleen.Role) error {
+func (h *Handler) require(ctx context.Context, c *baleen.Call, project string, need baleen.Role) error {
 	if h.Authz == nil || need == baleen.RoleNone {
 		return nil
 	}
-	return baleen.Require(ctx, h.Authz, c.identity(), project, need)
+	return baleen.Require(ctx, h.Authz, c.Identity, project, need)
 }
 
 // holds reports whether the caller holds need on project.
-func (h *Handler) holds(ctx context.Context, c *Call, project string, need baleen.Role) bool {
+func (h *Handler) holds(ctx context.Context, c *baleen.Call, project string, need baleen.Role) bool {
 	return h.require(ctx, c, project, need) == nil
 }
 
-func (h *Handler) whoami(ctx context.Context, c *Call, _ *flags) int {
-	id := c.identity()
+func (h *Handler) whoami(ctx context.Context, c *baleen.Call, _ *flags) int {
+	id := c.Identity
 	if h.Whoami == nil {
 		fmt.Fprintf(c.Stdout, "key %s\n", id.Fingerprint)
 		return ExitOK
@@ -80,11 +72,11 @@ func (h *Handler) whoami(ctx context.Context, c *Call, _ *flags) int {
 	return ExitOK
 }
 
-func (h *Handler) webLogin(_ context.Context, c *Call, _ *flags) int {
+func (h *Handler) webLogin(_ context.Context, c *baleen.Call, _ *flags) int {
 	if h.Web == nil {
 		return off(c, "the web side of this server is off (serve --http ADDRESS turns it on)")
 	}
-	u, err := h.Web.LoginURL(c.identity(), "")
+	u, err := h.Web.LoginURL(c.Identity, "")
 	if err != nil {
 		return fail(c, err)
 	}
@@ -93,7 +85,7 @@ func (h *Handler) webLogin(_ context.Context, c *Call, _ *flags) int {
 	return ExitOK
 }
 
-func (h *Handler) webLogout(_ context.Context, c *Call, _ *flags) int {
+func (h *Handler) webLogout(_ context.Context, c *baleen.Call, _ *flags) int {
 	if h.Web == nil {
 		return off(c, "the web side of this server is off")
 	}
@@ -101,7 +93,7 @@ func (h *Handler) webLogout(_ context.Context, c *Call, _ *flags) int {
 	return ExitOK
 }
 
-func (h *Handler) engines(_ context.Context, c *Call, fl *flags) int {
+func (h *Handler) engines(_ context.Context, c *baleen.Call, fl *flags) int {
 	if h.Engines == nil {
 		fmt.Fprintf(c.Stdout, "one engine: %s\n", dash(h.DockerHost))
 		return ExitOK
@@ -110,7 +102,7 @@ func (h *Handler) engines(_ context.Context, c *Call, fl *flags) int {
 }
 
 // token answers `token create [--read-only] [--expires 30d]`, `token list [--all]` and `token revoke <id>`.
-func (h *Handler) token(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) token(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if h.Tokens == nil {
 		return off(c, "this server keeps no API tokens")
 	}
@@ -122,7 +114,7 @@ func (h *Handler) token(ctx context.Context, c *Call, fl *flags) int {
 		return h.tokenList(ctx, c, args[1:])
 	case "revoke":
 		if len(args) != 2 {
-			return c.Usagef("usage: token revoke <id>")
+			return usagef(c, "usage: token revoke <id>")
 		}
 		admin := h.holds(ctx, c, anyProject, baleen.RoleAdmin)
 		if err := web.RevokeToken(ctx, h.Tokens, args[1], c.Fingerprint, admin); err != nil {
@@ -131,12 +123,12 @@ func (h *Handler) token(ctx context.Context, c *Call, fl *flags) int {
 		fmt.Fprintf(c.Stdout, "token %s revoked\n", args[1])
 		return ExitOK
 	}
-	return c.Usagef("token: unknown subcommand %q\nusage: %s", args[0], tokenUsage)
+	return usagef(c, "token: unknown subcommand %q\nusage: %s", args[0], tokenUsage)
 }
 
 const tokenUsage = "token create [--read-only] [--expires 30d] | token list [--all] | token revoke <id>"
 
-func (h *Handler) tokenCreate(ctx context.Context, c *Call, args []string) int {
+func (h *Handler) tokenCreate(ctx context.Context, c *baleen.Call, args []string) int {
 	var readOnly bool
 	var ttl time.Duration
 	for i := 0; i < len(args); i++ {
@@ -147,14 +139,14 @@ func (h *Handler) tokenCreate(ctx context.Context, c *Call, args []string) int {
 			i++
 			d, err := web.ParseExpiry(args[i])
 			if err != nil {
-				return c.Usagef("token create: --expires: %v", err)
+				return usagef(c, "token create: --expires: %v", err)
 			}
 			ttl = d
 		default:
-			return c.Usagef("token create: unexpected %q\nusage: token create [--read-only] [--expires 30d]", args[i])
+			return usagef(c, "token create: unexpected %q\nusage: token create [--read-only] [--expires 30d]", args[i])
 		}
 	}
-	secret, t, err := web.CreateToken(ctx, h.Tokens, c.identity(), readOnly, ttl)
+	secret, t, err := web.CreateToken(ctx, h.Tokens, c.Identity, readOnly, ttl)
 	if err != nil {
 		return fail(c, err)
 	}
@@ -163,7 +155,7 @@ func (h *Handler) tokenCreate(ctx context.Context, c *Call, args []string) int {
 	return ExitOK
 }
 
-func (h *Handler) tokenList(ctx context.Context, c *Call, args []string) int {
+func (h *Handler) tokenList(ctx context.Context, c *baleen.Call, args []string) int {
 	all := false
 	switch {
 	case len(args) == 1 && strings.TrimLeft(args[0], "-") == "all":
@@ -172,7 +164,7 @@ func (h *Handler) tokenList(ctx context.Context, c *Call, args []string) int {
 		}
 		all = true
 	case len(args) > 0:
-		return c.Usagef("usage: token list [--all]")
+		return usagef(c, "usage: token list [--all]")
 	}
 	ts, err := web.ListTokens(ctx, h.Tokens, c.Fingerprint, all)
 	if err != nil {
@@ -195,13 +187,13 @@ func (h *Handler) tokenList(ctx context.Context, c *Call, args []string) int {
 }
 
 // tests answers `tests <project> [--branch B] [--failing|--flaky|--slowest] [--json]`.
-func (h *Handler) tests(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) tests(ctx context.Context, c *baleen.Call, fl *flags) int {
 	project, o, err := history.ParseTestsArgs(fl.args)
 	if err != nil {
-		return c.Usagef("tests: %v\nusage: %s", err, history.TestsUsage)
+		return usagef(c, "tests: %v\nusage: %s", err, history.TestsUsage)
 	}
 	if err := baleen.ValidateProjectName(project); err != nil {
-		return c.Usagef("tests: %v", err)
+		return usagef(c, "tests: %v", err)
 	}
 	if err := h.require(ctx, c, project, baleen.RoleRead); err != nil {
 		return fail(c, err)
@@ -216,7 +208,7 @@ func (h *Handler) tests(ctx context.Context, c *Call, fl *flags) int {
 }
 
 // deliveries answers `deliveries [<sink>] [--json]`.
-func (h *Handler) deliveries(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) deliveries(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if h.Deliveries == nil {
 		return off(c, "this server records no deliveries")
 	}
@@ -228,7 +220,7 @@ func (h *Handler) deliveries(ctx context.Context, c *Call, fl *flags) int {
 }
 
 // redeliver answers `redeliver <id>`.
-func (h *Handler) redeliver(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) redeliver(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if h.Redeliver == nil {
 		return off(c, "this server sends no notifications")
 	}
@@ -240,7 +232,7 @@ func (h *Handler) redeliver(ctx context.Context, c *Call, fl *flags) int {
 }
 
 // failures lists a build's failed tests, with what the test history says of each when the server keeps one.
-func (h *Handler) failures(ctx context.Context, c *Call, b baleen.Build) {
+func (h *Handler) failures(ctx context.Context, c *baleen.Call, b baleen.Build) {
 	if h.Tests != nil {
 		if err := history.Failures(ctx, h.Tests, c.Stdout, b); err == nil {
 			return
@@ -256,13 +248,13 @@ func (h *Handler) failures(ctx context.Context, c *Call, b baleen.Build) {
 }
 
 // off says that this server lacks the part a command needs.
-func off(c *Call, what string) int {
+func off(c *baleen.Call, what string) int {
 	fmt.Fprintf(c.Stderr, "error: %s\n", what)
 	return ExitFailed
 }
 
 // done is ExitOK when err is nil, and otherwise reports it.
-func done(c *Call, err error) int {
+func done(c *baleen.Call, err error) int {
 	if err != nil {
 		return fail(c, err)
 	}

@@ -54,8 +54,8 @@ func policyHandler(t *testing.T) (*Handler, baleen.Identity) {
 
 func callAs(h *Handler, id baleen.Identity, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	code := h.Run(context.Background(), &Call{Args: args, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
-		Fingerprint: id.Fingerprint, Identity: id})
+	code := h.Run(context.Background(), &baleen.Call{Args: args, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+		Identity: id})
 	return code, out.String(), errOut.String()
 }
 

@@ -73,22 +73,11 @@ type Handler struct {
 	GC func(ctx context.Context, dryRun bool, w io.Writer) error
 }
 
-// Call is one command being answered.
-type Call struct {
-	Args           []string
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
-	// Fingerprint is the key of the caller.
-	Fingerprint string
-	// Identity is who the caller is; when empty, the key of Fingerprint.
-	Identity baleen.Identity
-}
-
 // printf writes to the caller's stdout.
-func (c *Call) printf(format string, a ...any) { fmt.Fprintf(c.Stdout, format, a...) }
+func printf(c *baleen.Call, format string, a ...any) { fmt.Fprintf(c.Stdout, format, a...) }
 
-// Usagef prints a usage error to stderr and returns ExitUsage.
-func (c *Call) Usagef(format string, a ...any) int {
+// usagef prints a usage error to the caller's stderr and returns ExitUsage.
+func usagef(c *baleen.Call, format string, a ...any) int {
 	fmt.Fprintf(c.Stderr, format+"\n", a...)
 	return ExitUsage
 }
@@ -106,7 +95,7 @@ type command struct {
 	// none); raw commands get their arguments unparsed and check names and roles themselves.
 	role baleen.Role
 	raw  bool
-	run  func(h *Handler, ctx context.Context, c *Call, fl *flags) int
+	run  func(h *Handler, ctx context.Context, c *baleen.Call, fl *flags) int
 	// dry accepts --dry-run.
 	dry bool
 }
@@ -177,8 +166,9 @@ func lookup(name string) (command, bool) {
 	return command{}, false
 }
 
-// Run answers one command line and returns its exit code.
-func (h *Handler) Run(ctx context.Context, c *Call) int {
+// Run answers one ssh command and returns its exit code; it is the server's gitd.CommandHandler. gitd has
+// checked that the caller's key is still authorized; Run checks the role the command needs.
+func (h *Handler) Run(ctx context.Context, c *baleen.Call) int {
 	if len(c.Args) == 0 {
 		fmt.Fprint(c.Stderr, usage())
 		return ExitUsage
@@ -194,7 +184,7 @@ func (h *Handler) Run(ctx context.Context, c *Call) int {
 	}
 	if cmd.raw {
 		if len(c.Args)-1 < cmd.min {
-			return c.Usagef("usage: %s", cmd.usage())
+			return usagef(c, "usage: %s", cmd.usage())
 		}
 		return cmd.run(h, ctx, c, &flags{args: c.Args[1:]})
 	}
@@ -204,15 +194,15 @@ func (h *Handler) Run(ctx context.Context, c *Call) int {
 		return ExitOK
 	}
 	if err != nil {
-		return c.Usagef("%s: %v\nusage: %s", name, err, cmd.usage())
+		return usagef(c, "%s: %v\nusage: %s", name, err, cmd.usage())
 	}
 	if len(fl.args) < cmd.min || len(fl.args) > cmd.max {
-		return c.Usagef("usage: %s", cmd.usage())
+		return usagef(c, "usage: %s", cmd.usage())
 	}
 	project := anyProject
 	if len(fl.args) > 0 && cmd.min > 0 && cmd.role < baleen.RoleAdmin {
 		if err := baleen.ValidateProjectName(fl.args[0]); err != nil {
-			return c.Usagef("%s: %v", name, err)
+			return usagef(c, "%s: %v", name, err)
 		}
 		project = fl.args[0]
 	}
@@ -272,7 +262,7 @@ func usage() string {
 	return b.String()
 }
 
-func (h *Handler) deployKey(_ context.Context, c *Call, _ *flags) int {
+func (h *Handler) deployKey(_ context.Context, c *baleen.Call, _ *flags) int {
 	if h.DeployKey == nil {
 		return fail(c, errors.New("this server fetches no repositories"))
 	}
@@ -286,7 +276,7 @@ func (h *Handler) deployKey(_ context.Context, c *Call, _ *flags) int {
 
 // fail reports a missing project or build (exit 1), an unreachable engine or host (exit 3) or another
 // error (exit 4).
-func fail(c *Call, err error) int {
+func fail(c *baleen.Call, err error) int {
 	fmt.Fprintf(c.Stderr, "error: %v\n", err)
 	switch {
 	case errors.Is(err, baleen.ErrNotFound) || errors.Is(err, baleen.ErrInvalid) || errors.Is(err, baleen.ErrUnauthorized):
@@ -306,7 +296,7 @@ func writeJSON(w io.Writer, v any) int {
 	return ExitOK
 }
 
-func (h *Handler) projects(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) projects(ctx context.Context, c *baleen.Call, fl *flags) int {
 	all, err := h.Projects.Projects(ctx)
 	if err != nil {
 		return fail(c, err)
@@ -384,7 +374,7 @@ func parseBuildNumber(s string) (int, error) {
 	return n, nil
 }
 
-func (h *Handler) builds(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) builds(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if err := h.project(ctx, fl.args[0]); err != nil {
 		return fail(c, err)
 	}
@@ -411,12 +401,12 @@ func (h *Handler) builds(ctx context.Context, c *Call, fl *flags) int {
 	return ExitOK
 }
 
-func (h *Handler) logs(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) logs(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if fl.unit != "" {
 		return h.journal(ctx, c, fl)
 	}
 	if fl.host != "" {
-		return c.Usagef("logs: --host goes with --unit")
+		return usagef(c, "logs: --host goes with --unit")
 	}
 	b, err := h.build(ctx, fl.args)
 	if err != nil {
@@ -447,7 +437,7 @@ func verdict(b baleen.Build) int {
 	return ExitFailed
 }
 
-func (h *Handler) status(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) status(ctx context.Context, c *baleen.Call, fl *flags) int {
 	b, err := h.build(ctx, fl.args[:1])
 	if err != nil {
 		return fail(c, err)
@@ -474,7 +464,7 @@ func (h *Handler) status(ctx context.Context, c *Call, fl *flags) int {
 	return ExitOK
 }
 
-func (h *Handler) report(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) report(ctx context.Context, c *baleen.Call, fl *flags) int {
 	b, err := h.build(ctx, fl.args)
 	if err != nil {
 		return fail(c, err)
@@ -513,7 +503,7 @@ func (h *Handler) report(ctx context.Context, c *Call, fl *flags) int {
 	return ExitOK
 }
 
-func (h *Handler) artifacts(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) artifacts(ctx context.Context, c *baleen.Call, fl *flags) int {
 	b, err := h.build(ctx, fl.args)
 	if err != nil {
 		return fail(c, err)
@@ -557,7 +547,7 @@ func addFile(tw *tar.Writer, fsys fs.FS, name string) error {
 	return err
 }
 
-func (h *Handler) rebuild(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) rebuild(ctx context.Context, c *baleen.Call, fl *flags) int {
 	project := fl.args[0]
 	if err := h.project(ctx, project); err != nil {
 		return fail(c, err)
@@ -589,7 +579,7 @@ func (h *Handler) rebuild(ctx context.Context, c *Call, fl *flags) int {
 			}
 		}
 	}
-	b, err := h.Scheduler.Run(ctx, pipeline.Request{Project: project, Branch: branch, Commit: commit, Pusher: c.by(), Out: c.Stdout})
+	b, err := h.Scheduler.Run(ctx, pipeline.Request{Project: project, Branch: branch, Commit: commit, Pusher: by(c), Out: c.Stdout})
 	if errors.Is(err, pipeline.ErrNothingToBuild) {
 		fmt.Fprintf(c.Stdout, "%s: nothing to build (no baleen.yml at %s)\n", project, shortID(commit))
 		return ExitOK
@@ -600,12 +590,12 @@ func (h *Handler) rebuild(ctx context.Context, c *Call, fl *flags) int {
 	return verdict(b)
 }
 
-func (h *Handler) cancel(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) cancel(ctx context.Context, c *baleen.Call, fl *flags) int {
 	b, err := h.build(ctx, fl.args)
 	if err != nil {
 		return fail(c, err)
 	}
-	if b.Pusher != c.by() && b.Pusher != c.Fingerprint { // another's build: admin only
+	if b.Pusher != by(c) && b.Pusher != c.Fingerprint { // another's build: admin only
 		if err := h.require(ctx, c, b.Project, baleen.RoleAdmin); err != nil {
 			return fail(c, fmt.Errorf("build #%d was pushed by someone else: %w", b.Number, err))
 		}
@@ -712,7 +702,7 @@ func (h *Handler) deployed(ctx context.Context, project string) (baleen.Release,
 }
 
 // hostStatus adds to `status` what each host of the latest release's target runs.
-func (h *Handler) hostStatus(ctx context.Context, c *Call, project string) {
+func (h *Handler) hostStatus(ctx context.Context, c *baleen.Call, project string) {
 	rel, units, err := h.deployed(ctx, project)
 	if err != nil {
 		return
@@ -738,9 +728,9 @@ func (h *Handler) hostStatus(ctx context.Context, c *Call, project string) {
 	}
 }
 
-func (h *Handler) journal(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) journal(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if len(fl.args) > 1 {
-		return c.Usagef("usage: logs <project> --unit U [--host H] [-f]")
+		return usagef(c, "usage: logs <project> --unit U [--host H] [-f]")
 	}
 	if err := h.project(ctx, fl.args[0]); err != nil {
 		return fail(c, err)
@@ -763,7 +753,7 @@ func (h *Handler) journal(ctx context.Context, c *Call, fl *flags) int {
 	return ExitOK
 }
 
-func (h *Handler) releases(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) releases(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if err := h.project(ctx, fl.args[0]); err != nil {
 		return fail(c, err)
 	}
@@ -793,7 +783,7 @@ func (h *Handler) releases(ctx context.Context, c *Call, fl *flags) int {
 	return ExitOK
 }
 
-func (h *Handler) deploy(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) deploy(ctx context.Context, c *baleen.Call, fl *flags) int {
 	project := fl.args[0]
 	if err := h.project(ctx, project); err != nil {
 		return fail(c, err)
@@ -815,11 +805,11 @@ func (h *Handler) deploy(ctx context.Context, c *Call, fl *flags) int {
 		}
 		number = bs[0].Number
 	}
-	rel, err := h.Scheduler.DeployBuild(ctx, project, number, "deploy by "+c.by(), c.Stdout)
+	rel, err := h.Scheduler.DeployBuild(ctx, project, number, "deploy by "+by(c), c.Stdout)
 	return h.released(c, rel, err)
 }
 
-func (h *Handler) rollback(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) rollback(ctx context.Context, c *baleen.Call, fl *flags) int {
 	project := fl.args[0]
 	if err := h.project(ctx, project); err != nil {
 		return fail(c, err)
@@ -832,11 +822,11 @@ func (h *Handler) rollback(ctx context.Context, c *Call, fl *flags) int {
 		}
 		number = n
 	}
-	rel, err := h.Scheduler.Rollback(ctx, project, number, "rollback by "+c.by(), c.Stdout)
+	rel, err := h.Scheduler.Rollback(ctx, project, number, "rollback by "+by(c), c.Stdout)
 	return h.released(c, rel, err)
 }
 
-func (h *Handler) released(c *Call, rel baleen.Release, err error) int {
+func (h *Handler) released(c *baleen.Call, rel baleen.Release, err error) int {
 	if err != nil && rel.Number > 0 {
 		// The release was made and failed on a host: a verdict, like a red build.
 		fmt.Fprintf(c.Stderr, "release #%d of %s failed: %v\n", rel.Number, rel.Project, err)

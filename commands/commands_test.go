@@ -48,7 +48,7 @@ func newHandler(t testing.TB) *Handler {
 
 func call(h *Handler, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	code := h.Run(context.Background(), &Call{Args: args, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
+	code := h.Run(context.Background(), &baleen.Call{Args: args, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
 	return code, out.String(), errOut.String()
 }
 

@@ -22,7 +22,7 @@ type Mirrors interface {
 const mirrorUsage = "mirror add <project> <url> [--branch B...] | mirror list | mirror remove <project>"
 
 // mirror answers `mirror add|list|remove`; admin only.
-func (h *Handler) mirror(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) mirror(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if h.Mirrors == nil {
 		return off(c, "this server follows no repositories")
 	}
@@ -44,7 +44,7 @@ func (h *Handler) mirror(ctx context.Context, c *Call, fl *flags) int {
 					b = args[i]
 				}
 				if b == "" {
-					return c.Usagef("mirror add: --branch needs a branch name")
+					return usagef(c, "mirror add: --branch needs a branch name")
 				}
 				branches = append(branches, b)
 				continue
@@ -52,15 +52,15 @@ func (h *Handler) mirror(ctx context.Context, c *Call, fl *flags) int {
 			rest = append(rest, args[i])
 		}
 		if len(rest) != 2 {
-			return c.Usagef("usage: %s", mirrorUsage)
+			return usagef(c, "usage: %s", mirrorUsage)
 		}
 		return h.asAdmin(ctx, c, rest[0], func() error { return h.Mirrors.Add(rest[0], rest[1], branches) }, "following "+rest[1]+" as "+rest[0])
 	}
-	return c.Usagef("usage: %s", mirrorUsage)
+	return usagef(c, "usage: %s", mirrorUsage)
 }
 
 // sync answers `sync <project>`; admin only.
-func (h *Handler) sync(ctx context.Context, c *Call, fl *flags) int {
+func (h *Handler) sync(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if h.Mirrors == nil {
 		return off(c, "this server follows no repositories")
 	}
@@ -68,9 +68,9 @@ func (h *Handler) sync(ctx context.Context, c *Call, fl *flags) int {
 }
 
 // asAdmin runs act on project when the caller is its admin and says said when it worked.
-func (h *Handler) asAdmin(ctx context.Context, c *Call, project string, act func() error, said string) int {
+func (h *Handler) asAdmin(ctx context.Context, c *baleen.Call, project string, act func() error, said string) int {
 	if err := baleen.ValidateProjectName(project); err != nil {
-		return c.Usagef("%v", err)
+		return usagef(c, "%v", err)
 	}
 	if err := h.require(ctx, c, project, baleen.RoleAdmin); err != nil {
 		return fail(c, err)
@@ -78,6 +78,6 @@ func (h *Handler) asAdmin(ctx context.Context, c *Call, project string, act func
 	if err := act(); err != nil {
 		return fail(c, err)
 	}
-	c.printf("%s\n", said)
+	printf(c, "%s\n", said)
 	return ExitOK
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -114,34 +113,4 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // printf writes one line of progress to w; a writer that fails does not stop a rollout.
 func printf(w io.Writer, format string, args ...any) {
 	_, _ = fmt.Fprintf(w, format+"\n", args...)
-}
-
-// Outcome sums up the host results of a Deploy for its release: passed when every host passed, failed
-// otherwise, with a message that joins the messages of the hosts that failed and counts those not touched.
-func Outcome(results []baleen.HostResult) (baleen.Status, string) {
-	if len(results) == 0 {
-		return baleen.StatusFailed, "no hosts"
-	}
-	var failed []string
-	queued := 0
-	for _, r := range results {
-		switch r.Status {
-		case baleen.StatusPassed:
-		case baleen.StatusQueued:
-			queued++
-		default:
-			failed = append(failed, r.Message)
-		}
-	}
-	if len(failed) == 0 && queued == 0 {
-		return baleen.StatusPassed, fmt.Sprintf("%d host(s) run the release", len(results))
-	}
-	msg := strings.Join(failed, "\n")
-	if queued > 0 {
-		if msg != "" {
-			msg += "\n"
-		}
-		msg += fmt.Sprintf("%d host(s) not touched", queued)
-	}
-	return baleen.StatusFailed, msg
 }

@@ -189,28 +189,6 @@ func TestFromRegistry(t *testing.T) {
 	}
 }
 
-func TestOutcome(t *testing.T) {
-	tests := []struct {
-		name       string
-		results    []baleen.HostResult
-		wantStatus baleen.Status
-		wantMsg    string
-	}{
-		{"none", nil, baleen.StatusFailed, "no hosts"},
-		{"all passed", []baleen.HostResult{{Status: baleen.StatusPassed}, {Status: baleen.StatusPassed}}, baleen.StatusPassed, "2 host(s) run the release"},
-		{"first failed", []baleen.HostResult{{Status: baleen.StatusFailed, Message: "host a: boom"}, {Status: baleen.StatusQueued}}, baleen.StatusFailed, "host a: boom\n1 host(s) not touched"},
-		{"all failed", []baleen.HostResult{{Status: baleen.StatusFailed, Message: "a"}, {Status: baleen.StatusFailed, Message: "b"}}, baleen.StatusFailed, "a\nb"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			status, msg := Outcome(tt.results)
-			if status != tt.wantStatus || msg != tt.wantMsg {
-				t.Errorf("got %s %q, want %s %q", status, msg, tt.wantStatus, tt.wantMsg)
-			}
-		})
-	}
-}
-
 // FuzzRenderUnit stops injection through baleen.yml: whatever the unit's fields hold, a rendered unit
 // carries exactly the directives Baleen writes, none smuggled in by a newline or a quote.
 func FuzzRenderUnit(f *testing.F) {

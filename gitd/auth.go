@@ -111,17 +111,19 @@ func (a *authorizedKeys) permissions(key gossh.PublicKey) (*gossh.Permissions, e
 	if !ok {
 		return nil, errors.New("key not authorized")
 	}
-	ext := map[string]string{extFingerprint: id.Fingerprint, extUser: id.User}
+	ext := map[string]string{extFingerprint: id.Fingerprint, extUser: id.User, extKey: string(key.Marshal())}
 	if id.Email != "" {
 		ext[extEmail] = id.Email
 	}
 	return &gossh.Permissions{Extensions: ext}, nil
 }
 
-// extUser and extEmail carry, beside extFingerprint, the rest of the identity of a proven key.
+// extUser and extEmail carry, beside extFingerprint, the rest of the identity of a proven key; extKey
+// carries the key itself (wire format), to look it up again at each command (stillAuthorized).
 const (
 	extUser  = "baleen-user"
 	extEmail = "baleen-email"
+	extKey   = "baleen-key"
 )
 
 // connIdentity returns the identity of the key the client of conn proved it holds, false when it proved

@@ -20,8 +20,10 @@
 // pathScrubber). A signed push's certificate is checked by git, and its verdict and signer reach the
 // Receiver as Push.Certificate.
 //
-// Every ssh command that is not git's own (`ssh -p PORT HOST builds api`) goes to a CommandHandler, which
-// the commands package implements. There is no shell, no pty, no port or agent forwarding.
+// Every ssh command that is not git's own (`ssh -p PORT HOST builds api`) goes, as a baleen.Call, to a
+// CommandHandler, which the commands package implements. Every ssh command, git's own too, first checks
+// that the caller's key still stands for the connection's identity: a key removed from its file is refused
+// on a connection it opened before. There is no shell, no pty, no port or agent forwarding.
 //
 // The package also reads the stored repositories for the pipeline: Repositories implements
 // baleen.Repositories, with pushed trees served as an fs.FS without a checkout (go-git reads the objects

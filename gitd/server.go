@@ -144,24 +144,13 @@ type PostReceiver interface {
 	PostReceive(ctx context.Context, p Push, moved []RefUpdate)
 }
 
-// Session is one ssh command that is not git's own: `ssh -p PORT HOST projects`.
-type Session struct {
-	// Args is the command line split into words as a shell would, without expanding anything.
-	Args []string
-	// Stdin, Stdout and Stderr are the client's streams.
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
-	// Fingerprint is the SHA256 fingerprint of the key the client proved it holds.
-	Fingerprint string
-	// Context ends when the client disconnects or the server closes.
-	Context context.Context
-}
-
-// CommandHandler answers the ssh commands that are not git's own. Command runs once per ssh session, maybe
-// concurrently with others; it returns the exit status the client sees. An empty Args means the client
-// asked for a shell.
+// CommandHandler answers the ssh commands that are not git's own (commands.Handler). Run is called once per
+// ssh session, maybe concurrently with others, after the Server checked that the caller's key is still
+// authorized; it returns the exit status the client sees. ctx ends when the client disconnects or the
+// server closes, and carries the caller's identity (IdentityFrom). An empty c.Args means the client asked
+// for a shell.
 type CommandHandler interface {
-	Command(s Session) (exitCode int)
+	Run(ctx context.Context, c *baleen.Call) (exitCode int)
 }
 
 // Server is Baleen's SSH git remote. Call New, then Serve; end with Shutdown, or Close. Its methods are safe
@@ -523,8 +512,16 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	}
 }
 
-// run serves one command line and returns its exit status.
+// run serves one command line and returns its exit status. It is the one path of every ssh command, git's
+// own and the others alike: each is refused unless the caller's key still stands for the identity the
+// connection opened with, so that a key removed from its file can do nothing more, whatever the command
+// and even on a connection it opened before.
 func (s *Server) run(c *call, line string, shell bool) int {
+	if !s.stillAuthorized(c) {
+		s.log.Info("command refused: key no longer authorized", "key", c.fingerprint)
+		c.errorf("baleen: key %s is no longer authorized on this server\n", c.fingerprint)
+		return 1
+	}
 	if shell {
 		return s.command(c, nil)
 	}
@@ -556,7 +553,19 @@ func (s *Server) command(c *call, args []string) int {
 		}
 		return 1
 	}
-	return s.commands.Command(Session{
-		Args: args, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr, Fingerprint: c.fingerprint, Context: c.ctx,
-	})
+	return s.commands.Run(c.ctx, &baleen.Call{Identity: c.identity, Args: args, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr})
+}
+
+// stillAuthorized reports whether the key the caller proved it holds is still authorized, now, and still
+// stands for the identity the connection opened with (a key moved to another user stands for someone else).
+func (s *Server) stillAuthorized(c *call) bool {
+	if c.conn == nil || c.conn.Permissions == nil {
+		return false
+	}
+	key, err := gossh.ParsePublicKey([]byte(c.conn.Permissions.Extensions[extKey]))
+	if err != nil {
+		return false
+	}
+	now, ok := s.keys.keys().Lookup(key)
+	return ok && now.User == c.identity.User && now.Fingerprint == c.identity.Fingerprint
 }

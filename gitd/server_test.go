@@ -23,6 +23,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/gitd"
 )
 
@@ -99,11 +100,11 @@ func (r *fakeReceiver) got() []gitd.Push {
 // fakeCommands answers ssh commands with fn and records the sessions.
 type fakeCommands struct {
 	mu       sync.Mutex
-	sessions []gitd.Session
-	fn       func(s gitd.Session) int
+	sessions []*baleen.Call
+	fn       func(s *baleen.Call) int
 }
 
-func (c *fakeCommands) Command(s gitd.Session) int {
+func (c *fakeCommands) Run(_ context.Context, s *baleen.Call) int {
 	c.mu.Lock()
 	c.sessions = append(c.sessions, s)
 	fn := c.fn
@@ -114,16 +115,16 @@ func (c *fakeCommands) Command(s gitd.Session) int {
 	return fn(s)
 }
 
-func (c *fakeCommands) setFn(fn func(s gitd.Session) int) {
+func (c *fakeCommands) setFn(fn func(s *baleen.Call) int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.fn = fn
 }
 
-func (c *fakeCommands) got() []gitd.Session {
+func (c *fakeCommands) got() []*baleen.Call {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]gitd.Session(nil), c.sessions...)
+	return append([]*baleen.Call(nil), c.sessions...)
 }
 
 // syncBuffer is a log sink tests can poll.

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/gitd"
 )
 
@@ -33,7 +34,7 @@ func (e *env) dial(auth ...gossh.AuthMethod) (*gossh.Client, error) {
 // whoami runs the "whoami" command, which the fake command handler answers with the caller's fingerprint.
 func (e *env) whoami(t *testing.T, c *gossh.Client) string {
 	t.Helper()
-	e.cmds.setFn(func(s gitd.Session) int {
+	e.cmds.setFn(func(s *baleen.Call) int {
 		fmt.Fprint(s.Stdout, s.Fingerprint)
 		return 0
 	})
@@ -145,7 +146,7 @@ func TestOnlyPublicKeyAuth(t *testing.T) {
 
 func TestCommandRouting(t *testing.T) {
 	e := newEnv(t)
-	e.cmds.setFn(func(s gitd.Session) int {
+	e.cmds.setFn(func(s *baleen.Call) int {
 		in, _ := io.ReadAll(s.Stdin)
 		fmt.Fprintf(s.Stdout, "args=%q stdin=%q", s.Args, in)
 		fmt.Fprint(s.Stderr, "to stderr")
@@ -259,7 +260,7 @@ func TestNoShellPtyOrForwarding(t *testing.T) {
 	}
 	t.Run("shell goes to the handler with no args", func(t *testing.T) {
 		before := len(e.cmds.got())
-		e.cmds.setFn(func(gitd.Session) int { return 2 })
+		e.cmds.setFn(func(*baleen.Call) int { return 2 })
 		sess, err := c.NewSession()
 		if err != nil {
 			t.Fatal(err)
@@ -522,7 +523,7 @@ func TestUnauthenticatedFloodLeavesRoom(t *testing.T) {
 	if want := gitd.DefaultMaxUnauthenticatedPerSource * 2; closed < want {
 		t.Errorf("connections closed past the per-source cap: got %d, want at least %d", closed, want)
 	}
-	e.cmds.setFn(func(s gitd.Session) int {
+	e.cmds.setFn(func(s *baleen.Call) int {
 		fmt.Fprintln(s.Stdout, "projects listed")
 		return 0
 	})

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/pipeline/spec"
 )
 
 // dependencies runs the dependencies stage of b when its spec has repository dependencies: each is built
@@ -81,34 +84,71 @@ func (p serverProjects) Claim(ctx context.Context, name, src string) (string, bo
 	return "", false, fmt.Errorf("no project name free for %s: %w", baleen.RedactURL(src), baleen.ErrConflict)
 }
 
+// dependencyBuilds is one way of building a repository dependency: as a build of its own project on the
+// server (serverDependencies), or as a run on this machine for `baleen build` (LocalDependencies).
+// buildDependencies wraps either in what both share.
+type dependencyBuilds interface {
+	// reuse finds an earlier green build of t's commit whose images the engine still has, and names it for
+	// the output ("build #3 of users").
+	reuse(ctx context.Context, t DependencyTarget) (res DependencyResult, what string, ok bool)
+	// build builds t, writing its output to out; a build that did not pass is an error saying how it ended.
+	build(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error)
+}
+
+// buildDependencies is the one way a dependency is built, on the server and in `baleen build` alike: a
+// green build of its commit is reused while its images remain; otherwise it is built, its output under
+// its project's name ("users | ...").
+func buildDependencies(d dependencyBuilds) BuildDependency {
+	return func(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error) {
+		if res, what, ok := d.reuse(ctx, t); ok {
+			fmt.Fprintf(out, "%s: reusing %s at %s (green, images present)\n", t.Name, what, short(t.Commit))
+			return res, nil
+		}
+		fmt.Fprintf(out, "--- %s: building %s %s at %s\n", t.Name, t.Project, t.Branch, short(t.Commit))
+		return d.build(ctx, t, PrefixWriter(out, t.Project+" | "))
+	}
+}
+
 // buildDependency builds a dependency of b as a build of its own project, or reuses a green build of the
 // same commit whose images the engine still has. held marks the dependency build's images as in use until
 // b ends.
 func (s *Scheduler) buildDependency(b baleen.Build, held func(baleen.BuildID)) BuildDependency {
-	return func(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error) {
-		if prev, ok := s.reusable(ctx, t.Project, t.Commit, held); ok {
-			fmt.Fprintf(out, "%s: reusing build #%d of %s at %s (green, images present)\n", t.Name, prev.Number, t.Project, short(t.Commit))
-			return DependencyResult{Build: prev.Number, Reused: true, Images: prev.Images}, nil
-		}
-		fmt.Fprintf(out, "--- %s: building %s %s at %s\n", t.Name, t.Project, t.Branch, short(t.Commit))
-		db, err := s.Run(ctx, Request{
-			Project: t.Project, Branch: t.Branch, Commit: t.Commit, Chain: t.Chain[:len(t.Chain)-1],
-			Pusher: fmt.Sprintf("dependency of %s#%d", b.Project, b.Number),
-			Out:    PrefixWriter(out, t.Project+" | "),
-		})
-		if err != nil {
-			return DependencyResult{}, err
-		}
-		if db.Status != baleen.StatusPassed {
-			what := string(db.Status)
-			if db.FailedStage != "" {
-				what += ": " + string(db.FailedStage)
-			}
-			return DependencyResult{}, fmt.Errorf("build #%d of %s %s (ssh HOST logs %s %d)", db.Number, t.Project, what, t.Project, db.Number)
-		}
-		held(db.ID(s.cfg.Instance))
-		return DependencyResult{Build: db.Number, Images: db.Images}, nil
+	return buildDependencies(serverDependencies{s: s, b: b, held: held})
+}
+
+// serverDependencies builds the dependencies of the server's build b as builds of their own projects.
+type serverDependencies struct {
+	s    *Scheduler
+	b    baleen.Build
+	held func(baleen.BuildID)
+}
+
+func (d serverDependencies) reuse(ctx context.Context, t DependencyTarget) (DependencyResult, string, bool) {
+	prev, ok := d.s.reusable(ctx, t.Project, t.Commit, d.held)
+	if !ok {
+		return DependencyResult{}, "", false
 	}
+	return DependencyResult{Build: prev.Number, Reused: true, Images: prev.Images}, fmt.Sprintf("build #%d of %s", prev.Number, t.Project), true
+}
+
+func (d serverDependencies) build(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error) {
+	db, err := d.s.Run(ctx, Request{
+		Project: t.Project, Branch: t.Branch, Commit: t.Commit, Chain: t.Chain[:len(t.Chain)-1],
+		Pusher: fmt.Sprintf("dependency of %s#%d", d.b.Project, d.b.Number),
+		Out:    out,
+	})
+	if err != nil {
+		return DependencyResult{}, err
+	}
+	if db.Status != baleen.StatusPassed {
+		what := string(db.Status)
+		if db.FailedStage != "" {
+			what += ": " + string(db.FailedStage)
+		}
+		return DependencyResult{}, fmt.Errorf("build #%d of %s %s (ssh HOST logs %s %d)", db.Number, t.Project, what, t.Project, db.Number)
+	}
+	d.held(db.ID(d.s.cfg.Instance))
+	return DependencyResult{Build: db.Number, Images: db.Images}, nil
 }
 
 // reusable finds a green build of project at commit whose images are all still in the engine, and holds
@@ -141,4 +181,105 @@ func (s *Scheduler) imagesPresent(ctx context.Context, refs map[string]string) b
 		}
 	}
 	return true
+}
+
+// LocalImages is what LocalDependencies needs of the engine's images (*docker.Engine has it). Its methods
+// are safe for concurrent use.
+type LocalImages interface {
+	// ImageExists reports whether ref is present in the engine.
+	ImageExists(ctx context.Context, ref string) (bool, error)
+	// Tag gives the image src the further reference ref.
+	Tag(ctx context.Context, src, ref string) error
+}
+
+// LocalDependencies builds repository dependencies on this machine, for `baleen build`, with no store:
+// each runs through the Pipeline, bottom-up, under a build id of its own; a green one is then tagged
+// "<image>:dep-<project>-<commit>", and a later local build reuses it while those tags remain, so that a
+// dependency that failed or was stopped is never taken for green.
+type LocalDependencies struct {
+	Pipeline *Pipeline
+	Images   LocalImages
+	Repos    DependencyRepos
+	// ArtifactsDir receives each dependency's artifacts, under ArtifactsDir/<project>.
+	ArtifactsDir string
+	// Credential returns the value of a credential a dependency's baleen.yml names; "" when it is not set.
+	Credential func(name string) string
+	// NewID names each dependency build.
+	NewID func() (baleen.BuildID, error)
+}
+
+// Build returns the BuildDependency that ResolveDependencies calls for each dependency.
+func (l *LocalDependencies) Build() BuildDependency { return buildDependencies(l) }
+
+// spec reads and checks the baleen.yml of t's commit, and names the per-commit tag of each of its images.
+func (l *LocalDependencies) spec(ctx context.Context, t DependencyTarget) (*baleen.Spec, fs.FS, map[string]string, error) {
+	tree, err := l.Repos.Tree(ctx, t.Project, t.Commit)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	data, err := fs.ReadFile(tree, "baleen.yml")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	f, err := spec.ParseFile("baleen.yml", data)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := f.CheckTree(tree); err != nil {
+		return nil, nil, nil, err
+	}
+	id := baleen.BuildID("dep-" + t.Project + "-" + short(t.Commit))
+	images := map[string]string{}
+	for _, img := range f.Spec.Build {
+		images[img.Name] = id.ImageTag(img.Name)
+	}
+	return f.Spec, tree, images, nil
+}
+
+func (l *LocalDependencies) reuse(ctx context.Context, t DependencyTarget) (DependencyResult, string, bool) {
+	_, _, images, err := l.spec(ctx, t)
+	if err != nil {
+		return DependencyResult{}, "", false // build says what is wrong
+	}
+	for _, ref := range images {
+		if ok, err := l.Images.ImageExists(ctx, ref); err != nil || !ok {
+			return DependencyResult{}, "", false
+		}
+	}
+	return DependencyResult{Reused: true, Images: images}, "the images of " + t.Project, true
+}
+
+func (l *LocalDependencies) build(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error) {
+	sp, tree, images, err := l.spec(ctx, t)
+	if err != nil {
+		return DependencyResult{}, err
+	}
+	deps, _, err := ResolveDependencies(ctx, sp, t.Chain, l.Repos, nil, l.Build(), out)
+	if err != nil {
+		return DependencyResult{}, err
+	}
+	secrets := map[string]string{}
+	for _, name := range sp.Credentials {
+		if secrets[name] = l.Credential(name); secrets[name] == "" {
+			return DependencyResult{}, fmt.Errorf("credential %s (named in %s's baleen.yml) is not set in the environment", name, t.Project)
+		}
+	}
+	id, err := l.NewID()
+	if err != nil {
+		return DependencyResult{}, err
+	}
+	res, err := l.Pipeline.Run(ctx, Run{ID: id, Spec: sp, Source: tree, Secrets: secrets,
+		ArtifactsDir: filepath.Join(l.ArtifactsDir, t.Project), Out: out, Dependencies: deps})
+	if err != nil {
+		return DependencyResult{}, err
+	}
+	if res.Status != baleen.StatusPassed {
+		return DependencyResult{}, fmt.Errorf("the build of %s at %s %s: %s: %s", t.Project, short(t.Commit), res.Status, res.FailedStage, res.Message)
+	}
+	for name, ref := range res.Images {
+		if err := l.Images.Tag(ctx, ref, images[name]); err != nil {
+			return DependencyResult{}, fmt.Errorf("tag %s: %w", images[name], err)
+		}
+	}
+	return DependencyResult{Images: images}, nil
 }

@@ -77,12 +77,7 @@ func TestSchedulerLogEventsMatchStoredLog(t *testing.T) {
 	ch := sv.bus.Subscribe(t.Context(), baleen.EventFilter{Project: "app", Kinds: []baleen.EventKind{baleen.EventLog, baleen.EventBuildFinished}})
 	sv.run("app", "c1", io.Discard)
 	got := collect(t, ch)
-	rc, err := sv.st.Log(t.Context(), "app", 1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored, _ := io.ReadAll(rc)
-	rc.Close()
+	stored := storedLog(t, sv, "app", 1)
 	var rebuilt bytes.Buffer
 	for _, e := range got {
 		if e.Kind != baleen.EventLog {
@@ -93,7 +88,7 @@ func TestSchedulerLogEventsMatchStoredLog(t *testing.T) {
 		}
 		rebuilt.WriteString(e.Text + "\n")
 	}
-	if rebuilt.String() != string(stored) {
+	if rebuilt.String() != stored {
 		t.Errorf("log events:\n%s\nstored log:\n%s", rebuilt.String(), stored)
 	}
 }
@@ -143,13 +138,8 @@ func TestFollowResumesFromStoredLog(t *testing.T) {
 	if err := <-followErr; err != nil {
 		t.Fatalf("Follow: %v", err)
 	}
-	rc, err := sv.st.Log(t.Context(), "app", 1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored, _ := io.ReadAll(rc)
-	rc.Close()
-	if followed.String() != string(stored) {
+	stored := storedLog(t, sv, "app", 1)
+	if followed.String() != stored {
 		t.Errorf("followed %d bytes, stored log has %d; followed:\n%s", followed.Len(), len(stored), followed.String())
 	}
 }

@@ -11,30 +11,25 @@ import (
 	"github.com/baleen-ci/baleen"
 )
 
-// buildOutput feeds a build's output to its stored log and to the watcher that started it, and publishes
-// each complete line as an EventLog with its offset in the stored log. Output reaches it masked.
+// buildOutput feeds a build's output to its stored log and publishes each complete line as an EventLog with
+// its offset in the stored log; every live reader (the push, `logs -f`, the web) reads those events. Output
+// reaches it masked.
 type buildOutput struct {
-	mu     sync.Mutex
-	client io.Writer
-	log    io.WriteCloser
-	pub    baleen.EventPublisher
-	b      baleen.Build
-	off    int64  // bytes written to the log
-	line   []byte // the unfinished last line
+	mu   sync.Mutex
+	log  io.WriteCloser
+	pub  baleen.EventPublisher
+	b    baleen.Build
+	off  int64  // bytes written to the log
+	line []byte // the unfinished last line
 }
 
-func newBuildOutput(client io.Writer, log io.WriteCloser, pub baleen.EventPublisher, b baleen.Build) *buildOutput {
-	return &buildOutput{client: client, log: log, pub: pub, b: b}
+func newBuildOutput(log io.WriteCloser, pub baleen.EventPublisher, b baleen.Build) *buildOutput {
+	return &buildOutput{log: log, pub: pub, b: b}
 }
 
 func (o *buildOutput) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.client != nil {
-		if _, err := o.client.Write(p); err != nil {
-			o.client = nil // the watcher went away; the build goes on
-		}
-	}
 	if _, err := o.log.Write(p); err != nil {
 		return 0, fmt.Errorf("write build log: %w", err)
 	}
@@ -90,6 +85,64 @@ func (s *Scheduler) Follow(ctx context.Context, project string, number int, w io
 			return f.final(ctx)
 		case <-ctx.Done():
 			return b, ctx.Err()
+		}
+	}
+}
+
+// relay writes the output of build b to w, from its first line, as the build's log events tell it (and from
+// the stored log when it falls behind them), in the background: the way a build's output reaches the one
+// who started it live (a push's remote: lines, ssh rebuild, a dependency's output inside its dependent's),
+// as `logs -f` and the web read it. Call it before the build writes anything; the returned stop, called
+// once the build's log is closed, returns when w has everything the log holds. A w that fails is written
+// no more; the build goes on.
+func (s *Scheduler) relay(b baleen.Build, w io.Writer) (stop func()) {
+	if w == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	evs := s.events.Subscribe(ctx, baleen.EventFilter{Project: b.Project, Build: b.Number, Kinds: []baleen.EventKind{baleen.EventLog}})
+	f := &follower{s: s, project: b.Project, number: b.Number, w: w}
+	ended, relayed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(relayed)
+		if err := f.relay(ctx, evs, ended); err != nil {
+			s.log.Debug("build output not relayed", "project", b.Project, "build", b.Number, "err", err)
+		}
+	}()
+	return func() {
+		close(ended)
+		<-relayed
+		cancel()
+	}
+}
+
+// relay writes the lines of evs until ended is closed, then those still buffered, then the rest of the
+// stored log.
+func (f *follower) relay(ctx context.Context, evs <-chan baleen.Event, ended <-chan struct{}) error {
+	for {
+		select {
+		case e, ok := <-evs:
+			if !ok { // the bus closed: the stored log has the rest
+				<-ended
+				return f.catchUp(ctx)
+			}
+			if err := f.handle(ctx, e); err != nil {
+				return err
+			}
+		case <-ended:
+			for {
+				select {
+				case e, ok := <-evs:
+					if !ok {
+						return f.catchUp(ctx)
+					}
+					if err := f.handle(ctx, e); err != nil {
+						return err
+					}
+				default:
+					return f.catchUp(ctx)
+				}
+			}
 		}
 	}
 }

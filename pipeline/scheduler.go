@@ -146,8 +146,9 @@ type Request struct {
 	Commit  string
 	// Pusher is who asked: a key fingerprint, or what started the build.
 	Pusher string
-	// Out receives the build's output live; nil discards it. Errors writing to it are ignored: the build
-	// goes on when its watcher goes away.
+	// Out receives the build's output live, relayed from the build's log events as every other reader gets
+	// it, and all of it by the time Run returns; nil: nobody watches. Errors writing to it are ignored: the
+	// build goes on when its watcher goes away.
 	Out io.Writer
 	// Chain lists the projects whose builds wait for this one (it is their dependency), for cycle
 	// detection; empty for a push.
@@ -185,6 +186,7 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 	if err != nil {
 		return baleen.Build{}, fmt.Errorf("record build: %w", err)
 	}
+	stopRelay := s.relay(b, req.Out)
 	s.publishBuild(baleen.EventBuildQueued, b, 0)
 	bctx, cancel := context.WithCancelCause(s.base)
 	defer cancel(nil)
@@ -205,7 +207,9 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 		s.holds.Hold(b.ID(s.cfg.Instance))
 	}
 	res := s.execute(bctx, rctx, b, tree, data, req)
+	// The record is final before the watcher has read everything: a slow watcher delays only this return.
 	nb, err := s.finish(rctx, b, res, !req.HoldImages)
+	stopRelay()
 	if err != nil && req.HoldImages {
 		s.holds.Release(b.ID(s.cfg.Instance)) // the caller has no build to settle
 	}
@@ -239,7 +243,7 @@ func (s *Scheduler) execute(ctx, rctx context.Context, b baleen.Build, tree fs.F
 	if err != nil {
 		return baleen.Result{Status: baleen.StatusFailed, Message: err.Error()}
 	}
-	out := newBuildOutput(req.Out, logw, s.events, b)
+	out := newBuildOutput(logw, s.events, b)
 	defer func() {
 		if err := out.Close(); err != nil {
 			log.Error("close build log", "err", err)

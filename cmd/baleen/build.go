@@ -7,8 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -19,7 +17,6 @@ import (
 	"github.com/baleen-ci/baleen/gitd"
 	"github.com/baleen-ci/baleen/pipeline"
 	"github.com/baleen-ci/baleen/pipeline/docker"
-	"github.com/baleen-ci/baleen/pipeline/spec"
 )
 
 func cmdBuild(ctx context.Context, args []string, e env) int {
@@ -103,8 +100,9 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 			}
 		}
 		err = stages.Run(ctx, baleen.StageDependencies, func(ctx context.Context) error {
-			deps, _, err = pipeline.ResolveDependencies(ctx, s, []string{projectOf(dir)}, repos, nil,
-				localDependency(eng, logger, repos, filepath.Join(*artifacts, "dependencies"), e), stages.Out())
+			local := &pipeline.LocalDependencies{Pipeline: pipeline.New(eng, logger), Images: eng, Repos: repos,
+				ArtifactsDir: filepath.Join(*artifacts, "dependencies"), Credential: e.getenv, NewID: localBuildID}
+			deps, _, err = pipeline.ResolveDependencies(ctx, s, []string{projectOf(dir)}, repos, nil, local.Build(), stages.Out())
 			return err
 		})
 		switch {
@@ -196,75 +194,6 @@ func projectOf(dir string) string {
 		return name
 	}
 	return filepath.Base(abs)
-}
-
-// localDependency builds a dependency on this machine, bottom-up, as `baleen build` would build it, and
-// reuses it while the images of that commit's build are still tagged.
-func localDependency(eng *docker.Engine, logger *slog.Logger, repos *gitd.Repositories, artifacts string, e env) pipeline.BuildDependency {
-	var build pipeline.BuildDependency
-	build = func(ctx context.Context, t pipeline.DependencyTarget, out io.Writer) (pipeline.DependencyResult, error) {
-		id := baleen.BuildID("dep-" + t.Project + "-" + t.Commit[:12])
-		tree, err := repos.Tree(ctx, t.Project, t.Commit)
-		if err != nil {
-			return pipeline.DependencyResult{}, err
-		}
-		data, err := fs.ReadFile(tree, "baleen.yml")
-		if err != nil {
-			return pipeline.DependencyResult{}, err
-		}
-		f, err := spec.ParseFile("baleen.yml", data)
-		if err != nil {
-			return pipeline.DependencyResult{}, err
-		}
-		if err := f.CheckTree(tree); err != nil {
-			return pipeline.DependencyResult{}, err
-		}
-		images := map[string]string{}
-		present := true
-		for _, img := range f.Spec.Build {
-			images[img.Name] = id.ImageTag(img.Name)
-			if ok, err := eng.ImageExists(ctx, images[img.Name]); err != nil || !ok {
-				present = false
-			}
-		}
-		if present {
-			fmt.Fprintf(out, "%s: reusing the images of %s at %s\n", t.Name, t.Project, t.Commit[:12])
-			return pipeline.DependencyResult{Reused: true, Images: images}, nil
-		}
-		fmt.Fprintf(out, "--- %s: building %s %s at %s\n", t.Name, t.Project, t.Branch, t.Commit[:12])
-		pout := pipeline.PrefixWriter(out, t.Project+" | ")
-		deps, _, err := pipeline.ResolveDependencies(ctx, f.Spec, t.Chain, repos, nil, build, pout)
-		if err != nil {
-			return pipeline.DependencyResult{}, err
-		}
-		secrets := map[string]string{}
-		for _, name := range f.Spec.Credentials {
-			if secrets[name] = e.getenv(name); secrets[name] == "" {
-				return pipeline.DependencyResult{}, fmt.Errorf("credential %s (named in %s's baleen.yml) is not set in the environment", name, t.Project)
-			}
-		}
-		// The build runs under an id of its own; only a green one gets the per-commit tags that later
-		// builds reuse, so a dependency that failed or was stopped is never taken for green.
-		runID, err := localBuildID()
-		if err != nil {
-			return pipeline.DependencyResult{}, err
-		}
-		res, err := pipeline.New(eng, logger).Run(ctx, pipeline.Run{ID: runID, Spec: f.Spec, Source: tree, Secrets: secrets,
-			ArtifactsDir: filepath.Join(artifacts, t.Project), Out: pout, Dependencies: deps})
-		if err != nil {
-			return pipeline.DependencyResult{}, err
-		}
-		if res.Status != baleen.StatusPassed {
-			return pipeline.DependencyResult{}, fmt.Errorf("the build of %s at %s %s: %s: %s", t.Project, t.Commit[:12], res.Status, res.FailedStage, res.Message)
-		}
-		for name, ref := range res.Images {
-			if err := eng.Tag(ctx, ref, images[name]); err != nil {
-				return pipeline.DependencyResult{}, fmt.Errorf("tag %s: %w", images[name], err)
-			}
-		}
-		return pipeline.DependencyResult{Images: images}, nil
-	}
-	return build
 }
 
 // gitHead is the commit checked out in dir, for the commit and short push tags; "" outside a git work tree.

@@ -170,7 +170,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		ReposDir:           reposDir,
 		Logger:             logger,
 		Receiver:           cfg.withSpaceCheck(receive.New(sched, st, st, repos, logger)),
-		Commands:           commandAdapter{handler},
+		Commands:           handler,
 		Hook:               []string{exe, "hook"},
 		MaxReceivePacks:    cfg.MaxPushes,
 		GitMemoryLimit:     cfg.GitMemoryLimitMB << 20,
@@ -253,14 +253,6 @@ func instanceID(data string) (string, error) {
 		return "", fmt.Errorf("instance id: %w", err)
 	}
 	return id, nil
-}
-
-// commandAdapter answers gitd's non-git ssh commands with the commands package.
-type commandAdapter struct{ h *commands.Handler }
-
-func (a commandAdapter) Command(s gitd.Session) int {
-	id, _ := gitd.IdentityFrom(s.Context)
-	return a.h.Run(s.Context, &commands.Call{Args: s.Args, Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Fingerprint: s.Fingerprint, Identity: id})
 }
 
 // dockerHost is the engine builds run on, as `engines` names it when there is one.
