@@ -165,3 +165,45 @@ func TestMailFailuresAreRecordedWithoutTheSecret(t *testing.T) {
 }
 
 func itoa(i int) string { return strings.TrimSpace(big.NewInt(int64(i)).String()) }
+
+// A TLS setting that does not match the server fails the attempt within the sink's step timeout, with a
+// message that names the setting to change, instead of both sides waiting for each other: STARTTLS (the
+// default) against an implicit-TLS server, which waits for a TLS handshake while the client waits for the
+// greeting; and implicit TLS against a STARTTLS server, which greets in plain text.
+func TestMailWrongTLSSettingFailsClearly(t *testing.T) {
+	cert, key := selfSigned(t)
+	smtps, smtpsInbox := smtpServer(t, "--smtps", cert, key)
+	starttls, starttlsInbox := smtpServer(t, "--tls", cert, key)
+	st := openStore(t, t.TempDir())
+	sink := func(name, addr, mode string) notify.Sink {
+		return notify.Sink{Name: name, Events: []string{"passed"}, Email: &notify.EmailConfig{
+			SMTP: addr, TLS: mode, CAFile: cert, Timeout: time.Second,
+			From: "baleen@example.com", To: []string{"team@example.com"},
+		}}
+	}
+	_, bus, _ := startNotifier(t, notify.Options{
+		Sinks:      validated(t, sink("starttls-on-465", smtps, "starttls"), sink("tls-on-587", starttls, "tls")),
+		Deliveries: st, History: st, Window: time.Millisecond, FirstRetry: time.Hour,
+	})
+	bus.Publish(finished(record(t, st, spec{status: baleen.StatusPassed})))
+	for _, c := range []struct{ sink, want string }{
+		{"starttls-on-465", "no SMTP greeting within 1s: if the server expects TLS from the first byte (port 465), set tls: tls"},
+		{"tls-on-587", "the server answered in plain text, not TLS: for a STARTTLS port (587, 25) set tls: starttls"},
+	} {
+		var d baleen.Delivery
+		waitFor(t, "the failed attempt of "+c.sink, func() bool {
+			ds, _ := st.Deliveries(context.Background(), baleen.DeliveryFilter{Sink: c.sink})
+			if len(ds) == 1 && ds[0].Attempts == 1 {
+				d = ds[0]
+				return true
+			}
+			return false
+		})
+		if d.Status != baleen.DeliveryPending || !strings.Contains(d.Error, c.want) {
+			t.Errorf("%s: got %s with error %q, want pending with %q", c.sink, d.Status, d.Error, c.want)
+		}
+	}
+	if n := len(mails(t, smtpsInbox)) + len(mails(t, starttlsInbox)); n != 0 {
+		t.Errorf("got %d mails, want none", n)
+	}
+}
