@@ -133,7 +133,7 @@ func TestFollowedRepositoryEndToEnd(t *testing.T) {
 	go func() { defer close(done); n.Run(ctx, notifyEvents) }()
 	defer func() { cancel(); <-done; sched.Shutdown(context.Background()) }()
 
-	hooks := httptest.NewServer(forge.NewHandler(f, nil))
+	hooks := httptest.NewServer(forge.NewHandler(f, st, nil))
 	defer hooks.Close()
 	payload, _ := os.ReadFile("testdata/gitea-push.json")
 

@@ -62,7 +62,7 @@ func startIntegrations(ctx context.Context, cfg Config, st *store.Store, repos *
 	if err != nil {
 		return nil, err
 	}
-	in := &integrations{notifier: n, follower: f, hooks: forge.NewHandler(f, logger.With("part", "hooks"))}
+	in := &integrations{notifier: n, follower: f, hooks: forge.NewHandler(f, st, logger.With("part", "hooks"))}
 	statuses := forge.NewStatuses(f, nil, link, logger.With("part", "status"))
 	notifyEvents, statusEvents := src.Subscribe(ctx, notify.Filter), src.Subscribe(ctx, forge.StatusFilter)
 	in.wg.Go(func() { _ = n.Run(ctx, notifyEvents) })
