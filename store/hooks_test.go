@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -32,14 +31,7 @@ func TestSeenHookDelivery(t *testing.T) {
 	if seen(s, "shop-web", "d-1", time.Hour) {
 		t.Error("the same ID for another project: got seen, want new")
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s2, err := store.Open(dir, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := reopen(t, s, dir)
 	if !seen(s2, "shop-api", "d-1", time.Hour) {
 		t.Error("replay after reopening: got new, want seen")
 	}
