@@ -140,8 +140,8 @@ func (ss *sessions) clock() time.Time {
 }
 
 // find returns the session of cookie, moving its end on when it was last moved over extendAfter ago. A
-// session of a key that checker no longer authorizes is ended. An error is the store's: the caller is
-// then treated as signed out.
+// session of a key that checker no longer authorizes is ended. An error is the store's; with ok, the
+// session is valid still (only its end could not be moved on).
 func (ss *sessions) find(ctx context.Context, cookie string, checker KeyChecker) (session, bool, error) {
 	if ss.store == nil {
 		return session{}, false, nil
@@ -161,12 +161,12 @@ func (ss *sessions) find(ctx context.Context, cookie string, checker KeyChecker)
 	if checker != nil && ws.Identity.Fingerprint != "" && !checker.KeyAuthorized(ws.Identity.Fingerprint) {
 		return session{}, false, ss.store.DeleteSession(ctx, k)
 	}
+	se := session{id: ws.Identity, csrf: ws.CSRF}
 	if ws.Expires.Sub(now) < SessionTTL-extendAfter {
-		if err := ss.store.ExtendSession(ctx, k, now.Add(SessionTTL).UTC()); err != nil {
-			return session{}, false, err
-		}
+		// A session that could not be moved on is still valid until its end: the error is only reported.
+		return se, true, ss.store.ExtendSession(ctx, k, now.Add(SessionTTL).UTC())
 	}
-	return session{id: ws.Identity, csrf: ws.CSRF}, true, nil
+	return se, true, nil
 }
 
 func (ss *sessions) end(ctx context.Context, cookie string) error {

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/access"
@@ -144,4 +146,47 @@ func mustURL(t *testing.T, s string) *neturl.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// A session's end moves on when it is used (at most once per extendAfter), and a session unused for
+// SessionTTL is ended.
+func TestSessionEndMovesOnWithUse(t *testing.T) {
+	srv, url, st, _ := sessionServer(t, t.TempDir(), testRoles)
+	if err := st.CreateProject(t.Context(), baleen.Project{Name: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	c := signIn(t, srv, url, baleen.Identity{User: "rita", Fingerprint: "SHA256:rita"})
+	var key string
+	for _, ck := range c.Jar.Cookies(mustURL(t, url)) {
+		if ck.Name == sessionCookie {
+			key = hash(ck.Value)
+		}
+	}
+	first, err := st.SessionByHash(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setClock := func(d time.Duration) {
+		srv.sessions.mu.Lock()
+		srv.sessions.now = func() time.Time { return time.Now().Add(d) }
+		srv.sessions.mu.Unlock()
+	}
+	setClock(2 * extendAfter)
+	if resp, _ := get(t, c, url+"/p/api"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("used later: got %s, want 200", resp.Status)
+	}
+	moved, err := st.SessionByHash(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moved.Expires.Sub(first.Expires); got < extendAfter {
+		t.Errorf("the session's end moved on by %s after use two hours on, want at least %s", got, extendAfter)
+	}
+	setClock(2*extendAfter + SessionTTL + time.Minute)
+	if resp, _ := get(t, c, url+"/p/api"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("unused for longer than SessionTTL: got %s, want 403", resp.Status)
+	}
+	if _, err := st.SessionByHash(t.Context(), key); !errors.Is(err, baleen.ErrNotFound) {
+		t.Errorf("the expired session is still stored (err %v)", err)
+	}
 }
