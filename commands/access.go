@@ -24,7 +24,7 @@ type WebSessions interface {
 	// LoginURL returns a one-time sign-in address for id under base ("" for the server's own).
 	LoginURL(id baleen.Identity, base string) (string, error)
 	// Logout ends the web sessions of the key with fingerprint and returns how many it ended.
-	Logout(fingerprint string) int
+	Logout(ctx context.Context, fingerprint string) (int, error)
 }
 
 // Engines is the server's pool of Docker engines, for `engines`.
@@ -85,11 +85,15 @@ func (h *Handler) webLogin(_ context.Context, c *baleen.Call, _ *flags) int {
 	return ExitOK
 }
 
-func (h *Handler) webLogout(_ context.Context, c *baleen.Call, _ *flags) int {
+func (h *Handler) webLogout(ctx context.Context, c *baleen.Call, _ *flags) int {
 	if h.Web == nil {
 		return off(c, "the web side of this server is off")
 	}
-	fmt.Fprintf(c.Stdout, "ended %d web session(s) of %s\n", h.Web.Logout(c.Fingerprint), c.Fingerprint)
+	n, err := h.Web.Logout(ctx, c.Fingerprint)
+	if err != nil {
+		return fail(c, err)
+	}
+	fmt.Fprintf(c.Stdout, "ended %d web session(s) of %s\n", n, c.Fingerprint)
 	return ExitOK
 }
 

@@ -113,8 +113,6 @@ func TestFollowedRepositoryEndToEnd(t *testing.T) {
 	}
 	link := func(p string, n int) string { return "https://ci.example.com/" + p + "/builds/" + itoa(n) }
 	statuses := forge.NewStatuses(f, nil, link, nil)
-	statusEvents := bus.Subscribe(ctx, forge.StatusFilter)
-	go statuses.Run(ctx, statusEvents)
 
 	// The team's notification webhook.
 	team := newNotifyReceiver(t)
@@ -124,16 +122,18 @@ func TestFollowedRepositoryEndToEnd(t *testing.T) {
 	if err := notify.ValidateConfig(sinks); err != nil {
 		t.Fatal(err)
 	}
-	n, err := notify.New(notify.Options{Sinks: sinks, Deliveries: st, History: st, Window: time.Millisecond})
+	n, err := notify.New(notify.Options{Sinks: sinks, Deliveries: st, History: st, Window: time.Millisecond,
+		Senders: map[string]notify.Sender{forge.StatusSink: statuses}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	notifyEvents := bus.Subscribe(ctx, notify.Filter)
+	notifyEvents, statusEvents := bus.Subscribe(ctx, notify.Filter), bus.Subscribe(ctx, forge.StatusFilter)
+	go statuses.Run(ctx, statusEvents, n)
 	done := make(chan struct{})
 	go func() { defer close(done); n.Run(ctx, notifyEvents) }()
 	defer func() { cancel(); <-done; sched.Shutdown(context.Background()) }()
 
-	hooks := httptest.NewServer(forge.NewHandler(f, nil))
+	hooks := httptest.NewServer(forge.NewHandler(f, st, nil))
 	defer hooks.Close()
 	payload, _ := os.ReadFile("testdata/gitea-push.json")
 

@@ -102,35 +102,53 @@ type fixture struct {
 	b      *builder
 	server *httptest.Server
 	commit func() string
+	data   string
+	m      forge.Mirror
 }
 
 func newFixture(t *testing.T, m forge.Mirror) *fixture {
 	t.Helper()
-	data := t.TempDir()
-	st, err := store.Open(filepath.Join(data, "db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	repos, err := gitd.NewRepositories(filepath.Join(data, "repos"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	bare, commit := upstream(t)
 	m.URL = bare
 	if err := m.Validate("shop-api"); err != nil {
 		t.Fatal(err)
 	}
+	fx := &fixture{commit: commit, data: t.TempDir(), m: m}
+	fx.start(t)
+	return fx
+}
+
+// start opens the fixture's store and serves its webhooks, as a server starting on its data directory.
+func (fx *fixture) start(t *testing.T) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(fx.data, "db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	repos, err := gitd.NewRepositories(filepath.Join(fx.data, "repos"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := &builder{st: st}
-	f, err := forge.NewFollower(map[string]forge.Mirror{"shop-api": m}, filepath.Join(data, "mirrors.json"), fetcher{repos}, b, st, nil)
+	f, err := forge.NewFollower(map[string]forge.Mirror{"shop-api": fx.m}, filepath.Join(fx.data, "mirrors.json"), fetcher{repos}, b, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/hooks/", forge.NewHandler(f, nil))
+	mux.Handle("/hooks/", forge.NewHandler(f, st, nil))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &fixture{f: f, st: st, b: b, server: srv, commit: commit}
+	fx.f, fx.st, fx.b, fx.server = f, st, b, srv
+}
+
+// stop stops serving and closes the store, as a server shutting down.
+func (fx *fixture) stop(t *testing.T) {
+	t.Helper()
+	fx.server.Close()
+	if err := fx.st.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func hexMAC(secret string, body []byte) string {
@@ -321,4 +339,35 @@ func TestMirrorAddListRemove(t *testing.T) {
 	if _, err := f2.Mirror("billing"); !errors.Is(err, baleen.ErrNotFound) {
 		t.Errorf("after remove: got %v, want ErrNotFound", err)
 	}
+}
+
+// A delivery replayed after the server restarted (a replay protection kept in memory only would have
+// forgotten it) builds nothing, while a new delivery still builds.
+func TestReplayAfterRestartBuildsNothing(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secretFile, []byte(hookSecret), 0o600)
+	fx := newFixture(t, forge.Mirror{Branches: []string{"main"}, WebhookSecretFile: secretFile})
+	body, err := os.ReadFile("testdata/github-push.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := post(t, fx.server.URL+"/hooks/shop-api", signed("github", hookSecret, "r-1", body), body); code != http.StatusAccepted {
+		t.Fatalf("first delivery: got %d, want 202", code)
+	}
+	waitFor(t, "the first build", func() bool { return fx.b.count() == 1 })
+	fx.stop(t)
+
+	fx.start(t)
+	fx.commit() // something new to build, were the replay let through
+	if code := post(t, fx.server.URL+"/hooks/shop-api", signed("github", hookSecret, "r-1", body), body); code != http.StatusConflict {
+		t.Errorf("replay after restart: got %d, want 409", code)
+	}
+	// A 409 is answered before any sync could start: nothing was built.
+	if n := fx.b.count(); n != 0 {
+		t.Errorf("replay after restart: got %d builds, want 0", n)
+	}
+	if code := post(t, fx.server.URL+"/hooks/shop-api", signed("github", hookSecret, "r-2", body), body); code != http.StatusAccepted {
+		t.Errorf("new delivery after restart: got %d, want 202", code)
+	}
+	waitFor(t, "the build of the new delivery", func() bool { return fx.b.count() == 1 })
 }

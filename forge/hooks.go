@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -21,27 +20,35 @@ import (
 // maxHookBody bounds a webhook's body (GitHub caps its payloads at 25 MB; a push's is far smaller).
 const maxHookBody = 25 << 20
 
-// seenFor is how long a delivery ID is remembered to refuse a replay of it.
-const seenFor = 72 * time.Hour
+// SeenFor is how long a delivery ID is remembered to refuse a replay of it. The forges sign no timestamp,
+// so the ID is what tells a replay; a forge redelivers (by hand) within days, not weeks.
+const SeenFor = 72 * time.Hour
+
+// Seen remembers the webhook deliveries that came, on disk so that a restart does not let a replay build
+// again. store.Store implements it.
+type Seen interface {
+	// SeenHookDelivery records delivery id for project, to be remembered for ttl, and reports whether it was
+	// recorded already.
+	SeenHookDelivery(ctx context.Context, project, id string, ttl time.Duration) (bool, error)
+}
 
 // Handler answers the forges' webhooks at /hooks/<project>: it checks the delivery's signature (GitHub's
 // X-Hub-Signature-256, GitLab's X-Gitlab-Token, Gitea's and Forgejo's X-Gitea-Signature) with the project's
-// webhook secret, refuses a delivery ID it has seen, answers 202 at once and syncs the project after. A
-// forged or replayed delivery builds nothing and is logged.
+// webhook secret, refuses a delivery ID it has seen in the last SeenFor, answers 202 at once and syncs the
+// project after. A forged or replayed delivery builds nothing and is logged.
 type Handler struct {
-	f   *Follower
-	log *slog.Logger
-
-	mu   sync.Mutex
-	seen map[string]time.Time // delivery IDs by project, with when they came
+	f    *Follower
+	seen Seen
+	log  *slog.Logger
 }
 
-// NewHandler returns the webhook handler of f's projects; mount it at /hooks/.
-func NewHandler(f *Follower, log *slog.Logger) *Handler {
+// NewHandler returns the webhook handler of f's projects, remembering deliveries in seen; mount it at
+// /hooks/.
+func NewHandler(f *Follower, seen Seen, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{f: f, log: log, seen: map[string]time.Time{}}
+	return &Handler{f: f, seen: seen, log: log}
 }
 
 // delivery is what a verified webhook says.
@@ -82,10 +89,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "signature does not verify", http.StatusUnauthorized)
 		return
 	}
-	if d.id != "" && h.replayed(project, d.id) {
-		log.Warn("webhook refused: delivery seen before", "forge", d.forge, "delivery", d.id)
-		http.Error(w, "delivery seen before", http.StatusConflict)
-		return
+	if d.id != "" {
+		replay, err := h.seen.SeenHookDelivery(r.Context(), project, d.id, SeenFor)
+		if err != nil {
+			log.Error("webhook refused: deliveries seen cannot be read", "delivery", d.id, "err", err)
+			http.Error(w, "deliveries seen cannot be read; the forge may retry", http.StatusServiceUnavailable)
+			return
+		}
+		if replay {
+			log.Warn("webhook refused: delivery seen before", "forge", d.forge, "delivery", d.id)
+			http.Error(w, "delivery seen before", http.StatusConflict)
+			return
+		}
 	}
 	if !d.wanted(body, m.Branches) {
 		log.Debug("webhook ignored", "forge", d.forge, "event", d.event, "delivery", d.id)
@@ -148,23 +163,4 @@ func (d *delivery) wanted(body []byte, branches []string) bool {
 	}
 	d.branch = strings.TrimPrefix(p.Ref, "refs/heads/")
 	return len(branches) == 0 || slices.Contains(branches, d.branch)
-}
-
-// replayed records id for project and reports whether it was seen before. IDs older than seenFor are
-// forgotten; the forges sign no timestamp, so the ID is what tells a replay.
-func (h *Handler) replayed(project, id string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	now := time.Now()
-	for k, t := range h.seen {
-		if now.Sub(t) > seenFor {
-			delete(h.seen, k)
-		}
-	}
-	key := project + "\x00" + id
-	if _, ok := h.seen[key]; ok {
-		return true
-	}
-	h.seen[key] = now
-	return false
 }

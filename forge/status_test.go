@@ -15,6 +15,8 @@ import (
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/events"
 	"github.com/baleen-ci/baleen/forge"
+	"github.com/baleen-ci/baleen/notify"
+	"github.com/baleen-ci/baleen/store"
 )
 
 type statusCall struct {
@@ -62,10 +64,66 @@ func (a *forgeAPI) got() []statusCall {
 	return append([]statusCall(nil), a.calls...)
 }
 
+func (a *forgeAPI) up() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.down = 0
+}
+
+// runStatuses runs s on bus, its statuses queued and sent by a notifier over st that retries after
+// firstRetry, until the returned stop is called (or the test ends).
+func runStatuses(t *testing.T, s *forge.Statuses, st *store.Store, bus *events.Bus, firstRetry time.Duration) (stop func()) {
+	t.Helper()
+	n, err := notify.New(notify.Options{Deliveries: st, History: st, FirstRetry: firstRetry,
+		Senders: map[string]notify.Sender{forge.StatusSink: s}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, nch := bus.Subscribe(ctx, forge.StatusFilter), bus.Subscribe(ctx, notify.Filter)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.Run(ctx, ch, n) })
+	wg.Go(func() { _ = n.Run(ctx, nch) })
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func statusStore(t *testing.T, dir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// statusFollower follows shop-api with status reports of kind to api, with the token in a file.
+func statusFollower(t *testing.T, kind, repo, api string) *forge.Follower {
+	t.Helper()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("ghp_token\n"), 0o600)
+	m := forge.Mirror{URL: "https://forge.example.com/" + repo + ".git", Status: &forge.StatusConfig{Kind: kind, TokenFile: tokenFile, API: api}}
+	if err := m.Validate("shop-api"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := forge.NewFollower(map[string]forge.Mirror{"shop-api": m}, filepath.Join(t.TempDir(), "m.json"), nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func buildLink(p string, n int) string { return "https://ci.example.com/" + p + "/builds/" + itoa(n) }
+
+const statusCommit = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
+
 // Each forge's status API gets pending at the start and the verdict at the end, in that order, at the
-// documented path with the documented auth header and body, even when it is down at first.
+// documented path with the documented auth header and body.
 func TestCommitStatusPerForge(t *testing.T) {
-	const commit = "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
+	const commit = statusCommit
 	cases := []struct {
 		kind, repo, wantPath string
 		authKey, authValue   string
@@ -86,29 +144,14 @@ func TestCommitStatusPerForge(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.kind, func(t *testing.T) {
-			api := newForgeAPI(t, 2)
-			tokenFile := filepath.Join(t.TempDir(), "token")
-			os.WriteFile(tokenFile, []byte("ghp_token\n"), 0o600)
-			m := forge.Mirror{URL: "https://forge.example.com/" + c.repo + ".git", Status: &forge.StatusConfig{Kind: c.kind, TokenFile: tokenFile, API: api.URL}}
-			if err := m.Validate("shop-api"); err != nil {
-				t.Fatal(err)
-			}
-			f, err := forge.NewFollower(map[string]forge.Mirror{"shop-api": m}, filepath.Join(t.TempDir(), "m.json"), nil, nil, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			link := func(p string, n int) string { return "https://ci.example.com/" + p + "/builds/" + itoa(n) }
-			s := forge.NewStatuses(f, nil, link, nil)
-			s.FirstRetry = 10 * time.Millisecond
+			api := newForgeAPI(t, 0)
+			f := statusFollower(t, c.kind, c.repo, api.URL)
 			bus := events.New(0)
-			ctx, cancel := context.WithCancel(context.Background())
-			ch := bus.Subscribe(ctx, forge.StatusFilter)
-			done := make(chan struct{})
-			go func() { defer close(done); s.Run(ctx, ch) }()
-			t.Cleanup(func() { cancel(); <-done })
+			runStatuses(t, forge.NewStatuses(f, nil, buildLink, nil), statusStore(t, t.TempDir()), bus, 10*time.Millisecond)
 
 			b := baleen.Build{Project: "shop-api", Number: 7, Commit: commit, Branch: "main", Status: baleen.StatusRunning}
 			bus.Publish(baleen.Event{Kind: baleen.EventBuildStarted, Project: b.Project, Build: 7, Record: &b})
+			waitFor(t, "the pending status", func() bool { return len(api.got()) == 1 })
 			fin := b
 			fin.Status = c.final
 			bus.Publish(baleen.Event{Kind: baleen.EventBuildFinished, Project: b.Project, Build: 7, Record: &fin})
@@ -134,6 +177,58 @@ func TestCommitStatusPerForge(t *testing.T) {
 	}
 }
 
+// A status the forge refuses while it is down stays queued in the store: after a restart (the store
+// reopened, a new notifier and reporter) it is sent once the forge is back, and recorded as delivered. The
+// build's pending status, not sent yet, is replaced by its verdict rather than sent after it.
+func TestCommitStatusSurvivesRestart(t *testing.T) {
+	api := newForgeAPI(t, 1<<30) // down until up()
+	f := statusFollower(t, "github", "acme/shop-api", api.URL)
+	dir := t.TempDir()
+	st := statusStore(t, dir)
+	bus := events.New(0)
+	stop := runStatuses(t, forge.NewStatuses(f, nil, buildLink, nil), st, bus, 20*time.Millisecond)
+
+	b := baleen.Build{Project: "shop-api", Number: 3, Commit: statusCommit, Branch: "main", Status: baleen.StatusRunning}
+	bus.Publish(baleen.Event{Kind: baleen.EventBuildStarted, Project: b.Project, Build: 3, Record: &b})
+	fin := b
+	fin.Status = baleen.StatusPassed
+	bus.Publish(baleen.Event{Kind: baleen.EventBuildFinished, Project: b.Project, Build: 3, Record: &fin})
+	statuses := func(st *store.Store) []baleen.Delivery {
+		ds, err := st.Deliveries(context.Background(), baleen.DeliveryFilter{Sink: forge.StatusSink})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
+	waitFor(t, "a failed attempt at the verdict", func() bool {
+		ds := statuses(st)
+		return len(ds) == 2 && ds[0].Event == "success" && ds[0].Attempts >= 1 && ds[0].Status == baleen.DeliveryPending
+	})
+	stop()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	api.up()
+	st = statusStore(t, dir)
+	runStatuses(t, forge.NewStatuses(f, nil, buildLink, nil), st, events.New(0), 20*time.Millisecond)
+	waitFor(t, "the verdict after the restart", func() bool {
+		ds := statuses(st)
+		return len(ds) == 2 && ds[0].Status == baleen.DeliveryDelivered
+	})
+	ds := statuses(st)
+	if d := ds[0]; d.Code != http.StatusCreated || d.Attempts < 2 || d.Error != "" {
+		t.Errorf("verdict: got code %d, %d attempts, error %q; want 201 after at least 2 attempts", d.Code, d.Attempts, d.Error)
+	}
+	if d := ds[1]; d.Event != "pending" || d.Status != baleen.DeliveryCoalesced || d.Digest != ds[0].ID {
+		t.Errorf("pending status: got %s %s (in %d), want pending coalesced into %d", d.Event, d.Status, d.Digest, ds[0].ID)
+	}
+	calls := api.got()
+	if len(calls) != 1 || calls[0].body["state"] != "success" || calls[0].path != "/repos/acme/shop-api/statuses/"+statusCommit {
+		t.Errorf("the forge got %+v, want one success status for the commit", calls)
+	}
+}
+
 // A project that follows nothing, or reports no status, gets no call.
 func TestNoStatusWithoutConfig(t *testing.T) {
 	api := newForgeAPI(t, 0)
@@ -142,13 +237,21 @@ func TestNoStatusWithoutConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := forge.NewStatuses(f, nil, nil, nil)
+	st := statusStore(t, t.TempDir())
+	n, err := notify.New(notify.Options{Deliveries: st, History: st, Senders: map[string]notify.Sender{forge.StatusSink: s}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ch := make(chan baleen.Event, 2)
 	b := baleen.Build{Project: "shop-api", Number: 1, Commit: "abc", Status: baleen.StatusPassed}
 	o := baleen.Build{Project: "other", Number: 1, Commit: "abc", Status: baleen.StatusPassed}
 	ch <- baleen.Event{Kind: baleen.EventBuildFinished, Project: "shop-api", Record: &b}
 	ch <- baleen.Event{Kind: baleen.EventBuildFinished, Project: "other", Record: &o}
 	close(ch)
-	s.Run(context.Background(), ch) // returns when ch closes, after its sends
+	s.Run(context.Background(), ch, n) // returns when ch closes
+	if ds, err := st.Deliveries(context.Background(), baleen.DeliveryFilter{}); len(ds) != 0 || err != nil {
+		t.Errorf("got %d statuses queued (err %v), want 0", len(ds), err)
+	}
 	if n := len(api.got()); n != 0 {
 		t.Errorf("got %d calls, want 0", n)
 	}

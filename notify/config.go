@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/baleen-ci/baleen"
 )
@@ -70,6 +71,9 @@ type EmailConfig struct {
 	CommitAuthors bool `yaml:"commit_authors"`
 	// CAFile is a PEM bundle that the server's certificate is checked against, in place of the system's.
 	CAFile string `yaml:"ca_file"`
+	// Timeout bounds each step of the SMTP conversation (connect, greeting, TLS handshake, each command and
+	// its reply); 15s when 0. A server that says nothing for that long fails the attempt.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // SlackConfig is a Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat). Its URL is a secret,
@@ -207,6 +211,9 @@ func (e *EmailConfig) validate() error {
 	}
 	if !slices.Contains([]string{"starttls", "tls", "none"}, e.TLS) {
 		bad("tls: %q: want starttls, tls or none", e.TLS)
+	}
+	if e.Timeout < 0 || e.Timeout > attemptTimeout {
+		bad("timeout: %s: want a duration up to %s", e.Timeout, attemptTimeout)
 	}
 	if (e.Username == "") != (e.PasswordFile == "") {
 		bad("give both username and password_file, or neither")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/notify"
@@ -21,7 +22,7 @@ notify:
   - name: authors
     email: {smtp: "smtp.example.com:587", tls: starttls, username: ci,
             password_file: /etc/baleen/secrets/smtp, from: "baleen@example.com",
-            to: [team@example.com], commit_authors: true}
+            to: [team@example.com], commit_authors: true, timeout: 10s}
     events: [failed]
   - name: chat
     slack: {url_file: /etc/baleen/secrets/slack_url}
@@ -50,6 +51,9 @@ notify:
 	if got := strings.Join(c.Notify[2].Events, ","); got != strings.Join(notify.DefaultEvents, ",") {
 		t.Errorf("default events: got %s", got)
 	}
+	if got := c.Notify[1].Email.Timeout; got != 10*time.Second {
+		t.Errorf("email.timeout: got %s, want 10s", got)
+	}
 	if c.Notify[2].StillFailingEvery != 5 {
 		t.Errorf("still_failing_every default: got %d, want 5", c.Notify[2].StillFailingEvery)
 	}
@@ -75,6 +79,7 @@ func TestConfigErrorsSayWhereAndWhat(t *testing.T) {
 		{"no secret", []notify.Sink{{Name: "a", Webhook: &notify.WebhookConfig{URL: "https://x/"}}}, "webhook.secret_file: give the file"},
 		{"smtp", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "x", From: "a@b.c", To: []string{"d@e.f"}}}}, `email.smtp: "x": want host:port`},
 		{"tls", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "x:25", TLS: "ssl", From: "a@b.c", To: []string{"d@e.f"}}}}, `email.tls: "ssl": want starttls, tls or none`},
+		{"timeout", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "x:25", Timeout: time.Hour, From: "a@b.c", To: []string{"d@e.f"}}}}, `email.timeout: 1h0m0s: want a duration up to 30s`},
 		{"half auth", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "x:25", Username: "u", From: "a@b.c", To: []string{"d@e.f"}}}}, "give both username and password_file"},
 		{"nobody", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "x:25", From: "a@b.c"}}}, "give to, or commit_authors: true"},
 		{"bad to", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "x:25", From: "a@b.c", To: []string{"nobody"}}}}, `email.to: "nobody" is not a mail address`},

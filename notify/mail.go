@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,7 +11,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/baleen-ci/baleen"
 	gomail "github.com/wneessen/go-mail"
@@ -36,12 +36,13 @@ func (m *mailer) send(ctx context.Context, _ baleen.Delivery, st *stored) (int, 
 	}
 	msg.Subject("[baleen] " + st.Title())
 	msg.SetBodyString(gomail.TypeTextPlain, mailText(&st.Message))
-	c, err := m.client()
+	d := &smtpDialer{addr: m.cfg.SMTP, step: cmp.Or(m.cfg.Timeout, defaultSMTPStep)}
+	c, err := m.client(d)
 	if err != nil {
 		return 0, err
 	}
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		return 0, fmt.Errorf("send mail via %s: %w", m.cfg.SMTP, err)
+		return 0, d.explain(err, m.cfg.TLS)
 	}
 	return 250, nil
 }
@@ -60,7 +61,12 @@ func (m *mailer) recipients(st *stored) []string {
 	return to
 }
 
-func (m *mailer) client() (*gomail.Client, error) {
+// client makes a go-mail client whose connections come from d. go-mail's own TLS dial (WithSSL) is not
+// used: it bounds the dial only, and go-mail ignores it when a dial function is given, speaking plain SMTP
+// to a TLS port, where both sides then wait for the other forever. d dials TLS itself for implicit TLS; the
+// policy is then opportunistic, under which go-mail reads the connection's TLS state (a server must not offer
+// STARTTLS inside TLS, RFC 3207) and so offers PLAIN and LOGIN auth.
+func (m *mailer) client(d *smtpDialer) (*gomail.Client, error) {
 	host, portStr, err := net.SplitHostPort(m.cfg.SMTP)
 	if err != nil {
 		return nil, fmt.Errorf("email.smtp %q: %w", m.cfg.SMTP, err)
@@ -69,30 +75,20 @@ func (m *mailer) client() (*gomail.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("email.smtp %q: port: %w", m.cfg.SMTP, err)
 	}
-	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	if m.cfg.CAFile != "" {
-		pem, err := os.ReadFile(m.cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read email.ca_file: %w", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("email.ca_file %s: no PEM certificate in it", m.cfg.CAFile)
-		}
+	tc, err := m.tlsConfig(host)
+	if err != nil {
+		return nil, err
 	}
-	opts := []gomail.Option{
-		gomail.WithPort(port), gomail.WithTLSConfig(tc), gomail.WithTimeout(attemptTimeout),
-	}
+	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTLSConfig(tc), gomail.WithTimeout(attemptTimeout),
+		gomail.WithDialContextFunc(d.dial)}
 	switch m.cfg.TLS {
 	case "tls":
-		// go-mail dials TLS itself here: it must know the connection is encrypted to offer PLAIN or LOGIN
-		// auth, which it does not when the dial is ours. Its timeout then bounds the dial only.
-		opts = append(opts, gomail.WithSSL())
+		d.tls = tc
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	case "none":
-		opts = append(opts, gomail.WithDialContextFunc(dialer()))
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
 	default:
-		opts = append(opts, gomail.WithDialContextFunc(dialer()), gomail.WithTLSPolicy(gomail.TLSMandatory))
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
 	}
 	if m.cfg.Username != "" {
 		pw, err := baleen.ReadSecretFile("email.password_file", m.cfg.PasswordFile)
@@ -109,22 +105,18 @@ func (m *mailer) client() (*gomail.Client, error) {
 	return c, nil
 }
 
-// dialer dials the SMTP server and bounds the whole conversation by the attempt's deadline, so a server
-// that stops answering mid-way cannot hold the worker (go-mail's own timeout covers the dial only).
-func dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		deadline, ok := ctx.Deadline()
-		if !ok {
-			deadline = time.Now().Add(attemptTimeout)
-		}
-		if err := conn.SetDeadline(deadline); err != nil {
-			return nil, errors.Join(err, conn.Close())
-		}
-		return conn, nil
+func (m *mailer) tlsConfig(host string) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if m.cfg.CAFile == "" {
+		return tc, nil
 	}
+	pem, err := os.ReadFile(m.cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("read email.ca_file: %w", err)
+	}
+	tc.RootCAs = x509.NewCertPool()
+	if !tc.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("email.ca_file %s: no PEM certificate in it", m.cfg.CAFile)
+	}
+	return tc, nil
 }

@@ -8,12 +8,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,3 +167,115 @@ func TestMailFailuresAreRecordedWithoutTheSecret(t *testing.T) {
 }
 
 func itoa(i int) string { return strings.TrimSpace(big.NewInt(int64(i)).String()) }
+
+// A TLS setting that does not match the server fails the attempt within the sink's step timeout, with a
+// message that names the setting to change, instead of both sides waiting for each other: STARTTLS (the
+// default) against an implicit-TLS server, which waits for a TLS handshake while the client waits for the
+// greeting; and implicit TLS against a STARTTLS server, which greets in plain text.
+func TestMailWrongTLSSettingFailsClearly(t *testing.T) {
+	cert, key := selfSigned(t)
+	smtps, smtpsInbox := smtpServer(t, "--smtps", cert, key)
+	starttls, starttlsInbox := smtpServer(t, "--tls", cert, key)
+	st := openStore(t, t.TempDir())
+	sink := func(name, addr, mode string) notify.Sink {
+		return notify.Sink{Name: name, Events: []string{"passed"}, Email: &notify.EmailConfig{
+			SMTP: addr, TLS: mode, CAFile: cert, Timeout: time.Second,
+			From: "baleen@example.com", To: []string{"team@example.com"},
+		}}
+	}
+	_, bus, _ := startNotifier(t, notify.Options{
+		Sinks:      validated(t, sink("starttls-on-465", smtps, "starttls"), sink("tls-on-587", starttls, "tls")),
+		Deliveries: st, History: st, Window: time.Millisecond, FirstRetry: time.Hour,
+	})
+	bus.Publish(finished(record(t, st, spec{status: baleen.StatusPassed})))
+	for _, c := range []struct{ sink, want string }{
+		{"starttls-on-465", "no SMTP greeting within 1s: if the server expects TLS from the first byte (port 465), set tls: tls"},
+		{"tls-on-587", "the server answered in plain text, not TLS: for a STARTTLS port (587, 25) set tls: starttls"},
+	} {
+		var d baleen.Delivery
+		waitFor(t, "the failed attempt of "+c.sink, func() bool {
+			ds, _ := st.Deliveries(context.Background(), baleen.DeliveryFilter{Sink: c.sink})
+			if len(ds) == 1 && ds[0].Attempts == 1 {
+				d = ds[0]
+				return true
+			}
+			return false
+		})
+		if d.Status != baleen.DeliveryPending || !strings.Contains(d.Error, c.want) {
+			t.Errorf("%s: got %s with error %q, want pending with %q", c.sink, d.Status, d.Error, c.want)
+		}
+	}
+	if n := len(mails(t, smtpsInbox)) + len(mails(t, starttlsInbox)); n != 0 {
+		t.Errorf("got %d mails, want none", n)
+	}
+}
+
+// stallingServer is a fault at the SMTP boundary: it accepts connections and, with greet, sends the
+// greeting, then reads what comes and never answers.
+func stallingServer(t *testing.T, greet bool) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			if greet {
+				c.Write([]byte("220 localhost ESMTP\r\n"))
+			}
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	return l.Addr().String()
+}
+
+// A server that stops answering at any step fails the attempt within the sink's timeout, saying where it
+// stopped: after its greeting, or before the TLS handshake of implicit TLS.
+func TestMailServerThatStopsAnswering(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	sink := func(name, addr, mode string) notify.Sink {
+		return notify.Sink{Name: name, Events: []string{"passed"}, Email: &notify.EmailConfig{
+			SMTP: addr, TLS: mode, Timeout: time.Second, From: "baleen@example.com", To: []string{"team@example.com"},
+		}}
+	}
+	_, bus, _ := startNotifier(t, notify.Options{
+		Sinks: validated(t, sink("mute-after-greeting", stallingServer(t, true), "none"),
+			sink("mute-tls", stallingServer(t, false), "tls")),
+		Deliveries: st, History: st, Window: time.Millisecond, FirstRetry: time.Hour,
+	})
+	bus.Publish(finished(record(t, st, spec{status: baleen.StatusPassed})))
+	for _, c := range []struct{ sink, want string }{
+		{"mute-after-greeting", "the server stopped answering for 1s"},
+		{"mute-tls", "no answer to the TLS handshake within 1s"},
+	} {
+		var d baleen.Delivery
+		waitFor(t, "the failed attempt of "+c.sink, func() bool {
+			ds, _ := st.Deliveries(context.Background(), baleen.DeliveryFilter{Sink: c.sink})
+			if len(ds) == 1 && ds[0].Attempts == 1 {
+				d = ds[0]
+				return true
+			}
+			return false
+		})
+		if !strings.Contains(d.Error, c.want) {
+			t.Errorf("%s: got error %q, want %q", c.sink, d.Error, c.want)
+		}
+	}
+}

@@ -39,6 +39,9 @@ type Options struct {
 	FirstRetry time.Duration
 	MaxRetry   time.Duration
 	GiveUp     time.Duration
+	// Senders send the deliveries that other parts queue with Enqueue, by sink name (forge.StatusSink: the
+	// commit statuses); no configured sink may take one of their names.
+	Senders map[string]Sender
 	// Keep is how long the records of sent, given-up and coalesced deliveries are kept (default 30 days).
 	Keep time.Duration
 }
@@ -79,6 +82,9 @@ func New(o Options) (*Notifier, error) {
 	n := &Notifier{o: o, sinks: map[string]*Sink{}, senders: map[string]sender{}, kick: make(chan struct{}, 1)}
 	for i := range o.Sinks {
 		s := &o.Sinks[i]
+		if _, ok := o.Senders[s.Name]; ok {
+			return nil, fmt.Errorf("notify[%d]: name: %q is reserved for Baleen's own deliveries: %w", i, s.Name, baleen.ErrInvalid)
+		}
 		n.sinks[s.Name] = s
 		n.senders[s.Name] = newSender(s, o.HTTP)
 	}
@@ -197,7 +203,7 @@ func (n *Notifier) Redeliver(ctx context.Context, id int64) (baleen.Delivery, er
 	if err != nil {
 		return baleen.Delivery{}, fmt.Errorf("redeliver: %w", err)
 	}
-	if _, ok := n.sinks[d.Sink]; !ok {
+	if _, ok := n.sinks[d.Sink]; !ok && !n.direct(d.Sink) {
 		return baleen.Delivery{}, fmt.Errorf("redeliver %d: sink %q is no longer configured: %w", id, d.Sink, baleen.ErrNotFound)
 	}
 	now := time.Now().UTC()

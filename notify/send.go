@@ -20,7 +20,7 @@ import (
 )
 
 // errSinkGone: a queued delivery's sink is no longer in the config.
-var errSinkGone = errors.New("sink is no longer configured")
+var errSinkGone = fmt.Errorf("sink is no longer configured: %w", ErrNoRetry)
 
 // sender sends one delivery to its sink and returns the HTTP status or SMTP reply code it got, if any.
 type sender interface {

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -52,12 +53,13 @@ func (n *Notifier) sendDue(ctx context.Context) time.Duration {
 		}
 		return n.o.FirstRetry
 	}
+	pending = n.replaceOlder(ctx, pending)
 	now := time.Now()
 	wait := idleWait
 	fresh := map[string][]baleen.Delivery{} // first attempts, due or not, by sink
 	var due []baleen.Delivery
 	for _, d := range pending {
-		if d.Attempts == 0 && d.Redelivers == 0 && d.Event != EventDigest {
+		if d.Attempts == 0 && d.Redelivers == 0 && d.Event != EventDigest && !n.direct(d.Sink) {
 			fresh[d.Sink] = append(fresh[d.Sink], d)
 			continue
 		}
@@ -137,20 +139,9 @@ func (n *Notifier) coalesce(ctx context.Context, sink string, ds []baleen.Delive
 // attempt sends d once and records the outcome. It returns when d is next due, if it stays pending.
 func (n *Notifier) attempt(ctx context.Context, d baleen.Delivery) (time.Time, bool) {
 	log := n.o.Log.With("sink", d.Sink, "delivery", d.ID, "project", d.Project, "build", d.Build)
-	var code int
-	var err error
-	snd, ok := n.senders[d.Sink]
-	if !ok {
-		err = errSinkGone
-	} else {
-		var st stored
-		if err = json.Unmarshal(d.Message, &st); err == nil {
-			st.Message.LogTail, st.Message.Authors = st.LogTail, st.Authors
-			actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-			code, err = snd.send(actx, d, &st)
-			cancel()
-		}
-	}
+	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	code, err := n.send(actx, d)
+	cancel()
 	if ctx.Err() != nil {
 		return time.Time{}, false // shutting down: the attempt does not count
 	}
@@ -165,7 +156,7 @@ func (n *Notifier) attempt(ctx context.Context, d baleen.Delivery) (time.Time, b
 		msg = err.Error()
 		next = now.Add(n.backoff(attempts))
 		status = baleen.DeliveryPending
-		if err == errSinkGone || next.Sub(d.Created) > n.o.GiveUp {
+		if errors.Is(err, ErrNoRetry) || next.Sub(d.Created) > n.o.GiveUp {
 			status = baleen.DeliveryFailed
 		}
 		p.Next = &next
@@ -183,6 +174,23 @@ func (n *Notifier) attempt(ctx context.Context, d baleen.Delivery) (time.Time, b
 		log.Info("notification failed, will retry", "event", d.Event, "attempts", attempts, "next", next, "err", msg)
 	}
 	return next, status == baleen.DeliveryPending
+}
+
+// send makes one attempt at d, with its sink's sender or the Sender it was queued for.
+func (n *Notifier) send(ctx context.Context, d baleen.Delivery) (int, error) {
+	if s, ok := n.o.Senders[d.Sink]; ok {
+		return s.Send(ctx, d)
+	}
+	snd, ok := n.senders[d.Sink]
+	if !ok {
+		return 0, errSinkGone
+	}
+	var st stored
+	if err := json.Unmarshal(d.Message, &st); err != nil {
+		return 0, err
+	}
+	st.Message.LogTail, st.Message.Authors = st.LogTail, st.Authors
+	return snd.send(ctx, d, &st)
 }
 
 // backoff is the wait after the given number of failed attempts: FirstRetry doubled each time, at most

@@ -25,19 +25,31 @@ const SessionTTL = 7 * 24 * time.Hour
 
 const sessionCookie = "baleen_session"
 
+// SessionStore keeps the web sessions (store.Store implements it).
+type SessionStore = baleen.SessionStore
+
+// KeyChecker is implemented by an Authorizer that can tell whether a key is still authorized
+// (access.Policy): the sessions of a key it no longer knows end at their next request.
+type KeyChecker interface {
+	KeyAuthorized(fingerprint string) bool
+}
+
+// extendAfter is how long a session is used before its end is moved on: not on every request, which would
+// be a write for every page.
+const extendAfter = time.Hour
+
 // session is a signed-in browser.
 type session struct {
 	id   baleen.Identity
 	csrf string
-	used time.Time
 }
 
-// sessions holds the one-time sign-in links and the sessions they opened, in memory: a restart signs
-// everybody out.
+// sessions holds the one-time sign-in links, in memory (a restart voids the unused ones, which last
+// minutes), and the sessions they opened, in the store: a restart signs nobody out.
 type sessions struct {
+	store SessionStore
 	mu    sync.Mutex
 	links map[string]linkGrant // by the hash of the link's secret
-	open  map[string]*session  // by the hash of the cookie's secret
 	now   func() time.Time
 }
 
@@ -46,8 +58,8 @@ type linkGrant struct {
 	expires time.Time
 }
 
-func newSessions() *sessions {
-	return &sessions{links: map[string]linkGrant{}, open: map[string]*session{}, now: time.Now}
+func newSessions(store SessionStore) *sessions {
+	return &sessions{store: store, links: map[string]linkGrant{}, now: time.Now}
 }
 
 func secret() string {
@@ -66,6 +78,9 @@ func hash(s string) string {
 func (s *Server) LoginURL(id baleen.Identity, base string) (string, error) {
 	if id.User == "" && id.Fingerprint == "" {
 		return "", fmt.Errorf("login link: no identity: %w", baleen.ErrInvalid)
+	}
+	if s.sessions.store == nil {
+		return "", fmt.Errorf("login link: this server keeps no web sessions: %w", baleen.ErrInvalid)
 	}
 	if base == "" {
 		base = s.cfg.BaseURL
@@ -86,18 +101,11 @@ func (s *Server) LoginURL(id baleen.Identity, base string) (string, error) {
 
 // Logout ends every session of the key with fingerprint (the `web-logout` ssh command). It returns how many
 // it ended.
-func (s *Server) Logout(fingerprint string) int {
-	ss := s.sessions
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	n := 0
-	for k, se := range ss.open {
-		if se.id.Fingerprint == fingerprint {
-			delete(ss.open, k)
-			n++
-		}
+func (s *Server) Logout(ctx context.Context, fingerprint string) (int, error) {
+	if s.sessions.store == nil {
+		return 0, nil
 	}
-	return n
+	return s.sessions.store.DeleteSessionsOf(ctx, fingerprint)
 }
 
 // redeem spends a link's secret, once.
@@ -113,35 +121,59 @@ func (ss *sessions) redeem(tok string) (baleen.Identity, bool) {
 	return g.id, true
 }
 
-func (ss *sessions) start(id baleen.Identity) (cookie string) {
+// start opens a session for id and returns the cookie's secret.
+func (ss *sessions) start(ctx context.Context, id baleen.Identity) (cookie string, err error) {
 	c := secret()
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	ss.open[hash(c)] = &session{id: id, csrf: secret(), used: ss.now()}
-	return c
+	now := ss.clock()
+	err = ss.store.CreateSession(ctx, baleen.WebSession{Hash: hash(c), Identity: id, CSRF: secret(), Created: now.UTC(),
+		Expires: now.Add(SessionTTL).UTC()})
+	if err != nil {
+		return "", fmt.Errorf("start session: %w", err)
+	}
+	return c, nil
 }
 
-func (ss *sessions) find(cookie string) (session, bool) {
+func (ss *sessions) clock() time.Time {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	return ss.now()
+}
+
+// find returns the session of cookie, moving its end on when it was last moved over extendAfter ago. A
+// session of a key that checker no longer authorizes is ended. An error is the store's; with ok, the
+// session is valid still (only its end could not be moved on).
+func (ss *sessions) find(ctx context.Context, cookie string, checker KeyChecker) (session, bool, error) {
+	if ss.store == nil {
+		return session{}, false, nil
+	}
 	k := hash(cookie)
-	se, ok := ss.open[k]
-	if !ok {
-		return session{}, false
+	ws, err := ss.store.SessionByHash(ctx, k)
+	if errors.Is(err, baleen.ErrNotFound) {
+		return session{}, false, nil
 	}
-	now := ss.now()
-	if now.Sub(se.used) > SessionTTL {
-		delete(ss.open, k)
-		return session{}, false
+	if err != nil {
+		return session{}, false, err
 	}
-	se.used = now
-	return *se, true
+	now := ss.clock()
+	if !now.Before(ws.Expires) {
+		return session{}, false, ss.store.DeleteSession(ctx, k)
+	}
+	if checker != nil && ws.Identity.Fingerprint != "" && !checker.KeyAuthorized(ws.Identity.Fingerprint) {
+		return session{}, false, ss.store.DeleteSession(ctx, k)
+	}
+	se := session{id: ws.Identity, csrf: ws.CSRF}
+	if ws.Expires.Sub(now) < SessionTTL-extendAfter {
+		// A session that could not be moved on is still valid until its end: the error is only reported.
+		return se, true, ss.store.ExtendSession(ctx, k, now.Add(SessionTTL).UTC())
+	}
+	return se, true, nil
 }
 
-func (ss *sessions) end(cookie string) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	delete(ss.open, hash(cookie))
+func (ss *sessions) end(ctx context.Context, cookie string) error {
+	if ss.store == nil {
+		return nil
+	}
+	return ss.store.DeleteSession(ctx, hash(cookie))
 }
 
 // caller is who sent a request.
@@ -171,7 +203,12 @@ func (s *Server) who(r *http.Request) (caller, error) {
 		return caller{id: t.Identity, signedIn: true, readOnly: t.ReadOnly, bearer: true}, nil
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		if se, ok := s.sessions.find(c.Value); ok {
+		checker, _ := s.cfg.Authorizer.(KeyChecker)
+		se, ok, err := s.sessions.find(r.Context(), c.Value, checker)
+		if err != nil {
+			s.log.Error("read web session", "err", err)
+		}
+		if ok {
 			return caller{id: se.id, signedIn: true, csrf: se.csrf}, nil
 		}
 	}
@@ -231,7 +268,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusForbidden, errors.New("this sign-in link was used already or has expired: run `ssh <server> web-login` for a new one"))
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.sessions.start(id), Path: "/", HttpOnly: true,
+	cookie, err := s.sessions.start(r.Context(), id)
+	if err != nil {
+		s.log.Error("web sign-in", "user", id.User, "key", id.Fingerprint, "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, errors.New("the session could not be recorded: try a new link in a moment"))
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: s.secure(r), MaxAge: int(SessionTTL.Seconds())})
 	s.log.Info("web sign-in", "user", id.User, "key", id.Fingerprint)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -244,7 +287,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ck, err := r.Cookie(sessionCookie); err == nil {
-		s.sessions.end(ck.Value)
+		if err := s.sessions.end(r.Context(), ck.Value); err != nil {
+			s.log.Error("web sign-out", "user", c.id.User, "key", c.id.Fingerprint, "err", err)
+			s.errorPage(w, r, http.StatusInternalServerError, errors.New("the session could not be ended: try again"))
+			return
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: s.secure(r), MaxAge: -1})

@@ -89,7 +89,7 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	}
 	f := &fixture{t: t, st: st, bus: events.New(0), actions: &recorder{}, arts: t.TempDir()}
 	cfg := Config{Projects: st, Builds: st, Releases: st, Events: f.bus, Actions: f.actions, Authorizer: testRoles,
-		Tokens: st, ArtifactsDir: f.arts, StoreSize: st.Size}
+		Tokens: st, Sessions: st, ArtifactsDir: f.arts, StoreSize: st.Size}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -70,6 +70,8 @@ type Config struct {
 	Authorizer baleen.Authorizer
 	// Tokens keeps API tokens; when nil, only sessions and public access are accepted.
 	Tokens TokenStore
+	// Sessions keeps the web sessions that sign-in links open; when nil, nobody can sign in.
+	Sessions SessionStore
 	// ArtifactsDir holds each build's artifacts at ArtifactsDir/<project>/<number>.
 	ArtifactsDir string
 	// Engine, when set, must answer for /readyz.
@@ -126,7 +128,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	base, stop := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, log: cfg.Logger, pages: pages, static: static, sessions: newSessions(), proxies: proxies,
+	s := &Server{cfg: cfg, log: cfg.Logger, pages: pages, static: static, sessions: newSessions(cfg.Sessions), proxies: proxies,
 		base: base, stop: stop}
 	s.metrics = newMetrics(cfg.StoreSize)
 	if cfg.Events != nil {

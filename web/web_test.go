@@ -138,8 +138,8 @@ func TestSignInLinkOnce(t *testing.T) {
 		t.Fatalf("expired link: got %s, want 403", resp.Status)
 	}
 	f.srv.sessions.now = time.Now
-	if n := f.srv.Logout("SHA256:rita"); n != 1 {
-		t.Fatalf("Logout ended %d sessions, want 1", n)
+	if n, err := f.srv.Logout(t.Context(), "SHA256:rita"); n != 1 || err != nil {
+		t.Fatalf("Logout ended %d sessions (err %v), want 1", n, err)
 	}
 	if resp, _ := get(t, c, f.ts.URL+"/p/api"); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("after logout: got %s, want 403", resp.Status)

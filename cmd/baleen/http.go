@@ -98,6 +98,9 @@ func buildLink(cfg Config) func(project string, build int) string {
 	}
 }
 
+// The access policy tells the web which keys were revoked, to end their sessions.
+var _ web.KeyChecker = (*access.Policy)(nil)
+
 // startHTTP starts the web side when cfg.HTTP.Listen is set; the returned server (nil when off) mints
 // sign-in links for `web-login`, and stop shuts it down within ctx.
 func startHTTP(cfg Config, p httpParts, logger *slog.Logger) (*web.Server, func(context.Context) error, error) {
@@ -108,7 +111,7 @@ func startHTTP(cfg Config, p httpParts, logger *slog.Logger) (*web.Server, func(
 		p.authz = access.New(access.Options{AuthorizedKeys: cfg.AuthorizedKeys, Logger: logger})
 	}
 	wc := web.Config{Projects: p.store, Builds: p.store, Releases: p.store, Events: p.events, Actions: schedulerActions{p.sched, p.store},
-		Authorizer: p.authz, Tokens: p.store, ArtifactsDir: cfg.Data + "/artifacts", Engine: p.engine, StoreSize: p.store.Size,
+		Authorizer: p.authz, Tokens: p.store, Sessions: p.store, ArtifactsDir: cfg.Data + "/artifacts", Engine: p.engine, StoreSize: p.store.Size,
 		Public: cfg.HTTP.Public, PublicProjects: cfg.HTTP.PublicProjects, TrustedProxies: cfg.HTTP.TrustedProxies,
 		BaseURL: cfg.HTTP.BaseURL, Hooks: p.hooks, Logger: logger}
 	l, err := net.Listen("tcp", cfg.HTTP.Listen)

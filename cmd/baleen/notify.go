@@ -52,21 +52,22 @@ func startIntegrations(ctx context.Context, cfg Config, st *store.Store, repos *
 	if link != nil {
 		links = func(p string, n int) *notify.Links { u := link(p, n); return &notify.Links{Build: u, Log: u + "/log"} }
 	}
-	n, err := notify.New(notify.Options{Sinks: cfg.Notify, Deliveries: st, History: st, Authors: notify.GitAuthors{Dir: reposDir},
-		Links: links, Log: logger.With("part", "notify")})
-	if err != nil {
-		return nil, err
-	}
 	f, err := forge.NewFollower(mirrors, filepath.Join(cfg.Data, "mirrors.json"), mirrorFetcher{repos},
 		schedulerBuilder{sched: sched, projects: st}, st, logger.With("part", "mirror"))
 	if err != nil {
 		return nil, err
 	}
-	in := &integrations{notifier: n, follower: f, hooks: forge.NewHandler(f, logger.With("part", "hooks"))}
+	// Commit statuses are queued and sent with the notifications: one queue on disk, one retry policy.
 	statuses := forge.NewStatuses(f, nil, link, logger.With("part", "status"))
+	n, err := notify.New(notify.Options{Sinks: cfg.Notify, Deliveries: st, History: st, Authors: notify.GitAuthors{Dir: reposDir},
+		Links: links, Log: logger.With("part", "notify"), Senders: map[string]notify.Sender{forge.StatusSink: statuses}})
+	if err != nil {
+		return nil, err
+	}
+	in := &integrations{notifier: n, follower: f, hooks: forge.NewHandler(f, st, logger.With("part", "hooks"))}
 	notifyEvents, statusEvents := src.Subscribe(ctx, notify.Filter), src.Subscribe(ctx, forge.StatusFilter)
 	in.wg.Go(func() { _ = n.Run(ctx, notifyEvents) })
-	in.wg.Go(func() { statuses.Run(ctx, statusEvents) })
+	in.wg.Go(func() { statuses.Run(ctx, statusEvents, n) })
 	in.wg.Go(func() { f.Run(ctx) })
 	return in, nil
 }
