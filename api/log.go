@@ -17,7 +17,11 @@ type LogWriter struct {
 }
 
 // NewLogWriter writes the LogLines of the text written to it to w.
-func NewLogWriter(w io.Writer) *LogWriter { return &LogWriter{enc: json.NewEncoder(w)} }
+func NewLogWriter(w io.Writer) *LogWriter {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &LogWriter{enc: enc}
+}
 
 // Write takes log text and writes a LogLine for each line it ends.
 func (l *LogWriter) Write(p []byte) (int, error) {

@@ -105,6 +105,10 @@ func (h *Handler) webLogout(_ context.Context, c *Call, _ *flags) int {
 }
 
 func (h *Handler) engines(_ context.Context, c *Call, fl *flags) int {
+	if h.Engines == nil && fl.json {
+		// One engine, not pooled: the server does not watch its state.
+		return writeJSON(c.Stdout, []api.Engine{api.NewEngine("default", baleen.RedactURL(h.DockerHost), "unwatched", "", nil, 0, nil, time.Time{})})
+	}
 	if h.Engines == nil {
 		fmt.Fprintf(c.Stdout, "one engine: %s\n", dash(h.DockerHost))
 		return ExitOK
@@ -340,5 +344,6 @@ func (e poolEngines) WriteStatus(w io.Writer, asJSON bool) error {
 func encode(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a log's "==>" reads as it is
 	return enc.Encode(v)
 }

@@ -3,7 +3,6 @@ package commands
 import (
 	"archive/tar"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -306,9 +305,7 @@ func fail(c *Call, err error) int {
 }
 
 func writeJSON(w io.Writer, v any) int {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+	if err := encode(w, v); err != nil {
 		return ExitInternal
 	}
 	return ExitOK

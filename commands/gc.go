@@ -1,15 +1,12 @@
 package commands
 
-import (
-	"context"
-	"errors"
-)
+import "context"
 
 // gc answers `gc [--dry-run]`: it deletes the builds the server's retention rules no longer keep, with
 // their logs, test history, artifacts and images, printing one line per build; --dry-run only lists them.
 func (h *Handler) gc(ctx context.Context, c *Call, fl *flags) int {
 	if h.GC == nil {
-		return fail(c, errors.New("this server has no retention rules: set retention in its config"))
+		return off(c, "this server has no retention rules: set retention in its config")
 	}
 	if err := h.GC(ctx, fl.dryRun, c.Stdout); err != nil {
 		return fail(c, err)
