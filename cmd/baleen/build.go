@@ -81,11 +81,16 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 		return exitInfra
 	}
 	defer eng.Close()
+	if err := eng.Ping(ctx); err != nil { // said once, here, rather than by every stage and the teardown
+		fmt.Fprintf(e.stderr, "baleen build: %v\n", err)
+		return exitInfra
+	}
 	id, err := localBuildID()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "baleen build: %v\n", err)
 		return exitInternal
 	}
+	defer untagLocal(eng, id, s, e.stderr)
 	stages := pipeline.NewStageRunner(pipeline.StageConfig{Out: e.stdout, Secrets: values(secrets)})
 	defer stages.Close()
 	var deps map[string]string
@@ -249,6 +254,7 @@ func localDependency(eng *docker.Engine, logger *slog.Logger, repos *gitd.Reposi
 		if err != nil {
 			return pipeline.DependencyResult{}, err
 		}
+		defer untagLocal(eng, runID, f.Spec, out)
 		res, err := pipeline.New(eng, logger).Run(ctx, pipeline.Run{ID: runID, Spec: f.Spec, Source: tree, Secrets: secrets,
 			ArtifactsDir: filepath.Join(artifacts, t.Project), Out: pout, Dependencies: deps})
 		if err != nil {
