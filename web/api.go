@@ -224,7 +224,8 @@ func (s *Server) apiReleases(r *http.Request, c caller) (any, error) {
 	return api.NewReleases(rs), nil
 }
 
-// apiLog sends a build's log as text from ?offset=; with ?follow=1 it goes on until the build ends.
+// apiLog sends a build's log as text from ?offset=, or with ?format=json as one LogLine per line; with
+// ?follow=1 it goes on until the build ends.
 func (s *Server) apiLog(w http.ResponseWriter, r *http.Request) {
 	c, err := s.who(r)
 	if err == nil {
@@ -251,14 +252,25 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, b baleen.Buil
 		defer cancel()
 		events = s.cfg.Events.Subscribe(sub, baleen.EventFilter{Project: b.Project, Build: b.Number})
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
 	f, _ := w.(http.Flusher)
+	var out io.Writer = w
+	switch format := r.URL.Query().Get("format"); format {
+	case "", "text":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	case "json":
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		lw := api.NewLogWriter(w)
+		defer lw.Close()
+		out = lw
+	default:
+		return fmt.Errorf("format %q: want text or json: %w", format, baleen.ErrInvalid)
+	}
+	w.Header().Set("Cache-Control", "no-store")
 	tick := time.NewTicker(livePoll)
 	defer tick.Stop()
 	for {
 		final := b.Status.Final()
-		n, err := s.copyLog(ctx, w, b, off)
+		n, err := s.copyLog(ctx, out, b, off)
 		off += n
 		if err != nil || !follow || final {
 			return nil // the header is sent: an error can only end the stream
