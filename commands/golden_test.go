@@ -16,9 +16,12 @@ import (
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/api"
 	"github.com/baleen-ci/baleen/gitd"
 	"github.com/baleen-ci/baleen/pipeline"
+	"github.com/baleen-ci/baleen/pipeline/docker/pool"
 	"github.com/baleen-ci/baleen/store"
+	"github.com/google/go-cmp/cmp"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the commands' output")
@@ -281,5 +284,39 @@ func TestArtifactsTar(t *testing.T) {
 	}
 	if code, _, errOut := call(h, "artifacts", "api", "--tar", "--json"); code != ExitUsage || !strings.Contains(errOut, "pick one") {
 		t.Errorf("artifacts --tar --json: got %d %q, want %d and pick one", code, errOut, ExitUsage)
+	}
+}
+
+// engines --json on a pool gives each engine in the shape every --json shares; its text is the pool's table.
+func TestEnginesPoolJSON(t *testing.T) {
+	p, err := pool.New(pool.Config{
+		"build-1": {Host: "tcp://127.0.0.1:1", Slots: 2, Labels: []string{"amd64"}},
+		"build-2": {Host: "unix:///nonexistent/docker.sock"},
+	}, pool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	h := &Handler{Engines: PoolEngines(p)}
+	code, out, errOut := call(h, "engines", "--json")
+	if code != ExitOK {
+		t.Fatalf("engines --json: exit %d: %s", code, errOut)
+	}
+	var got []api.Engine
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("engines --json: %v\n%s", err, out)
+	}
+	for i := range got {
+		got[i].Since = time.Time{} // when the pool was made
+	}
+	want := []api.Engine{
+		{Name: "build-1", Host: "tcp://127.0.0.1:1", State: "up", Labels: []string{"amd64"}, Slots: 2, Builds: []string{}},
+		{Name: "build-2", Host: "unix:///nonexistent/docker.sock", State: "up", Labels: []string{}, Slots: 1, Builds: []string{}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("engines --json (-want +got):\n%s", diff)
+	}
+	if code, out, _ := call(h, "engines"); code != ExitOK || !strings.Contains(out, "build-1  up     0/2") {
+		t.Errorf("engines: got %d\n%s", code, out)
 	}
 }
