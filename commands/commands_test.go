@@ -106,7 +106,8 @@ func TestCommands(t *testing.T) {
 // FuzzCommands: no command line makes the handler panic, and every answer is a known exit code.
 func FuzzCommands(f *testing.F) {
 	for _, s := range []string{"builds api", "logs api 1 -f", "report --json api 1", "rebuild ../x", "cancel api -1",
-		"artifacts api 1", "status", "projects --json --json", "logs api #1"} {
+		"artifacts api 1", "status", "projects --json --json", "logs api #1", "artifacts api --tar --json", "logs api --json -f",
+		"logs api --unit x --json", "token list --json --all"} {
 		f.Add(s)
 	}
 	h := newHandler(f)
