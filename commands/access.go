@@ -1,7 +1,9 @@
 package commands
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/api"
 	"github.com/baleen-ci/baleen/notify"
 	"github.com/baleen-ci/baleen/pipeline/docker/pool"
 	"github.com/baleen-ci/baleen/pipeline/report/history"
@@ -98,6 +101,10 @@ func (h *Handler) webLogout(ctx context.Context, c *baleen.Call, _ *flags) int {
 }
 
 func (h *Handler) engines(_ context.Context, c *baleen.Call, fl *flags) int {
+	if h.Engines == nil && fl.json {
+		// One engine, not pooled: the server does not watch its state.
+		return writeJSON(c.Stdout, []api.Engine{api.NewEngine("default", baleen.RedactURL(h.DockerHost), "unwatched", "", nil, 0, nil, time.Time{})})
+	}
 	if h.Engines == nil {
 		fmt.Fprintf(c.Stdout, "one engine: %s\n", dash(h.DockerHost))
 		return ExitOK
@@ -130,7 +137,7 @@ func (h *Handler) token(ctx context.Context, c *baleen.Call, fl *flags) int {
 	return usagef(c, "token: unknown subcommand %q\nusage: %s", args[0], tokenUsage)
 }
 
-const tokenUsage = "token create [--read-only] [--expires 30d] | token list [--all] | token revoke <id>"
+const tokenUsage = "token create [--read-only] [--expires 30d] | token list [--all] [--json] | token revoke <id>"
 
 func (h *Handler) tokenCreate(ctx context.Context, c *baleen.Call, args []string) int {
 	var readOnly bool
@@ -160,19 +167,28 @@ func (h *Handler) tokenCreate(ctx context.Context, c *baleen.Call, args []string
 }
 
 func (h *Handler) tokenList(ctx context.Context, c *baleen.Call, args []string) int {
-	all := false
-	switch {
-	case len(args) == 1 && strings.TrimLeft(args[0], "-") == "all":
+	all, asJSON := false, false
+	for _, a := range args {
+		switch strings.TrimLeft(a, "-") {
+		case "all":
+			all = true
+		case "json":
+			asJSON = true
+		default:
+			return usagef(c, "usage: token list [--all] [--json]")
+		}
+	}
+	if all {
 		if err := h.require(ctx, c, anyProject, baleen.RoleAdmin); err != nil {
 			return fail(c, err)
 		}
-		all = true
-	case len(args) > 0:
-		return usagef(c, "usage: token list [--all]")
 	}
 	ts, err := web.ListTokens(ctx, h.Tokens, c.Fingerprint, all)
 	if err != nil {
 		return fail(c, err)
+	}
+	if asJSON {
+		return writeJSON(c.Stdout, api.NewTokens(ts))
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tOWNER\tACCESS\tCREATED\tEXPIRES")
@@ -208,7 +224,36 @@ func (h *Handler) tests(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if err := h.project(ctx, project); err != nil {
 		return fail(c, err)
 	}
-	return done(c, history.Tests(ctx, h.Tests, c.Stdout, project, o))
+	if !o.JSON {
+		return done(c, history.Tests(ctx, h.Tests, c.Stdout, project, o))
+	}
+	t, err := testsJSON(ctx, h.Tests, project, o)
+	if err != nil {
+		return fail(c, err)
+	}
+	return writeJSON(c.Stdout, t)
+}
+
+// testsJSON is `tests --json`: the history package picks the cases, and its JSON is read back into the
+// shape every --json shares.
+func testsJSON(ctx context.Context, th baleen.TestHistory, project string, o history.TestsOptions) (api.Tests, error) {
+	var buf bytes.Buffer
+	if err := history.Tests(ctx, th, &buf, project, o); err != nil {
+		return api.Tests{}, err
+	}
+	var got struct {
+		Project, Branch string
+		Cases           []history.CaseHistory
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		return api.Tests{}, fmt.Errorf("read test history: %w", err)
+	}
+	t := api.Tests{Project: got.Project, Branch: got.Branch, Cases: []api.TestCase{}}
+	for _, c := range got.Cases {
+		t.Cases = append(t.Cases, api.TestCase{Name: c.Name, Recent: c.Recent, Last: c.Last, Build: c.Build,
+			DurationMS: c.Duration.Milliseconds(), New: c.New, FailingSince: c.Since, Fixed: c.Fixed, Flaky: c.Flaky})
+	}
+	return t, nil
 }
 
 // deliveries answers `deliveries [<sink>] [--json]`.
@@ -220,8 +265,18 @@ func (h *Handler) deliveries(ctx context.Context, c *baleen.Call, fl *flags) int
 	if len(fl.args) == 1 {
 		sink = fl.args[0]
 	}
-	return done(c, notify.WriteDeliveries(ctx, c.Stdout, h.Deliveries, sink, fl.json))
+	if !fl.json {
+		return done(c, notify.WriteDeliveries(ctx, c.Stdout, h.Deliveries, sink, false))
+	}
+	ds, err := h.Deliveries.Deliveries(ctx, baleen.DeliveryFilter{Sink: sink, Limit: deliveriesShown})
+	if err != nil {
+		return fail(c, err)
+	}
+	return writeJSON(c.Stdout, api.NewDeliveries(ds))
 }
+
+// deliveriesShown is how many deliveries `deliveries` lists, as the table does.
+const deliveriesShown = 100
 
 // redeliver answers `redeliver <id>`.
 func (h *Handler) redeliver(ctx context.Context, c *baleen.Call, fl *flags) int {
@@ -271,5 +326,20 @@ func PoolEngines(p *pool.Pool) Engines { return poolEngines{p} }
 type poolEngines struct{ p *pool.Pool }
 
 func (e poolEngines) WriteStatus(w io.Writer, asJSON bool) error {
-	return pool.RenderStatus(w, e.p.Status(), asJSON)
+	if !asJSON {
+		return pool.RenderStatus(w, e.p.Status(), false)
+	}
+	out := []api.Engine{}
+	for _, s := range e.p.Status() {
+		out = append(out, api.NewEngine(s.Name, s.Host, string(s.State), s.Reason, s.Labels, s.Slots, s.Builds, s.Since))
+	}
+	return encode(w, out)
+}
+
+// encode writes v to w as indented JSON.
+func encode(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a log's "==>" reads as it is
+	return enc.Encode(v)
 }

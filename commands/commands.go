@@ -3,7 +3,6 @@ package commands
 import (
 	"archive/tar"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/api"
 	"github.com/baleen-ci/baleen/pipeline"
 	"github.com/baleen-ci/baleen/pipeline/spec"
 )
@@ -96,8 +96,8 @@ type command struct {
 	role baleen.Role
 	raw  bool
 	run  func(h *Handler, ctx context.Context, c *baleen.Call, fl *flags) int
-	// dry accepts --dry-run.
-	dry bool
+	// dry accepts --dry-run; tar accepts --tar.
+	dry, tar bool
 }
 
 // usage is the command's usage line, its flags included.
@@ -112,13 +112,16 @@ func (c command) usage() string {
 	if c.dry {
 		u += " [--dry-run]"
 	}
+	if c.tar {
+		u += " [--tar]"
+	}
 	return u
 }
 
 // flags are the flags every command accepts where it makes sense.
 type flags struct {
 	json, follow bool
-	dryRun       bool
+	dryRun, tar  bool
 	unit, host   string
 	args         []string
 }
@@ -127,11 +130,12 @@ type flags struct {
 var table = []command{
 	{name: "projects", role: baleen.RoleRead, help: "list the projects", json: true, run: (*Handler).projects},
 	{name: "builds", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "list a project's builds, newest first", json: true, run: (*Handler).builds},
-	{name: "logs", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, follow: true, run: (*Handler).logs,
-		help: "print a build's log (the latest by default), or with --unit a deployed unit's journal; -f follows"},
+	{name: "logs", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, follow: true, json: true, run: (*Handler).logs,
+		help: "print a build's log (the latest by default), or with --unit a deployed unit's journal; -f follows; --json writes a JSON object per line"},
 	{name: "status", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "show a project's latest build", json: true, run: (*Handler).status},
 	{name: "report", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, help: "show a build's test counts, failed tests and coverage", json: true, run: (*Handler).report},
-	{name: "artifacts", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, help: "write a build's artifacts to stdout as a tar stream (the latest build's by default)", run: (*Handler).artifacts},
+	{name: "artifacts", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, json: true, tar: true, run: (*Handler).artifacts,
+		help: "list a build's artifacts (the latest build's by default); --tar writes them to stdout as a tar stream"},
 	{name: "rebuild", role: baleen.RoleWrite, args: "<project> [<build>|<ref>]", min: 1, max: 2, help: "build a commit again (the latest build's by default), streaming like a push", run: (*Handler).rebuild},
 	{name: "cancel", role: baleen.RoleWrite, args: "<project> [<build>]", min: 1, max: 2, help: "cancel a queued or running build (the latest by default)", run: (*Handler).cancel},
 	{name: "releases", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "list a project's releases, newest first", json: true, run: (*Handler).releases},
@@ -143,7 +147,7 @@ var table = []command{
 	{name: "whoami", help: "show who your key is and what it may do", run: (*Handler).whoami},
 	{name: "web-login", help: "print a one-time link that signs you in to the web pages", run: (*Handler).webLogin},
 	{name: "web-logout", help: "end every web session of your key", run: (*Handler).webLogout},
-	{name: "token", args: "create [--read-only] [--expires 30d] | list [--all] | revoke <id>", min: 1, max: 4, raw: true, run: (*Handler).token,
+	{name: "token", args: "create [--read-only] [--expires 30d] | list [--all] [--json] | revoke <id>", min: 1, max: 4, raw: true, run: (*Handler).token,
 		help: "make, list or revoke API tokens (--all and others' tokens: admin)"},
 	{name: "deliveries", args: "[<sink>]", max: 1, json: true, role: baleen.RoleAdmin, run: (*Handler).deliveries,
 		help: "list the latest notification deliveries (admin)"},
@@ -228,6 +232,9 @@ func parseFlags(cmd command, args []string) (*flags, error) {
 	if cmd.dry {
 		fs.BoolVar(&fl.dryRun, "dry-run", false, "")
 	}
+	if cmd.tar {
+		fs.BoolVar(&fl.tar, "tar", false, "")
+	}
 	if cmd.follow {
 		fs.BoolVar(&fl.follow, "f", false, "")
 		fs.StringVar(&fl.unit, "unit", "", "")
@@ -288,9 +295,7 @@ func fail(c *baleen.Call, err error) int {
 }
 
 func writeJSON(w io.Writer, v any) int {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+	if err := encode(w, v); err != nil {
 		return ExitInternal
 	}
 	return ExitOK
@@ -301,16 +306,18 @@ func (h *Handler) projects(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if err != nil {
 		return fail(c, err)
 	}
-	var ps []baleen.Project // only those the caller may read
+	ps := []api.Project{} // only those the caller may read
 	for _, p := range all {
-		if h.holds(ctx, c, p.Name, baleen.RoleRead) {
-			ps = append(ps, p)
+		if !h.holds(ctx, c, p.Name, baleen.RoleRead) {
+			continue
 		}
+		bs, err := h.Builds.Builds(ctx, baleen.BuildFilter{Project: p.Name, Limit: api.BranchWindow})
+		if err != nil {
+			return fail(c, err)
+		}
+		ps = append(ps, api.NewProject(p, api.LatestPerBranch(bs)))
 	}
 	if fl.json {
-		if ps == nil {
-			ps = []baleen.Project{}
-		}
 		return writeJSON(c.Stdout, ps)
 	}
 	if len(ps) == 0 {
@@ -318,16 +325,17 @@ func (h *Handler) projects(ctx context.Context, c *baleen.Call, fl *flags) int {
 		return ExitOK
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROJECT\tLAST BUILD\tSTATUS\tWHEN")
+	fmt.Fprintln(tw, "PROJECT\tBRANCH\tBUILD\tSTATUS\tWHEN")
 	for _, p := range ps {
-		b, err := h.Builds.LatestBuild(ctx, p.Name)
-		switch {
-		case errors.Is(err, baleen.ErrNotFound):
-			fmt.Fprintf(tw, "%s\t-\t-\t-\n", p.Name)
-		case err != nil:
-			return fail(c, err)
-		default:
-			fmt.Fprintf(tw, "%s\t#%d\t%s\t%s\n", p.Name, b.Number, b.Status, ago(b.Created))
+		if len(p.Branches) == 0 {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\n", p.Name)
+		}
+		for i, b := range p.Branches {
+			name := p.Name
+			if i > 0 {
+				name = "" // the project's other branches hang under its name
+			}
+			fmt.Fprintf(tw, "%s\t%s\t#%d\t%s\t%s\n", name, dash(b.Branch), b.Number, statusOf(b), ago(b.Created))
 		}
 	}
 	tw.Flush()
@@ -383,10 +391,7 @@ func (h *Handler) builds(ctx context.Context, c *baleen.Call, fl *flags) int {
 		return fail(c, err)
 	}
 	if fl.json {
-		if bs == nil {
-			bs = []baleen.Build{}
-		}
-		return writeJSON(c.Stdout, bs)
+		return writeJSON(c.Stdout, api.NewBuilds(bs))
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "BUILD\tSTATUS\tBRANCH\tCOMMIT\tWHEN\tTOOK\tTESTS")
@@ -403,6 +408,9 @@ func (h *Handler) builds(ctx context.Context, c *baleen.Call, fl *flags) int {
 
 func (h *Handler) logs(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if fl.unit != "" {
+		if fl.json {
+			return usagef(c, "logs: --json is for a build's log, not a unit's journal")
+		}
 		return h.journal(ctx, c, fl)
 	}
 	if fl.host != "" {
@@ -412,8 +420,14 @@ func (h *Handler) logs(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if err != nil {
 		return fail(c, err)
 	}
+	var out io.Writer = c.Stdout
+	if fl.json {
+		lw := api.NewLogWriter(c.Stdout)
+		defer lw.Close()
+		out = lw
+	}
 	if fl.follow {
-		b, err = h.Scheduler.Follow(ctx, b.Project, b.Number, c.Stdout)
+		b, err = h.Scheduler.Follow(ctx, b.Project, b.Number, out)
 		if err != nil {
 			return fail(c, err)
 		}
@@ -424,7 +438,7 @@ func (h *Handler) logs(ctx context.Context, c *baleen.Call, fl *flags) int {
 		return fail(c, err)
 	}
 	defer rc.Close()
-	if _, err := io.Copy(c.Stdout, rc); err != nil {
+	if _, err := io.Copy(out, rc); err != nil {
 		return fail(c, err)
 	}
 	return ExitOK
@@ -443,7 +457,7 @@ func (h *Handler) status(ctx context.Context, c *baleen.Call, fl *flags) int {
 		return fail(c, err)
 	}
 	if fl.json {
-		return writeJSON(c.Stdout, b)
+		return writeJSON(c.Stdout, api.NewBuild(b))
 	}
 	fmt.Fprintf(c.Stdout, "project %s: build #%d %s\n", b.Project, b.Number, statusWord(b))
 	fmt.Fprintf(c.Stdout, "  commit  %s (%s)\n  pushed  %s by %s\n", b.Commit, dash(b.Branch), b.Created.Format(time.RFC3339), dash(b.Pusher))
@@ -470,15 +484,7 @@ func (h *Handler) report(ctx context.Context, c *baleen.Call, fl *flags) int {
 		return fail(c, err)
 	}
 	if fl.json {
-		return writeJSON(c.Stdout, struct {
-			Project      string                   `json:"project"`
-			Number       int                      `json:"number"`
-			Status       baleen.Status            `json:"status"`
-			Commit       string                   `json:"commit"`
-			Report       *baleen.TestReport       `json:"report"`
-			Dependencies []baleen.DependencyBuild `json:"dependencies,omitempty"`
-			Pushed       []baleen.PushedImage     `json:"pushed,omitempty"`
-		}{b.Project, b.Number, b.Status, b.Commit, b.Report, b.Dependencies, b.Pushed})
+		return writeJSON(c.Stdout, api.NewReport(b, noReport(b)))
 	}
 	fmt.Fprintf(c.Stdout, "build #%d of %s: %s\n", b.Number, b.Project, statusWord(b))
 	for _, d := range b.Dependencies {
@@ -504,6 +510,9 @@ func (h *Handler) report(ctx context.Context, c *baleen.Call, fl *flags) int {
 }
 
 func (h *Handler) artifacts(ctx context.Context, c *baleen.Call, fl *flags) int {
+	if fl.tar && fl.json {
+		return usagef(c, "artifacts: --json lists, --tar writes the files: pick one")
+	}
 	b, err := h.build(ctx, fl.args)
 	if err != nil {
 		return fail(c, err)
@@ -511,6 +520,9 @@ func (h *Handler) artifacts(ctx context.Context, c *baleen.Call, fl *flags) int 
 	dir := filepath.Join(h.ArtifactsDir, b.Project, strconv.Itoa(b.Number))
 	if len(b.Artifacts) == 0 {
 		return fail(c, fmt.Errorf("build #%d of %s kept no artifacts: %w", b.Number, b.Project, baleen.ErrNotFound))
+	}
+	if !fl.tar {
+		return listArtifacts(c, b, os.DirFS(dir), fl.json)
 	}
 	tw := tar.NewWriter(c.Stdout)
 	// Only the files the build recorded are sent: nothing else under the data dir can be reached.
@@ -522,6 +534,30 @@ func (h *Handler) artifacts(ctx context.Context, c *baleen.Call, fl *flags) int 
 	if err := tw.Close(); err != nil {
 		return fail(c, err)
 	}
+	return ExitOK
+}
+
+// listArtifacts lists b's artifacts with their sizes: what `artifacts` shows unless --tar asks for the files.
+// A tar stream is never the default, as a terminal would print it: the server cannot see the client's.
+func listArtifacts(c *baleen.Call, b baleen.Build, fsys fs.FS, asJSON bool) int {
+	out := []api.Artifact{}
+	for _, name := range b.Artifacts {
+		a := api.Artifact{Path: name}
+		if fi, err := fs.Stat(fsys, name); err == nil {
+			a.Size = fi.Size()
+		}
+		out = append(out, a)
+	}
+	if asJSON {
+		return writeJSON(c.Stdout, out)
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SIZE\tPATH")
+	for _, a := range out {
+		fmt.Fprintf(tw, "%d\t%s\n", a.Size, a.Path)
+	}
+	tw.Flush()
+	fmt.Fprintf(c.Stderr, "write them as a tar stream with: artifacts %s %d --tar > artifacts.tar\n", b.Project, b.Number)
 	return ExitOK
 }
 
@@ -625,6 +661,11 @@ func noReport(b baleen.Build) string {
 		return fmt.Sprintf("no test reports: the tests did not run (the build stopped at %s)", b.FailedStage)
 	}
 	return "no test reports: the tests did not run"
+}
+
+// statusOf is statusWord of a build's shape.
+func statusOf(b api.Build) string {
+	return statusWord(baleen.Build{Status: b.Status, Message: b.Message, FailedStage: b.FailedStage})
 }
 
 func statusWord(b baleen.Build) string {
@@ -765,10 +806,7 @@ func (h *Handler) releases(ctx context.Context, c *baleen.Call, fl *flags) int {
 		return fail(c, err)
 	}
 	if fl.json {
-		if rs == nil {
-			rs = []baleen.Release{}
-		}
-		return writeJSON(c.Stdout, rs)
+		return writeJSON(c.Stdout, api.NewReleases(rs))
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RELEASE\tBUILD\tCOMMIT\tTARGET\tSTATUS\tWHEN\tHOSTS")

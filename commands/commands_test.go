@@ -79,7 +79,7 @@ func TestCommands(t *testing.T) {
 		{"report unknown build", []string{"report", "api", "9"}, ExitFailed, "no build #9"},
 		{"report bad build", []string{"report", "api", "-3"}, ExitUsage, "flag provided but not defined"},
 		{"report zero", []string{"report", "api", "0"}, ExitFailed, "want a build number"},
-		{"logs json refused", []string{"logs", "api", "--json"}, ExitUsage, "flag provided but not defined"},
+		{"logs json of a unit refused", []string{"logs", "api", "--unit", "web", "--json"}, ExitUsage, "--json is for a build's log"},
 		{"artifacts none kept", []string{"artifacts", "api", "1"}, ExitFailed, "kept no artifacts"},
 		{"artifacts of the latest build", []string{"artifacts", "api"}, ExitFailed, "kept no artifacts"},
 		{"artifacts needs a project", []string{"artifacts"}, ExitUsage, "usage: artifacts <project> [<build>]"},
@@ -106,7 +106,8 @@ func TestCommands(t *testing.T) {
 // FuzzCommands: no command line makes the handler panic, and every answer is a known exit code.
 func FuzzCommands(f *testing.F) {
 	for _, s := range []string{"builds api", "logs api 1 -f", "report --json api 1", "rebuild ../x", "cancel api -1",
-		"artifacts api 1", "status", "projects --json --json", "logs api #1"} {
+		"artifacts api 1", "status", "projects --json --json", "logs api #1", "artifacts api --tar --json", "logs api --json -f",
+		"logs api --unit x --json", "token list --json --all"} {
 		f.Add(s)
 	}
 	h := newHandler(f)

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 
 	"github.com/baleen-ci/baleen"
 )
@@ -11,7 +10,7 @@ import (
 // their logs, test history, artifacts and images, printing one line per build; --dry-run only lists them.
 func (h *Handler) gc(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if h.GC == nil {
-		return fail(c, errors.New("this server has no retention rules: set retention in its config"))
+		return off(c, "this server has no retention rules: set retention in its config")
 	}
 	if err := h.GC(ctx, fl.dryRun, c.Stdout); err != nil {
 		return fail(c, err)

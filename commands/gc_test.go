@@ -14,8 +14,8 @@ import (
 // leaves it, the real run removes it; without rules, gc says so.
 func TestGC(t *testing.T) {
 	h := newHandler(t)
-	if code, _, errOut := call(h, "gc"); code != ExitInternal || !strings.Contains(errOut, "no retention rules") {
-		t.Errorf("gc without rules: got %d %q, want %d and a message", code, errOut, ExitInternal)
+	if code, _, errOut := call(h, "gc"); code != ExitFailed || !strings.Contains(errOut, "no retention rules") {
+		t.Errorf("gc without rules: got %d %q, want %d and a message", code, errOut, ExitFailed)
 	}
 	st := h.Builds.(*store.Store)
 	ctx := context.Background()

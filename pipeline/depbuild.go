@@ -206,6 +206,9 @@ type LocalDependencies struct {
 	Credential func(name string) string
 	// NewID names each dependency build.
 	NewID func() (baleen.BuildID, error)
+	// Done, when set, is called after each dependency build has run, green or not, with the id it ran
+	// under (`baleen build` removes that run's tags).
+	Done func(id baleen.BuildID, sp *baleen.Spec, out io.Writer)
 }
 
 // Build returns the BuildDependency that ResolveDependencies calls for each dependency.
@@ -267,6 +270,9 @@ func (l *LocalDependencies) build(ctx context.Context, t DependencyTarget, out i
 	id, err := l.NewID()
 	if err != nil {
 		return DependencyResult{}, err
+	}
+	if l.Done != nil {
+		defer l.Done(id, sp, out)
 	}
 	res, err := l.Pipeline.Run(ctx, Run{ID: id, Spec: sp, Source: tree, Secrets: secrets,
 		ArtifactsDir: filepath.Join(l.ArtifactsDir, t.Project), Out: out, Dependencies: deps})

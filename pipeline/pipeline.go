@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -420,14 +421,23 @@ func (l *lastLines) String() string { return string(l.b) }
 // DependencyLogLines is how many of a failed dependency's last log lines are shown.
 const DependencyLogLines = 20
 
+// tailLogs shows a failed dependency's last log lines under a header; a dependency that wrote none gets one
+// line saying so rather than an empty frame.
 func (b *build) tailLogs(id, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	fmt.Fprintf(b.out, "--- last %d log lines of %s:\n", DependencyLogLines, name)
-	if err := b.p.engine.Logs(ctx, id, DependencyLogLines, false, b.out); err != nil {
-		fmt.Fprintf(b.out, "(logs unavailable: %v)\n", err)
+	var tail bytes.Buffer
+	err := b.p.engine.Logs(ctx, id, DependencyLogLines, false, &tail)
+	switch {
+	case err != nil:
+		fmt.Fprintf(b.out, "--- the log of %s is unavailable: %v\n", name, err)
+	case tail.Len() == 0:
+		fmt.Fprintf(b.out, "--- %s wrote nothing to its log\n", name)
+	default:
+		fmt.Fprintf(b.out, "--- last %d log lines of %s:\n", DependencyLogLines, name)
+		b.out.Write(bytes.TrimSuffix(tail.Bytes(), []byte("\n")))
+		fmt.Fprintln(b.out, "\n---")
 	}
-	fmt.Fprintln(b.out, "---")
 }
 
 func (b *build) test(ctx context.Context) (string, error) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/api"
 )
 
 // route is one API endpoint; the OpenAPI document in docs/api.yaml is checked against these.
@@ -42,10 +43,6 @@ func apiRoutes(s *Server) []route {
 // apiFunc answers an API request with a value to send as JSON.
 type apiFunc func(r *http.Request, c caller) (any, error)
 
-type apiError struct {
-	Error string `json:"error"`
-}
-
 func (s *Server) api(fn apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.who(r)
@@ -62,7 +59,7 @@ func (s *Server) api(fn apiFunc) http.HandlerFunc {
 			if code >= 500 {
 				s.log.Error("api", "path", r.URL.Path, "err", err)
 			}
-			v = apiError{Error: err.Error()}
+			v = api.Error{Error: err.Error()}
 		}
 		writeJSON(w, code, v)
 	}
@@ -77,75 +74,17 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-// projectJSON is a project with its branches' latest builds.
-type projectJSON struct {
-	Name     string      `json:"name"`
-	Created  time.Time   `json:"created"`
-	Src      string      `json:"src,omitempty"`
-	Branches []buildJSON `json:"branches"`
-}
+// stageJSON is a stage as the API and the live build page send it.
+type stageJSON = api.Stage
 
-// buildJSON is the API's shape of a build: durations in milliseconds, times in RFC 3339.
-type buildJSON struct {
-	Project      string                   `json:"project"`
-	Number       int                      `json:"number"`
-	Status       baleen.Status            `json:"status"`
-	Commit       string                   `json:"commit"`
-	Branch       string                   `json:"branch"`
-	Pusher       string                   `json:"pusher"`
-	Created      time.Time                `json:"created"`
-	Started      time.Time                `json:"started,omitzero"`
-	Finished     time.Time                `json:"finished,omitzero"`
-	DurationMS   int64                    `json:"duration_ms,omitempty"`
-	Stages       []stageJSON              `json:"stages"`
-	FailedStage  baleen.Stage             `json:"failed_stage,omitempty"`
-	Message      string                   `json:"message,omitempty"`
-	Report       *baleen.TestReport       `json:"report,omitempty"`
-	Artifacts    []string                 `json:"artifacts"`
-	Images       map[string]string        `json:"images,omitempty"`
-	Pushed       []baleen.PushedImage     `json:"pushed,omitempty"`
-	Dependencies []baleen.DependencyBuild `json:"dependencies,omitempty"`
-}
-
-type stageJSON struct {
-	Stage      baleen.Stage  `json:"stage"`
-	Status     baleen.Status `json:"status"`
-	DurationMS int64         `json:"duration_ms"`
-	Message    string        `json:"message,omitempty"`
-}
-
-func stagesJSON(ss []baleen.StageResult) []stageJSON {
-	out := make([]stageJSON, 0, len(ss))
-	for _, st := range ss {
-		out = append(out, stageJSON{Stage: st.Stage, Status: st.Status, DurationMS: st.Duration.Milliseconds(), Message: st.Message})
-	}
-	return out
-}
-
-func toBuildJSON(b baleen.Build) buildJSON {
-	j := buildJSON{Project: b.Project, Number: b.Number, Status: b.Status, Commit: b.Commit, Branch: b.Branch, Pusher: b.Pusher,
-		Created: b.Created, Started: b.Started, Finished: b.Finished, Stages: stagesJSON(b.Stages), FailedStage: b.FailedStage,
-		Message: b.Message, Report: b.Report, Artifacts: b.Artifacts, Images: b.Images, Pushed: b.Pushed, Dependencies: b.Dependencies}
-	if j.Artifacts == nil {
-		j.Artifacts = []string{}
-	}
-	if !b.Started.IsZero() && !b.Finished.IsZero() {
-		j.DurationMS = b.Finished.Sub(b.Started).Milliseconds()
-	}
-	return j
-}
-
-type releaseJSON struct {
-	baleen.Release
-	DurationMS int64 `json:"duration_ms,omitempty"`
-}
+func stagesJSON(ss []baleen.StageResult) []stageJSON { return api.NewStages(ss) }
 
 func (s *Server) apiProjects(r *http.Request, c caller) (any, error) {
 	ps, err := s.readable(r.Context(), c)
 	if err != nil {
 		return nil, err
 	}
-	out := []projectJSON{}
+	out := []api.Project{}
 	for _, p := range ps {
 		j, err := s.projectJSON(r.Context(), p)
 		if err != nil {
@@ -156,16 +95,12 @@ func (s *Server) apiProjects(r *http.Request, c caller) (any, error) {
 	return out, nil
 }
 
-func (s *Server) projectJSON(ctx context.Context, p baleen.Project) (projectJSON, error) {
-	bs, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: p.Name, Limit: 30})
+func (s *Server) projectJSON(ctx context.Context, p baleen.Project) (api.Project, error) {
+	bs, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: p.Name, Limit: api.BranchWindow})
 	if err != nil {
-		return projectJSON{}, err
+		return api.Project{}, err
 	}
-	j := projectJSON{Name: p.Name, Created: p.Created, Src: baleen.RedactURL(p.Src), Branches: []buildJSON{}}
-	for _, b := range latestPerBranch(bs) {
-		j.Branches = append(j.Branches, toBuildJSON(b))
-	}
-	return j, nil
+	return api.NewProject(p, api.LatestPerBranch(bs)), nil
 }
 
 func (s *Server) apiProject(r *http.Request, c caller) (any, error) {
@@ -211,10 +146,10 @@ func (s *Server) apiBuilds(r *http.Request, c caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []buildJSON{}
+	out := []api.Build{}
 	for _, b := range bs {
 		if (before == 0 || b.Number < before) && (q.Get("branch") == "" || b.Branch == q.Get("branch")) {
-			out = append(out, toBuildJSON(b))
+			out = append(out, api.NewBuild(b))
 			if len(out) == limit {
 				break
 			}
@@ -228,7 +163,7 @@ func (s *Server) apiBuild(r *http.Request, c caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return toBuildJSON(b), nil
+	return api.NewBuild(b), nil
 }
 
 func (s *Server) apiStages(r *http.Request, c caller) (any, error) {
@@ -245,15 +180,9 @@ func (s *Server) apiTests(r *http.Request, c caller) (any, error) {
 		return nil, err
 	}
 	if b.Report == nil {
-		return &baleen.TestReport{}, nil
+		return api.NewTestReport(&baleen.TestReport{}), nil
 	}
-	return b.Report, nil
-}
-
-type coverageJSON struct {
-	Percent *float64 `json:"percent"`
-	// HTML is the path of the coverage report's front page, when the build collected one.
-	HTML string `json:"html,omitempty"`
+	return api.NewTestReport(b.Report), nil
 }
 
 func (s *Server) apiCoverage(r *http.Request, c caller) (any, error) {
@@ -261,19 +190,11 @@ func (s *Server) apiCoverage(r *http.Request, c caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := coverageJSON{}
-	if b.Report != nil {
-		j.Percent = b.Report.Coverage
-	}
+	html := ""
 	if h := coverageHTML(b.Artifacts); h != "" {
-		j.HTML = fmt.Sprintf("/p/%s/b/%d/artifacts/%s", b.Project, b.Number, h)
+		html = fmt.Sprintf("/p/%s/b/%d/artifacts/%s", b.Project, b.Number, h)
 	}
-	return j, nil
-}
-
-type artifactJSON struct {
-	Path string `json:"path"`
-	URL  string `json:"url"`
+	return api.NewCoverage(b.Report, html), nil
 }
 
 func (s *Server) apiArtifacts(r *http.Request, c caller) (any, error) {
@@ -281,9 +202,9 @@ func (s *Server) apiArtifacts(r *http.Request, c caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []artifactJSON{}
+	out := []api.Artifact{}
 	for _, a := range b.Artifacts {
-		out = append(out, artifactJSON{Path: a, URL: fmt.Sprintf("/p/%s/b/%d/artifacts/%s", b.Project, b.Number, a)})
+		out = append(out, api.Artifact{Path: a, URL: fmt.Sprintf("/p/%s/b/%d/artifacts/%s", b.Project, b.Number, a)})
 	}
 	return out, nil
 }
@@ -293,25 +214,18 @@ func (s *Server) apiReleases(r *http.Request, c caller) (any, error) {
 	if err := s.readProject(r.Context(), c, name); err != nil {
 		return nil, err
 	}
-	out := []releaseJSON{}
 	if s.cfg.Releases == nil {
-		return out, nil
+		return []api.Release{}, nil
 	}
 	rs, err := s.cfg.Releases.Releases(r.Context(), name, 0)
 	if err != nil {
 		return nil, err
 	}
-	for _, rel := range rs {
-		j := releaseJSON{Release: rel}
-		if !rel.Finished.IsZero() {
-			j.DurationMS = rel.Finished.Sub(rel.Started).Milliseconds()
-		}
-		out = append(out, j)
-	}
-	return out, nil
+	return api.NewReleases(rs), nil
 }
 
-// apiLog sends a build's log as text from ?offset=; with ?follow=1 it goes on until the build ends.
+// apiLog sends a build's log as text from ?offset=, or with ?format=json as one LogLine per line; with
+// ?follow=1 it goes on until the build ends.
 func (s *Server) apiLog(w http.ResponseWriter, r *http.Request) {
 	c, err := s.who(r)
 	if err == nil {
@@ -321,7 +235,7 @@ func (s *Server) apiLog(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		writeJSON(w, statusOf(err), apiError{Error: err.Error()})
+		writeJSON(w, statusOf(err), api.Error{Error: err.Error()})
 	}
 }
 
@@ -338,14 +252,25 @@ func (s *Server) followLog(w http.ResponseWriter, r *http.Request, b baleen.Buil
 		defer cancel()
 		events = s.cfg.Events.Subscribe(sub, baleen.EventFilter{Project: b.Project, Build: b.Number})
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
 	f, _ := w.(http.Flusher)
+	var out io.Writer = w
+	switch format := r.URL.Query().Get("format"); format {
+	case "", "text":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	case "json":
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		lw := api.NewLogWriter(w)
+		defer lw.Close()
+		out = lw
+	default:
+		return fmt.Errorf("format %q: want text or json: %w", format, baleen.ErrInvalid)
+	}
+	w.Header().Set("Cache-Control", "no-store")
 	tick := time.NewTicker(livePoll)
 	defer tick.Stop()
 	for {
 		final := b.Status.Final()
-		n, err := s.copyLog(ctx, w, b, off)
+		n, err := s.copyLog(ctx, out, b, off)
 		off += n
 		if err != nil || !follow || final {
 			return nil // the header is sent: an error can only end the stream
@@ -374,14 +299,6 @@ func (s *Server) copyLog(ctx context.Context, w io.Writer, b baleen.Build, off i
 	return io.Copy(w, rc)
 }
 
-type actionJSON struct {
-	Project string `json:"project"`
-	Build   int    `json:"build,omitempty"`
-	Action  string `json:"action"`
-	// NewBuild is the number of the build a rebuild started, when known.
-	NewBuild int `json:"new_build,omitempty"`
-}
-
 // apiAction runs an action for an API token's holder. Session cookies do not carry API actions: a browser
 // uses the pages' forms, which check a CSRF token.
 func (s *Server) apiAction(action string) apiFunc {
@@ -397,7 +314,7 @@ func (s *Server) apiAction(action string) apiFunc {
 		if err != nil {
 			return nil, err
 		}
-		return actionJSON{Project: b.Project, Build: b.Number, Action: action, NewBuild: nb}, nil
+		return api.Action{Project: b.Project, Build: b.Number, Action: action, NewBuild: nb}, nil
 	}
 }
 
@@ -413,7 +330,7 @@ func (s *Server) apiRollback(r *http.Request, c caller) (any, error) {
 	if err := s.rollback(r.Context(), c, project, rel); err != nil {
 		return nil, err
 	}
-	return actionJSON{Project: project, Action: "rollback"}, nil
+	return api.Action{Project: project, Action: "rollback"}, nil
 }
 
 func releaseNumber(v string) (int, error) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -78,11 +79,16 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 		return exitInfra
 	}
 	defer eng.Close()
+	if err := eng.Ping(ctx); err != nil { // said once, here, rather than by every stage and the teardown
+		fmt.Fprintf(e.stderr, "baleen build: %v\n", err)
+		return exitInfra
+	}
 	id, err := localBuildID()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "baleen build: %v\n", err)
 		return exitInternal
 	}
+	defer untagLocal(eng, id, s, e.stderr)
 	stages := pipeline.NewStageRunner(pipeline.StageConfig{Out: e.stdout, Secrets: values(secrets)})
 	defer stages.Close()
 	var deps map[string]string
@@ -101,7 +107,8 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 		}
 		err = stages.Run(ctx, baleen.StageDependencies, func(ctx context.Context) error {
 			local := &pipeline.LocalDependencies{Pipeline: pipeline.New(eng, logger), Images: eng, Repos: repos,
-				ArtifactsDir: filepath.Join(*artifacts, "dependencies"), Credential: e.getenv, NewID: localBuildID}
+				ArtifactsDir: filepath.Join(*artifacts, "dependencies"), Credential: e.getenv, NewID: localBuildID,
+				Done: func(id baleen.BuildID, sp *baleen.Spec, out io.Writer) { untagLocal(eng, id, sp, out) }}
 			deps, _, err = pipeline.ResolveDependencies(ctx, s, []string{projectOf(dir)}, repos, nil, local.Build(), stages.Out())
 			return err
 		})

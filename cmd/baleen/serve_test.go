@@ -115,7 +115,7 @@ func TestServePushAndCommands(t *testing.T) {
 	want(t, s.ssh("report", "app", "1", "--json"), 0, `"passed": 1`)
 	want(t, s.ssh("logs", "app", "1"), 0, "hello from the tests", "PASSED in")
 	want(t, s.ssh("logs", "app"), 0, "this test fails")
-	art := s.ssh("artifacts", "app", "1")
+	art := s.ssh("artifacts", "app", "1", "--tar")
 	want(t, art, 0)
 	if names := tarNames(t, art.stdout); len(names) != 1 || names[0] != "xunit/junit.xml" {
 		t.Errorf("artifacts tar: got %v, want [xunit/junit.xml]", names)
