@@ -7,4 +7,8 @@
 // steer it: `-o ci.skip` stores branches without a build, as for a tag; unknown options are shown and
 // otherwise ignored. After a green push, the projects that depend on the branch are rebuilt once it has
 // moved.
+//
+// Each build of a push carries the ref update's old value, which it checks just before it releases (a
+// branch moved meanwhile gets no latest tag, push or deploy), and holds its images until PostReceive
+// settles it, once the refs have moved: images are pruned only after the branch points where it should.
 package receive
