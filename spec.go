@@ -12,7 +12,8 @@ type Spec struct {
 	Depends []Dependency `json:"depends,omitempty"`
 	// Test is the container under test, the subject.
 	Test Test `json:"test"`
-	// Credentials names the secrets given to the subject and its dependencies as environment variables.
+	// Credentials names the secrets given to the subject as environment variables (and to its Dockerfiles'
+	// RUN --mount=type=secret steps). A dependency gets only those its own Credentials name.
 	Credentials []string  `json:"credentials,omitempty"`
 	Artifacts   Artifacts `json:"artifacts"`
 	// RunsOn lists the labels the engine that runs the build must have (the server's engines: config).
@@ -30,6 +31,26 @@ func (s *Spec) Image(name string) (ImageBuild, bool) {
 		}
 	}
 	return ImageBuild{}, false
+}
+
+// BuildSecrets lists every secret a build's containers get, each once, in file order: the top-level
+// credentials (the subject's), then each dependency's. Deploy units' credentials are not among them.
+func (s *Spec) BuildSecrets() []string {
+	var names []string
+	seen := map[string]bool{}
+	add := func(list []string) {
+		for _, n := range list {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	add(s.Credentials)
+	for _, d := range s.Depends {
+		add(d.Credentials)
+	}
+	return names
 }
 
 // ImageBuild is one image the repository builds.
@@ -78,6 +99,9 @@ type Dependency struct {
 	// After names the dependencies (by hostname) that must be ready before this one starts; the others
 	// start at once, side by side.
 	After []string `json:"after,omitempty"`
+	// Credentials names the server secrets given to this container as environment variables: these and no
+	// others.
+	Credentials []string `json:"credentials,omitempty"`
 	// Src, Branch and MinHash name another repository to build first and run; see the dependency issue.
 	Src               string `json:"src,omitempty"`
 	Branch            string `json:"branch,omitempty"`
@@ -130,6 +154,22 @@ type Push struct {
 	Registry string   `json:"registry"`
 	Images   []string `json:"images,omitempty"`
 	Tags     []string `json:"tags,omitempty"`
+	// Repositories names, by build image, the repository an image is pushed to under Registry, in place
+	// of the default (see Repository).
+	Repositories map[string]string `json:"repositories,omitempty"`
+}
+
+// Repository is the repository, under the registry, that image is pushed to by a build of project:
+// Repositories' entry when it has one, else "<project>/<image>", so that two projects that push an image
+// of the same name never share a repository; without a project (a build that has none), image itself.
+func (p *Push) Repository(project, image string) string {
+	if r, ok := p.Repositories[image]; ok {
+		return r
+	}
+	if project == "" {
+		return image
+	}
+	return project + "/" + image
 }
 
 // Deploy says where green images run.

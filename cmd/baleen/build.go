@@ -58,7 +58,7 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 	secrets := map[string]string{}
-	for _, name := range s.Credentials {
+	for _, name := range s.BuildSecrets() {
 		v := e.getenv(name)
 		if v == "" {
 			fmt.Fprintf(e.stderr, "baleen build: credential %s (named in baleen.yml) is not set in the environment\n", name)
@@ -238,7 +238,7 @@ func localDependency(eng *docker.Engine, logger *slog.Logger, repos *gitd.Reposi
 			return pipeline.DependencyResult{}, err
 		}
 		secrets := map[string]string{}
-		for _, name := range f.Spec.Credentials {
+		for _, name := range f.Spec.BuildSecrets() {
 			if secrets[name] = e.getenv(name); secrets[name] == "" {
 				return pipeline.DependencyResult{}, fmt.Errorf("credential %s (named in %s's baleen.yml) is not set in the environment", name, t.Project)
 			}
