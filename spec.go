@@ -1,6 +1,9 @@
 package baleen
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Spec is a parsed and validated baleen.yml: what a repository builds, what its tests need, how they run and
 // what they leave behind. pipeline/spec parses it; docs/baleen-yml.md documents every key.
@@ -33,8 +36,8 @@ func (s *Spec) Image(name string) (ImageBuild, bool) {
 	return ImageBuild{}, false
 }
 
-// BuildSecrets lists every secret a build's containers get, each once, in file order: the top-level
-// credentials (the subject's), then each dependency's. Deploy units' credentials are not among them.
+// BuildSecrets lists every secret a build's containers get, each once: the subject's (SubjectSecrets),
+// then each dependency's. Deploy units' credentials are not among them.
 func (s *Spec) BuildSecrets() []string {
 	var names []string
 	seen := map[string]bool{}
@@ -46,7 +49,7 @@ func (s *Spec) BuildSecrets() []string {
 			}
 		}
 	}
-	add(s.Credentials)
+	add(s.SubjectSecrets())
 	for _, d := range s.Depends {
 		add(d.Credentials)
 	}
@@ -131,6 +134,19 @@ type Test struct {
 	Env     map[string]string `json:"env,omitempty"`
 	Workdir string            `json:"workdir,omitempty"`
 	Timeout time.Duration     `json:"timeout"`
+	// Credentials names server secrets given to the subject besides those of the spec's Credentials.
+	Credentials []string `json:"credentials,omitempty"`
+}
+
+// SubjectSecrets lists the secrets the subject gets, each once: the spec's credentials, then its test section's.
+func (s *Spec) SubjectSecrets() []string {
+	out := slices.Clone(s.Credentials)
+	for _, n := range s.Test.Credentials {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Artifacts are the paths copied out of the finished test container, whether it passed or failed. All paths

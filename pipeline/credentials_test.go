@@ -14,17 +14,17 @@ import (
 // TestSchedulerDependencyCredentialScope stops a project from handing a dependency a secret outside the
 // project's scope: the config stage refuses it at the line and column it is named, with the words the
 // server uses for a secret it does not have at all, so that a pusher learns nothing of other projects'
-// secrets. A secret in scope passes, and reaches only the dependency that lists it.
+// secrets. A secret in scope passes, and reaches only the container that lists it.
 func TestSchedulerDependencyCredentialScope(t *testing.T) {
 	policy := access.New(access.Options{Config: access.Config{Credentials: map[string][]string{
-		"SHOP_DB": {"shop-*"}, "OTHER_DB": {"other"},
+		"SHOP_DB": {"shop-*"}, "OTHER_DB": {"other"}, "APP_KEY": {"shop-api"},
 	}}})
-	values := map[string]string{"SHOP_DB": "shop-db-value", "OTHER_DB": "other-db-value"}
+	values := map[string]string{"SHOP_DB": "shop-db-value", "OTHER_DB": "other-db-value", "APP_KEY": "app-key-value"}
 	sv := newServer(t, func(c *pipeline.SchedulerConfig) {
 		c.CredentialScope = policy.CheckCredentials
 		c.Secret = func(name string) (string, bool) { v, ok := values[name]; return v, ok }
 	})
-	const spec = "build:\n  app: .\ndepends:\n  db:\n    image: postgres:16\n    credentials: [%s]\n  cache:\n    image: redis:7\ntest:\n  command: [\"./test.sh\"]\n"
+	const spec = "build:\n  app: .\ndepends:\n  db:\n    image: postgres:16\n    credentials: [%s]\n  cache:\n    image: redis:7\ntest:\n  command: [\"./test.sh\"]\n  credentials: [APP_KEY]\n"
 	for _, tc := range []struct{ name, secret, want string }{
 		{"another project's", "OTHER_DB", "baleen.yml:6:19: depends.db.credentials[0]: credential OTHER_DB is not available to project shop-api"},
 		{"unknown", "NO_SUCH", "baleen.yml:6:19: depends.db.credentials[0]: credential NO_SUCH is not available to project shop-api"},
@@ -55,5 +55,8 @@ func TestSchedulerDependencyCredentialScope(t *testing.T) {
 	}
 	if _, ok := testEnv["SHOP_DB"]; ok {
 		t.Error("the test container got SHOP_DB, which only the dependency db lists")
+	}
+	if got := testEnv["APP_KEY"]; got != "app-key-value" {
+		t.Errorf("the test container's APP_KEY (test.credentials): got %q, want its value", got)
 	}
 }

@@ -437,7 +437,7 @@ func (b *build) test(ctx context.Context) (string, error) {
 	tctx, cancel := context.WithTimeoutCause(ctx, timeout, errTestTimeout)
 	defer cancel()
 	fmt.Fprintf(b.out, "running %s\n", ref)
-	c := baleen.ContainerSpec{Name: "test", Role: "test", Image: ref, Cmd: t.Command.Argv(), Env: b.env(t.Env, b.Spec.Credentials), Workdir: t.Workdir}
+	c := baleen.ContainerSpec{Name: "test", Role: "test", Image: ref, Cmd: t.Command.Argv(), Env: b.env(t.Env, b.Spec.SubjectSecrets()), Workdir: t.Workdir}
 	id, code, err := b.p.engine.Run(tctx, b.ID, c, b.out)
 	switch {
 	case err != nil && ctx.Err() == nil && context.Cause(tctx) == errTestTimeout:

@@ -142,7 +142,7 @@ func keysOf(section string) []string {
 	case "ready":
 		return []string{"command", "timeout"}
 	case "test":
-		return []string{"image", "command", "env", "workdir", "timeout"}
+		return []string{"image", "command", "env", "credentials", "workdir", "timeout"}
 	case "artifacts":
 		return []string{"xunit", "allow_no_tests", "coverage", "coverage_html", "files"}
 	case "artifact":
@@ -448,6 +448,9 @@ func (p *parser) test(n *yaml.Node) baleen.Test {
 	}
 	if f, ok := m["env"]; ok {
 		t.Env = p.envMap(f.val, "test.env", "variable")
+	}
+	if f, ok := m["credentials"]; ok && !isNull(f.val) {
+		t.Credentials = p.names(f.val, "test.credentials", "secret names")
 	}
 	if f, ok := m["workdir"]; ok {
 		if s, ok := p.str(f.val, "test.workdir", "an absolute path inside the container"); ok {

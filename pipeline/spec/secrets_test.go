@@ -20,10 +20,13 @@ deploy:
   target: prod
   units:
     web: {image: api, credentials: [WEB_TOKEN, DB_PASSWORD]}
+test:
+  credentials: [TEST_ONLY, API_KEY]
 `
 
 // TestDependencyCredentials checks that each dependency keeps its own list of secrets, that a dependency
-// without one gets none, and which secrets a build's containers get (deploy units' are not among them).
+// without one gets none, that test.credentials adds to the subject's, and which secrets a build's
+// containers get (deploy units' are not among them).
 func TestDependencyCredentials(t *testing.T) {
 	f, err := ParseFile("baleen.yml", []byte(secretsFile))
 	if err != nil {
@@ -36,7 +39,10 @@ func TestDependencyCredentials(t *testing.T) {
 	if got := s.Depends[1].Credentials; got != nil {
 		t.Errorf("depends.cache.credentials: got %v, want none", got)
 	}
-	if diff := cmp.Diff([]string{"API_KEY", "DB_PASSWORD"}, s.BuildSecrets()); diff != "" {
+	if diff := cmp.Diff([]string{"API_KEY", "TEST_ONLY"}, s.SubjectSecrets()); diff != "" {
+		t.Errorf("SubjectSecrets (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"API_KEY", "TEST_ONLY", "DB_PASSWORD"}, s.BuildSecrets()); diff != "" {
 		t.Errorf("BuildSecrets (-want +got):\n%s", diff)
 	}
 	want := []SecretUse{
@@ -44,6 +50,8 @@ func TestDependencyCredentials(t *testing.T) {
 		{"DB_PASSWORD", "depends.db.credentials[0]", 6, 19},
 		{"WEB_TOKEN", "deploy.units.web.credentials[0]", 12, 37},
 		{"DB_PASSWORD", "deploy.units.web.credentials[1]", 12, 48},
+		{"TEST_ONLY", "test.credentials[0]", 14, 17},
+		{"API_KEY", "test.credentials[1]", 14, 28},
 	}
 	if diff := cmp.Diff(want, f.Secrets()); diff != "" {
 		t.Errorf("Secrets (-want +got):\n%s", diff)
