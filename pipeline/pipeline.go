@@ -245,8 +245,8 @@ func (b *build) imageRef(ctx context.Context, name string) (string, error) {
 	return name, nil
 }
 
-// env joins a container's own environment with the secrets it is given by name: the subject the spec's
-// credentials, a dependency its own; no container gets any other.
+// env joins a container's own environment with the secrets it is given by name: the subject those of
+// Spec.SubjectSecrets, a dependency its own; no container gets any other.
 func (b *build) env(own map[string]string, secrets []string) map[string]string {
 	env := make(map[string]string, len(own)+len(secrets))
 	for k, v := range own {
