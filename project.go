@@ -75,6 +75,8 @@ type DependencyBuild struct {
 type PushedImage struct {
 	Ref    string `json:"ref"`
 	Digest string `json:"digest"`
+	// Image is the build image pushed; empty in records made before it was kept.
+	Image string `json:"image,omitempty"`
 }
 
 // ID is the BuildID of b's Docker objects: "<project>-<number>-<instance>", where instance tells apart the

@@ -1,6 +1,9 @@
 package baleen
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Spec is a parsed and validated baleen.yml: what a repository builds, what its tests need, how they run and
 // what they leave behind. pipeline/spec parses it; docs/baleen-yml.md documents every key.
@@ -12,7 +15,8 @@ type Spec struct {
 	Depends []Dependency `json:"depends,omitempty"`
 	// Test is the container under test, the subject.
 	Test Test `json:"test"`
-	// Credentials names the secrets given to the subject and its dependencies as environment variables.
+	// Credentials names the secrets given to the subject as environment variables (and to its Dockerfiles'
+	// RUN --mount=type=secret steps). A dependency gets only those its own Credentials name.
 	Credentials []string  `json:"credentials,omitempty"`
 	Artifacts   Artifacts `json:"artifacts"`
 	// RunsOn lists the labels the engine that runs the build must have (the server's engines: config).
@@ -30,6 +34,26 @@ func (s *Spec) Image(name string) (ImageBuild, bool) {
 		}
 	}
 	return ImageBuild{}, false
+}
+
+// BuildSecrets lists every secret a build's containers get, each once: the subject's (SubjectSecrets),
+// then each dependency's. Deploy units' credentials are not among them.
+func (s *Spec) BuildSecrets() []string {
+	var names []string
+	seen := map[string]bool{}
+	add := func(list []string) {
+		for _, n := range list {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	add(s.SubjectSecrets())
+	for _, d := range s.Depends {
+		add(d.Credentials)
+	}
+	return names
 }
 
 // ImageBuild is one image the repository builds.
@@ -78,6 +102,9 @@ type Dependency struct {
 	// After names the dependencies (by hostname) that must be ready before this one starts; the others
 	// start at once, side by side.
 	After []string `json:"after,omitempty"`
+	// Credentials names the server secrets given to this container as environment variables: these and no
+	// others.
+	Credentials []string `json:"credentials,omitempty"`
 	// Src, Branch and MinHash name another repository to build first and run; see the dependency issue.
 	Src               string `json:"src,omitempty"`
 	Branch            string `json:"branch,omitempty"`
@@ -107,6 +134,19 @@ type Test struct {
 	Env     map[string]string `json:"env,omitempty"`
 	Workdir string            `json:"workdir,omitempty"`
 	Timeout time.Duration     `json:"timeout"`
+	// Credentials names server secrets given to the subject besides those of the spec's Credentials.
+	Credentials []string `json:"credentials,omitempty"`
+}
+
+// SubjectSecrets lists the secrets the subject gets, each once: the spec's credentials, then its test section's.
+func (s *Spec) SubjectSecrets() []string {
+	out := slices.Clone(s.Credentials)
+	for _, n := range s.Test.Credentials {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Artifacts are the paths copied out of the finished test container, whether it passed or failed. All paths
@@ -130,6 +170,22 @@ type Push struct {
 	Registry string   `json:"registry"`
 	Images   []string `json:"images,omitempty"`
 	Tags     []string `json:"tags,omitempty"`
+	// Repositories names, by build image, the repository an image is pushed to under Registry, in place
+	// of the default (see Repository).
+	Repositories map[string]string `json:"repositories,omitempty"`
+}
+
+// Repository is the repository, under the registry, that image is pushed to by a build of project:
+// Repositories' entry when it has one, else "<project>/<image>", so that two projects that push an image
+// of the same name never share a repository; without a project (a build that has none), image itself.
+func (p *Push) Repository(project, image string) string {
+	if r, ok := p.Repositories[image]; ok {
+		return r
+	}
+	if project == "" {
+		return image
+	}
+	return project + "/" + image
 }
 
 // Deploy says where green images run.

@@ -50,7 +50,7 @@ func TestExtractTar(t *testing.T) {
 		entry{"../evil", tar.TypeReg, "x"},
 		entry{"/abs/../../evil2", tar.TypeReg, "x"},
 		entry{"reports/link", tar.TypeSymlink, "/etc/passwd"},
-	), dir, &budget, func(s string) { warnings = append(warnings, s) })
+	), dir, &budget, func(s string) { warnings = append(warnings, s) }, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestExtractTar(t *testing.T) {
 
 func TestExtractTarBudget(t *testing.T) {
 	budget := int64(3)
-	_, err := extractTar(tarOf(t, entry{"big", tar.TypeReg, "too big"}), t.TempDir(), &budget, func(string) {})
+	_, err := extractTar(tarOf(t, entry{"big", tar.TypeReg, "too big"}), t.TempDir(), &budget, func(string) {}, nil, false)
 	if err == nil {
 		t.Fatal("got nil error for artifacts over the budget, want one")
 	}

@@ -30,7 +30,7 @@ func (s *Scheduler) dependencies(ctx context.Context, b baleen.Build, sp *baleen
 	err := stages.Run(ctx, baleen.StageDependencies, func(ctx context.Context) error {
 		var records []baleen.DependencyBuild
 		var err error
-		deps, records, err = ResolveDependencies(ctx, sp, append(append([]string{}, chain...), b.Project), s.cfg.Repos,
+		deps, records, err = ResolveDependencies(ctx, sp, append(append([]string{}, chain...), b.Project), localSources{s.cfg.Repos, s.cfg.LocalSources},
 			serverProjects{s}, s.buildDependency(b, held), stages.Out())
 		if _, perr := s.cfg.Builds.UpdateBuild(context.WithoutCancel(ctx), b.Project, b.Number, baleen.BuildPatch{Dependencies: records}); perr != nil {
 			s.log.Error("record dependencies", "project", b.Project, "build", b.Number, "err", perr)
@@ -262,7 +262,7 @@ func (l *LocalDependencies) build(ctx context.Context, t DependencyTarget, out i
 		return DependencyResult{}, err
 	}
 	secrets := map[string]string{}
-	for _, name := range sp.Credentials {
+	for _, name := range sp.BuildSecrets() {
 		if secrets[name] = l.Credential(name); secrets[name] == "" {
 			return DependencyResult{}, fmt.Errorf("credential %s (named in %s's baleen.yml) is not set in the environment", name, t.Project)
 		}

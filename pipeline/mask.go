@@ -94,3 +94,7 @@ func (m *Masker) String(s string) string {
 	b := m.replace([]byte(s))
 	return string(b)
 }
+
+// To returns a Masker with m's secrets that writes to w: for what is kept apart from the output, such as
+// an artifact's content. Close it to write what it holds back.
+func (m *Masker) To(w io.Writer) *Masker { return &Masker{w: w, secrets: m.secrets} }

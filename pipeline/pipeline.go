@@ -253,13 +253,14 @@ func (b *build) imageRef(ctx context.Context, name string) (string, error) {
 	return name, nil
 }
 
-// env joins a container's own environment with the build's credentials.
-func (b *build) env(own map[string]string) map[string]string {
-	env := make(map[string]string, len(own)+len(b.Spec.Credentials))
+// env joins a container's own environment with the secrets it is given by name: the subject those of
+// Spec.SubjectSecrets, a dependency its own; no container gets any other.
+func (b *build) env(own map[string]string, secrets []string) map[string]string {
+	env := make(map[string]string, len(own)+len(secrets))
 	for k, v := range own {
 		env[k] = v
 	}
-	for _, name := range b.Spec.Credentials {
+	for _, name := range secrets {
 		env[name] = b.Secrets[name]
 	}
 	return env
@@ -302,7 +303,7 @@ func (b *build) startDepend(ctx context.Context, d baleen.Dependency) error {
 			return fmt.Errorf("dependency %s: %w", d.Name, err)
 		}
 	}
-	c := baleen.ContainerSpec{Name: d.Name, Role: "depends", Image: ref, Cmd: d.Command.Argv(), Env: b.env(d.Env)}
+	c := baleen.ContainerSpec{Name: d.Name, Role: "depends", Image: ref, Cmd: d.Command.Argv(), Env: b.env(d.Env, d.Credentials)}
 	id, err := b.p.engine.Start(ctx, b.ID, c)
 	if err != nil {
 		return fmt.Errorf("dependency %s: start: %w", d.Name, err)
@@ -453,7 +454,7 @@ func (b *build) test(ctx context.Context) (string, error) {
 	tctx, cancel := context.WithTimeoutCause(ctx, timeout, errTestTimeout)
 	defer cancel()
 	fmt.Fprintf(b.out, "running %s\n", ref)
-	c := baleen.ContainerSpec{Name: "test", Role: "test", Image: ref, Cmd: t.Command.Argv(), Env: b.env(t.Env), Workdir: t.Workdir}
+	c := baleen.ContainerSpec{Name: "test", Role: "test", Image: ref, Cmd: t.Command.Argv(), Env: b.env(t.Env, b.Spec.SubjectSecrets()), Workdir: t.Workdir}
 	id, code, err := b.p.engine.Run(tctx, b.ID, c, b.out)
 	switch {
 	case err != nil && ctx.Err() == nil && context.Cause(tctx) == errTestTimeout:
@@ -501,7 +502,8 @@ func (b *build) collect(ctx context.Context, container string) error {
 				rc.Close()
 				return fmt.Errorf("create %s: %w", dir, err)
 			}
-			files, err := extractTar(rc, dir, &budget, warn)
+			// Names are masked for every kind, contents for the reports, which the build record quotes.
+			files, err := extractTar(rc, dir, &budget, warn, b.stages.Masker(), k.dir != "files")
 			rc.Close()
 			if err != nil {
 				return err
@@ -510,16 +512,14 @@ func (b *build) collect(ctx context.Context, container string) error {
 				b.files = append(b.files, k.dir+"/"+f)
 			}
 			fmt.Fprintf(b.out, "%s: %s (%d files)\n", k.dir, p, len(files))
-			local[k.dir] = append(local[k.dir], filepath.Join(dir, filepath.Base(p)))
+			local[k.dir] = append(local[k.dir], filepath.Join(dir, filepath.Base(b.stages.Mask(p))))
 		}
 	}
 	sort.Strings(b.files)
 	if len(local["xunit"])+len(local["coverage"]) > 0 {
 		b.report = report.Read(local["xunit"], local["coverage"])
 		// The reports are kept with the build and shown by `ssh HOST report`: no secret in them either.
-		for i, f := range b.report.Failures {
-			b.report.Failures[i].Message, b.report.Failures[i].Output = b.stages.Mask(f.Message), b.stages.Mask(f.Output)
-		}
+		maskReport(b.report, b.stages.Mask)
 		// Warnings name the files as the artifacts directory holds them, not by this machine's paths.
 		for i, w := range b.report.Warnings {
 			b.report.Warnings[i] = strings.ReplaceAll(w, b.ArtifactsDir+string(filepath.Separator), "")

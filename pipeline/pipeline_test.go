@@ -368,7 +368,7 @@ func TestPipelineMasksSecretsInRecords(t *testing.T) {
 		yml   string
 		stage baleen.Stage
 	}{
-		{"ready command prints it", "build: {pt-mask-ready: .}\ncredentials: [API_TOKEN]\ndepends:\n  db:\n    image: pt-mask-ready\n    command: [sleep, '600']\n    ready: {command: 'echo \"token=$API_TOKEN\"; exit 1', timeout: 2s}\n", baleen.StageDepends},
+		{"ready command prints it", "build: {pt-mask-ready: .}\ncredentials: [API_TOKEN]\ndepends:\n  db:\n    image: pt-mask-ready\n    command: [sleep, '600']\n    credentials: [API_TOKEN]\n    ready: {command: 'echo \"token=$API_TOKEN\"; exit 1', timeout: 2s}\n", baleen.StageDepends},
 		{"test report carries it", "build: {pt-mask-report: .}\ncredentials: [API_TOKEN]\ntest:\n  command: [/app/report.sh]\nartifacts: {xunit: /out/j.xml}\n", baleen.StageTest},
 	}
 	for _, tt := range tests {

@@ -35,8 +35,12 @@ func (b *build) push(ctx context.Context) error {
 		fmt.Fprintf(b.out, "pushing to %s as %s\n", p.Registry, auth.Username)
 	}
 	for _, name := range names {
+		repo, err := pushRepository(p, b.Project, name)
+		if err != nil {
+			return err
+		}
 		for _, tag := range tags {
-			ref := p.Registry + "/" + name + ":" + tag
+			ref := p.Registry + "/" + repo + ":" + tag
 			if err := b.p.engine.Tag(ctx, b.images[name], ref); err != nil {
 				return fmt.Errorf("tag %s: %w", ref, err)
 			}
@@ -49,10 +53,24 @@ func (b *build) push(ctx context.Context) error {
 				return fmt.Errorf("push %s: %w", ref, err)
 			}
 			fmt.Fprintf(b.out, "pushed %s@%s\n", ref, digest)
-			b.pushed = append(b.pushed, baleen.PushedImage{Ref: ref, Digest: digest})
+			b.pushed = append(b.pushed, baleen.PushedImage{Ref: ref, Digest: digest, Image: name})
 		}
 	}
 	return nil
+}
+
+// repoComponent is one path component of a registry repository name.
+var repoComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+
+// pushRepository is the repository image is pushed to by a build of project (baleen.Push.Repository),
+// refused when the project's name cannot be a component of a repository name ("x-", "_x"): then
+// push.repositories must name it.
+func pushRepository(p *baleen.Push, project, image string) (string, error) {
+	_, explicit := p.Repositories[image]
+	if !explicit && project != "" && !repoComponent.MatchString(project) {
+		return "", fmt.Errorf("image %s: the project name %s cannot be part of a registry repository name, which the default %s/%s would be; name its repository under push.repositories", image, project, project, image)
+	}
+	return p.Repository(project, image), nil
 }
 
 // DefaultPushTags are the tags pushed when baleen.yml names none.

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/baleen-ci/baleen"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -40,5 +41,47 @@ func TestPushTags(t *testing.T) {
 				t.Errorf("tags (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestPushRepository checks the repository each image is pushed to: namespaced by the project by default,
+// as push.repositories says for the images it names, and refused, asking for push.repositories, when the
+// project's name cannot be part of a repository name.
+func TestPushRepository(t *testing.T) {
+	p := &baleen.Push{Registry: "r.example.com", Repositories: map[string]string{"api": "team/api"}}
+	tests := []struct{ project, image, want, wantErr string }{
+		{"shop", "web", "shop/web", ""},
+		{"shop", "api", "team/api", ""},
+		{"", "web", "web", ""},
+		{"shop_", "web", "", "the project name shop_ cannot be part of a registry repository name"},
+		{"_shop", "api", "team/api", ""},
+	}
+	for _, tt := range tests {
+		got, err := pushRepository(p, tt.project, tt.image)
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("pushRepository(%q, %q): got %q, %v; want an error containing %q", tt.project, tt.image, got, err, tt.wantErr)
+		case tt.wantErr == "" && (err != nil || got != tt.want):
+			t.Errorf("pushRepository(%q, %q): got %q, %v; want %q", tt.project, tt.image, got, err, tt.want)
+		}
+	}
+}
+
+// TestReleaseImagesByPushedImage: a deploy unit runs the digest its image was pushed as, found by the
+// image's name even when push.repositories gave it a repository of another name; records made before the
+// image was kept are matched by the repository's last element.
+func TestReleaseImagesByPushedImage(t *testing.T) {
+	d := &baleen.Deploy{Units: []baleen.DeployUnit{{Name: "u1", Image: "api"}, {Name: "u2", Image: "web"}}}
+	pushed := []baleen.PushedImage{
+		{Ref: "r.example.com/team/service:latest", Digest: "sha256:aaa", Image: "api"},
+		{Ref: "r.example.com/shop/web:latest", Digest: "sha256:bbb"},
+	}
+	got, err := releaseImages(d, map[string]string{"api": "api:b1", "web": "web:b1"}, pushed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"api": "r.example.com/team/service@sha256:aaa", "web": "r.example.com/shop/web@sha256:bbb"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("release images (-want +got):\n%s", diff)
 	}
 }

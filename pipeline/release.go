@@ -114,7 +114,7 @@ func releaseImages(d *baleen.Deploy, images map[string]string, pushed []baleen.P
 		}
 		for _, p := range pushed {
 			repo := p.Ref[:strings.LastIndex(p.Ref, ":")]
-			if strings.HasSuffix(repo, "/"+u.Image) && p.Digest != "" {
+			if (p.Image == u.Image || p.Image == "" && strings.HasSuffix(repo, "/"+u.Image)) && p.Digest != "" {
 				refs[u.Image] = repo + "@" + p.Digest
 				break
 			}

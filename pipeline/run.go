@@ -34,7 +34,7 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 	ctx, placed, err := s.place(ctx, b, sp, stages)
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(stages.Out(), "FAILED: no engine for this build: %v\n", err)
-		return baleen.Result{Status: baleen.StatusFailed, FailedStage: baleen.StageConfig, Message: err.Error(), Stages: stages.Stages()}
+		return baleen.Result{Status: baleen.StatusFailed, FailedStage: baleen.StageConfig, Message: stages.Mask(err.Error()), Stages: stages.Stages()}
 	}
 	if err != nil {
 		res := stoppedResult(ctx)
@@ -57,7 +57,7 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		BeforeRelease: s.releaseGate(b, req.Old, stages),
 	})
 	if err != nil && res.Message == "" {
-		res.Message = err.Error()
+		res.Message = stages.Mask(err.Error())
 	}
 	switch {
 	case res.Status != baleen.StatusPassed || sp.Deploy == nil:
@@ -71,7 +71,7 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 }
 
 // config parses baleen.yml, checks it against the tree and finds the server's value of each credential
-// it names. Its error is the config stage's; its warnings are printed there.
+// its containers get. Its error is the config stage's; its warnings are printed there.
 func (s *Scheduler) config(project string, tree fs.FS, data []byte) (*baleen.Spec, map[string]string, spec.Errors, error) {
 	parsed, err := spec.ParseFile("baleen.yml", data)
 	if err != nil {
@@ -80,7 +80,7 @@ func (s *Scheduler) config(project string, tree fs.FS, data []byte) (*baleen.Spe
 	if err := parsed.CheckTree(tree); err != nil {
 		return nil, nil, parsed.Warnings, err
 	}
-	if err := s.checkScope(project, parsed.Spec); err != nil {
+	if err := parsed.CheckSecrets(s.refuseSecret(project, parsed.Spec)); err != nil {
 		return nil, nil, parsed.Warnings, err
 	}
 	if s.cfg.Engines != nil {
@@ -89,40 +89,36 @@ func (s *Scheduler) config(project string, tree fs.FS, data []byte) (*baleen.Spe
 		}
 	}
 	secrets := map[string]string{}
-	for _, name := range parsed.Spec.Credentials {
-		v, ok := s.cfg.Secret(name)
-		if !ok {
-			return nil, nil, parsed.Warnings, fmt.Errorf("baleen.yml: credential %s is not configured on the server (credentials in its config file)", name)
-		}
-		secrets[name] = v
+	for _, name := range parsed.Spec.BuildSecrets() {
+		secrets[name], _ = s.cfg.Secret(name) // refuseSecret made sure of it
 	}
 	return parsed.Spec, secrets, parsed.Warnings, nil
 }
 
-// checkScope asks CredentialScope whether project may use every credential sp names, its deploy units'
-// included.
-func (s *Scheduler) checkScope(project string, sp *baleen.Spec) error {
-	if s.cfg.CredentialScope == nil {
+// refuseSecret says why project may not name a secret: CredentialScope's refusal (for every secret,
+// deploy units' included), or, for a secret the build's containers get, that the server has none.
+func (s *Scheduler) refuseSecret(project string, sp *baleen.Spec) func(name string) error {
+	build := sp.BuildSecrets()
+	return func(name string) error {
+		if s.cfg.CredentialScope != nil {
+			if err := s.cfg.CredentialScope(project, []string{name}); err != nil {
+				return err
+			}
+		}
+		if _, ok := s.cfg.Secret(name); !ok && slices.Contains(build, name) {
+			return fmt.Errorf("credential %s is not configured on the server (credentials in its config file)", name)
+		}
 		return nil
 	}
-	names := slices.Clone(sp.Credentials)
-	if sp.Deploy != nil {
-		for _, u := range sp.Deploy.Units {
-			names = append(names, u.Credentials...)
-		}
-	}
-	if err := s.cfg.CredentialScope(project, names); err != nil {
-		return fmt.Errorf("baleen.yml: %w", err)
-	}
-	return nil
 }
 
-// maskedSecrets are the values masked in a build's output: its credentials and its deploy units'.
+// maskedSecrets are the values masked in a build's output: those of every secret its containers get and
+// of its deploy units'.
 func (s *Scheduler) maskedSecrets(sp *baleen.Spec) []string {
 	if sp == nil {
 		return nil
 	}
-	names := append([]string{}, sp.Credentials...)
+	names := sp.BuildSecrets()
 	if sp.Deploy != nil {
 		for _, u := range sp.Deploy.Units {
 			names = append(names, u.Credentials...)

@@ -39,6 +39,11 @@ type SchedulerConfig struct {
 	Projects baleen.ProjectStore
 	Builds   baleen.BuildStore
 	Repos    DependencyRepos
+	// LocalSources are the directories on the server under which a dependency's src may name a repository
+	// by path (an absolute path or a file:// URL); with none, every such src is refused. A src elsewhere, or
+	// one that is missing or no repository, is refused in the same words, so that no pusher can tell which
+	// paths exist on the server.
+	LocalSources []string
 	// Images, when set, lets dependency builds be reused while their images exist, and old images be pruned.
 	Images SchedulerImages
 	// Registry, when set, lets builds push their images as their baleen.yml says.

@@ -71,6 +71,10 @@ func (r *StageRunner) Out() io.Writer { return r.out }
 // Mask masks the secrets in s, for what is kept apart from the output.
 func (r *StageRunner) Mask(s string) string { return r.out.String(s) }
 
+// Masker is the masker of the build's output: its String and To mask what is kept apart from the output
+// (report fields, artifact names and contents).
+func (r *StageRunner) Masker() *Masker { return r.out }
+
 // Close flushes what the masker holds back.
 func (r *StageRunner) Close() error { return r.out.Close() }
 

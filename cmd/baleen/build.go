@@ -56,7 +56,7 @@ func cmdBuild(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 	secrets := map[string]string{}
-	for _, name := range s.Credentials {
+	for _, name := range s.BuildSecrets() {
 		v := e.getenv(name)
 		if v == "" {
 			fmt.Fprintf(e.stderr, "baleen build: credential %s (named in baleen.yml) is not set in the environment\n", name)

@@ -49,6 +49,9 @@ type Config struct {
 	KnownHosts string `yaml:"known_hosts"`
 	// AllowGitProtocol lets dependency sources use git://.
 	AllowGitProtocol bool `yaml:"allow_git_protocol"`
+	// LocalSources are the directories on the server whose repositories dependency sources may name by
+	// path or file:// URL; without them such sources are refused.
+	LocalSources []string `yaml:"local_sources"`
 	// MaxPushes caps the pushes that run at once (0: gitd's default).
 	MaxPushes int `yaml:"max_pushes"`
 	// GitMemoryLimitMB caps the address space of each git child, in MiB (0: gitd's default).
@@ -215,6 +218,11 @@ func (c Config) validate() error {
 			if _, err := path.Match(g, ""); err != nil || strings.Contains(g, "/") {
 				errs = append(errs, fmt.Errorf("credentials.%s.projects: %q is not a project name or glob", name, g))
 			}
+		}
+	}
+	for i, d := range c.LocalSources {
+		if !filepath.IsAbs(d) {
+			errs = append(errs, fmt.Errorf("local_sources[%d]: %q: want an absolute directory", i, d))
 		}
 	}
 	for _, group := range []struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,13 +41,31 @@ func dependentFiles(name string, depends string, hosts ...string) map[string]str
 	}
 }
 
+// upstreamRoot is the directory of the test's upstream repositories.
+func (s *server) upstreamRoot() string { return filepath.Join(filepath.Dir(s.data), "upstream") }
+
+// localSourcesConfig writes a server config that lets dependencies be fetched from upstreamRoot, and
+// returns its path.
+func (s *server) localSourcesConfig() string {
+	s.t.Helper()
+	config := filepath.Join(s.data, "config.yml")
+	if err := os.WriteFile(config, []byte("local_sources: ["+s.upstreamRoot()+"]\n"), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	return config
+}
+
 const readyHTTP = "    ready: {command: 'wget -q -O /dev/null http://127.0.0.1/', timeout: 60s}\n"
 
-// upstream makes a repository outside the server, to be fetched by file:// URL or path.
+// upstream makes a repository outside the server, to be fetched by file:// URL or path: under
+// upstreamRoot, which localSourcesConfig lets the server fetch from.
 func (s *server) upstream(name string, files map[string]string) *repo {
 	s.t.Helper()
 	r := s.newRepo(files)
-	dir := filepath.Join(s.t.TempDir(), name)
+	if err := os.MkdirAll(s.upstreamRoot(), 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	dir := filepath.Join(s.upstreamRoot(), name)
 	if err := os.Rename(r.dir, dir); err != nil {
 		s.t.Fatal(err)
 	}
@@ -56,7 +75,7 @@ func (s *server) upstream(name string, files map[string]string) *repo {
 
 func TestServeDependencies(t *testing.T) {
 	s := newServer(t)
-	s.start()
+	s.start("--config", s.localSourcesConfig())
 
 	// users: a project on this server. orders: a repository fetched by file:// URL, pinned by minhash.
 	users := s.newRepo(serviceFiles("users", "1", false))
@@ -130,7 +149,7 @@ func TestServeDependencies(t *testing.T) {
 
 func TestServeDependencyFailures(t *testing.T) {
 	s := newServer(t)
-	s.start()
+	s.start("--config", s.localSourcesConfig())
 
 	// A dependency whose own tests fail fails the dependent, naming it.
 	broken := s.upstream("broken", serviceFiles("broken", "1", true))
@@ -151,6 +170,14 @@ func TestServeDependencyFailures(t *testing.T) {
 	a.commit("needs b")
 	top := s.newRepo(dependentFiles("top", "  cyc-a:\n    src: "+a.dir+"\n", "cyc-a"))
 	want(t, top.push(s.url("top"), "main"), 1, "dependency cycle: cyc-a -> cyc-b -> cyc-a")
+
+	// A src that probes the server's files: a repository that exists outside local_sources (the server's
+	// own data), and paths that do not exist, outside and inside, all read the same. No existence oracle.
+	for i, src := range []string{filepath.Join(s.data, "repos", "top.git"), "/no/such/path", filepath.Join(s.upstreamRoot(), "nothing")} {
+		r := s.newRepo(dependentFiles("probe", "  probe:\n    src: "+src+"\n", "probe"))
+		push := r.push(s.url(fmt.Sprintf("probe-%d", i)), "main")
+		want(t, push, 1, "dependency probe: src "+src+": no repository that this server may fetch is there; a src on the server must lie under a directory that the server's config lists under local_sources")
+	}
 }
 
 // TestBuildLocalDependencies: `baleen build` fetches repository dependencies into its cache and builds

@@ -32,8 +32,8 @@ func TestServePushesToRegistry(t *testing.T) {
 	r := s.newRepo(pushFiles("e2e-pushed", anon, "[commit, short, branch, build, latest]"))
 	head := r.head()
 	push := r.push(s.url("pushed"), "main")
-	want(t, push, 0, "remote: ==> push", "remote: pushing to "+anon+" anonymously", "remote: pushed "+anon+"/e2e-pushed:"+head+"@sha256:", "remote: PASSED")
-	tags := registrytest.Tags(t, anon, "e2e-pushed")
+	want(t, push, 0, "remote: ==> push", "remote: pushing to "+anon+" anonymously", "remote: pushed "+anon+"/pushed/e2e-pushed:"+head+"@sha256:", "remote: PASSED")
+	tags := registrytest.Tags(t, anon, "pushed/e2e-pushed")
 	for _, tag := range []string{head, head[:12], "main", "b1", "latest"} {
 		if !slices.Contains(tags, tag) {
 			t.Errorf("registry tags of e2e-pushed: got %v, want %s among them", tags, tag)
@@ -45,7 +45,7 @@ func TestServePushesToRegistry(t *testing.T) {
 	}
 	for _, p := range bs[0].Pushed {
 		tag := p.Ref[strings.LastIndex(p.Ref, ":")+1:]
-		if got := registrytest.Digest(t, anon, "e2e-pushed", tag); got != p.Digest {
+		if got := registrytest.Digest(t, anon, "pushed/e2e-pushed", tag); got != p.Digest {
 			t.Errorf("digest of %s: recorded %s, registry says %s", p.Ref, p.Digest, got)
 		}
 	}
@@ -65,8 +65,8 @@ func TestServePushesToRegistry(t *testing.T) {
 	r.write(map[string]string{"README": "again"})
 	r.commit("again")
 	push = r.push(s.url("private"), "main")
-	want(t, push, 0, "pushed "+authAddr+"/e2e-private:b2@sha256:")
-	if got := registrytest.Tags(t, authAddr, "e2e-private"); !slices.Contains(got, "b2") {
+	want(t, push, 0, "pushed "+authAddr+"/private/e2e-private:b2@sha256:")
+	if got := registrytest.Tags(t, authAddr, "private/e2e-private"); !slices.Contains(got, "b2") {
 		t.Errorf("tags in the authenticated registry: got %v, want b2", got)
 	}
 	// The password reaches neither the pusher, nor the records, nor the server's log.

@@ -128,7 +128,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	sched = pipeline.NewScheduler(pipeline.SchedulerConfig{
 		Events: bus, Engines: engines.Placer(),
 		Images: eng, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
-		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Teardowns: st, Repos: repos,
+		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Teardowns: st, Repos: repos, LocalSources: cfg.LocalSources,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
 		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger, LogLimit: cfg.logLimit(), CredentialScope: policy.CheckCredentials,
 	})

@@ -23,8 +23,9 @@ type File struct {
 	// keyword (`comit`). Each has Warning set.
 	Warnings Errors
 
-	name   string
-	images map[string]imagePos
+	name    string
+	images  map[string]imagePos
+	secrets []SecretUse
 }
 
 // position is a place in the file.
@@ -63,7 +64,7 @@ func ParseFile(filename string, data []byte) (*File, error) {
 	if err := p.result(); err != nil {
 		return nil, err
 	}
-	return &File{Spec: s, Warnings: p.warnings.sorted(), name: filename, images: p.images}, nil
+	return &File{Spec: s, Warnings: p.warnings.sorted(), name: filename, images: p.images, secrets: p.secrets}, nil
 }
 
 // TooLarge is the problem of a file of size bytes, over MaxSize: for callers that stop reading at MaxSize
@@ -91,6 +92,8 @@ type parser struct {
 	// more counts the problems found past MaxErrors.
 	more     int
 	warnings Errors
+	// secrets are the secret names the file lists, where it lists them.
+	secrets []SecretUse
 }
 
 // errorf records a problem at n (the start of the file when n is nil), or only counts it past MaxErrors.
@@ -135,17 +138,17 @@ func keysOf(section string) []string {
 	case "build":
 		return []string{"context", "dockerfile", "args", "target", "builder"}
 	case "depends":
-		return []string{"image", "src", "branch", "minhash", "env", "command", "ready", "after", "rebuild_dependents"}
+		return []string{"image", "src", "branch", "minhash", "env", "credentials", "command", "ready", "after", "rebuild_dependents"}
 	case "ready":
 		return []string{"command", "timeout"}
 	case "test":
-		return []string{"image", "command", "env", "workdir", "timeout"}
+		return []string{"image", "command", "env", "credentials", "workdir", "timeout"}
 	case "artifacts":
 		return []string{"xunit", "allow_no_tests", "coverage", "coverage_html", "files"}
 	case "artifact":
 		return []string{"path", "paths"}
 	case "push":
-		return []string{"registry", "images", "tags"}
+		return []string{"registry", "images", "tags", "repositories"}
 	case "deploy":
 		return []string{"target", "branch", "strategy", "units"}
 	case "unit":
@@ -387,6 +390,9 @@ func (p *parser) depends(n *yaml.Node) []baleen.Dependency {
 		if f, ok := m["env"]; ok {
 			d.Env = p.envMap(f.val, path+".env", "variable")
 		}
+		if f, ok := m["credentials"]; ok && !isNull(f.val) {
+			d.Credentials = p.names(f.val, path+".credentials", "secret names")
+		}
 		if f, ok := m["command"]; ok {
 			d.Command = p.command(f.val, path+".command")
 		}
@@ -442,6 +448,9 @@ func (p *parser) test(n *yaml.Node) baleen.Test {
 	}
 	if f, ok := m["env"]; ok {
 		t.Env = p.envMap(f.val, "test.env", "variable")
+	}
+	if f, ok := m["credentials"]; ok && !isNull(f.val) {
+		t.Credentials = p.names(f.val, "test.credentials", "secret names")
 	}
 	if f, ok := m["workdir"]; ok {
 		if s, ok := p.str(f.val, "test.workdir", "an absolute path inside the container"); ok {
@@ -506,6 +515,7 @@ func (p *parser) names(n *yaml.Node, path, want string) []string {
 			continue
 		}
 		first[s] = nodes[i].Line
+		p.secrets = append(p.secrets, SecretUse{Name: s, Path: epath, Line: nodes[i].Line, Col: nodes[i].Column})
 		out = append(out, s)
 	}
 	return out
@@ -578,7 +588,7 @@ func (p *parser) artifactPaths(n *yaml.Node, path string) []string {
 
 // push reads the push section.
 func (p *parser) push(n *yaml.Node) *baleen.Push {
-	pairs, ok := p.mapping(n, "push", "a mapping (registry, images, tags)")
+	pairs, ok := p.mapping(n, "push", "a mapping (registry, images, tags, repositories)")
 	if !ok {
 		return nil
 	}
@@ -615,6 +625,48 @@ func (p *parser) push(n *yaml.Node) *baleen.Push {
 			}
 			out.Tags = append(out.Tags, s)
 		}
+	}
+	if f, ok := m["repositories"]; ok && !isNull(f.val) {
+		out.Repositories = p.repositories(f.val, out.Images)
+	}
+	return out
+}
+
+// repositories reads push.repositories: build image name -> the repository it is pushed to under the
+// registry. Each must be an image that is pushed, and no two may share a repository.
+func (p *parser) repositories(n *yaml.Node, pushed []string) map[string]string {
+	pairs, ok := p.mapping(n, "push.repositories", "a mapping of build image names to repository names")
+	if !ok {
+		return nil
+	}
+	out := map[string]string{}
+	first := map[string]string{}
+	for _, kv := range pairs {
+		path := join("push.repositories", kv.name)
+		if !p.buildImage(kv.key, path, kv.name) {
+			continue
+		}
+		if len(pushed) > 0 && !contains(pushed, kv.name) {
+			p.errorf(kv.key, "%s: %s is not pushed (push.images lists %s)", path, kv.name, strings.Join(pushed, ", "))
+			continue
+		}
+		repo, ok := p.str(kv.val, path, "a repository name such as team/api")
+		if !ok {
+			continue
+		}
+		if msg := checkImageName(repo); msg != "" {
+			p.errorf(kv.val, "%s: %s", path, strings.Replace(msg, "image name", "repository name", 1))
+			continue
+		}
+		if other, dup := first[repo]; dup {
+			p.errorf(kv.val, "%s: %s is also the repository of %s", path, repo, other)
+			continue
+		}
+		first[repo] = kv.name
+		out[kv.name] = repo
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }
