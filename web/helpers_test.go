@@ -99,6 +99,7 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	}
 	f.ts = httptest.NewServer(f.srv)
 	t.Cleanup(func() {
+		f.ts.CloseClientConnections() // a browser still following a live log
 		f.ts.Close()
 		f.srv.Close()
 		f.bus.Close()

@@ -98,6 +98,7 @@ type Server struct {
 	static   fs.FS
 	sessions *sessions
 	metrics  *Metrics
+	hubs     *hubs
 	proxies  []*net.IPNet
 	http     *http.Server
 	mux      *http.ServeMux
@@ -129,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, pages: pages, static: static, sessions: newSessions(), proxies: proxies,
 		base: base, stop: stop}
 	s.metrics = newMetrics(cfg.StoreSize)
+	s.hubs = &hubs{s: s, m: map[hubKey]*hub{}}
 	if cfg.Events != nil {
 		go s.metrics.count(base, cfg.Events)
 	}
