@@ -9,12 +9,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/store"
 )
 
 // sseEvent is one server-sent event.
@@ -352,4 +355,83 @@ func FuzzANSI(f *testing.F) {
 			t.Fatalf("unsafe or unbalanced: %q -> %q", s, out)
 		}
 	})
+}
+
+// countingBuilds is the real store, counting the log bytes read through it.
+type countingBuilds struct {
+	*store.Store
+	read atomic.Int64
+}
+
+func (c *countingBuilds) Log(ctx context.Context, project string, number int, offset int64) (io.ReadCloser, error) {
+	rc, err := c.Store.Log(ctx, project, number, offset)
+	if err != nil {
+		return nil, err
+	}
+	return countingReader{rc, &c.read}, nil
+}
+
+type countingReader struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (r countingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.n.Add(int64(n))
+	return n, err
+}
+
+var lineAnchor = regexp.MustCompile(`<span class="line" id="[^"]*"><a[^>]*>\d*</a>(line \d+)`)
+
+// TestLogPagesBackByOffset walks a long log from its end to its start with "show earlier lines": every line
+// shows once, in order, each page reads about a page of the log, and the first page numbers its lines.
+func TestLogPagesBackByOffset(t *testing.T) {
+	cb := &countingBuilds{}
+	f := newFixture(t, func(c *Config) { cb.Store = c.Builds.(*store.Store); c.Builds = cb })
+	var sb strings.Builder
+	const total = 6000
+	for i := range total {
+		fmt.Fprintf(&sb, "line %d %s\n", i, strings.Repeat("x", i%40))
+	}
+	f.build("api", "main", baleen.StatusPassed, nil, sb.String())
+	c := f.client("rita")
+	earlier := regexp.MustCompile(`href="/p/api/b/1\?before=(\d+)#log" rel="prev"`)
+	var pages [][]string
+	u := f.ts.URL + "/p/api/b/1"
+	for range 50 {
+		cb.read.Store(0)
+		_, page := get(t, c, u)
+		if n := cb.read.Load(); n > 2*pageLogLimit {
+			t.Fatalf("%s read %d bytes of the log for one page", u, n)
+		}
+		var lines []string
+		for _, m := range lineAnchor.FindAllStringSubmatch(page, -1) {
+			lines = append(lines, m[1])
+		}
+		pages = append([][]string{lines}, pages...)
+		m := earlier.FindStringSubmatch(page)
+		if m == nil {
+			if !strings.Contains(page, `id="L1"`) {
+				t.Error("the first page does not number its lines")
+			}
+			if strings.Contains(page, "data-live=\"/") {
+				t.Error("an earlier page of a finished build must not go live")
+			}
+			break
+		}
+		u = f.ts.URL + "/p/api/b/1?before=" + m[1]
+	}
+	var all []string
+	for _, p := range pages {
+		all = append(all, p...)
+	}
+	if len(pages) < 3 || len(all) != total {
+		t.Fatalf("%d pages with %d lines, want several pages and %d lines", len(pages), len(all), total)
+	}
+	for i, l := range all {
+		if want := fmt.Sprintf("line %d", i); l != want {
+			t.Fatalf("line %d: got %q, want %q", i, l, want)
+		}
+	}
 }

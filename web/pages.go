@@ -266,12 +266,13 @@ func (s *Server) buildPage(r *http.Request, c caller) (string, string, any, erro
 	if err != nil {
 		return "", "", nil, err
 	}
-	lv, err := s.readLogView(ctx, project, n)
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	lv, err := s.readLogView(ctx, project, n, before)
 	if err != nil {
 		return "", "", nil, err
 	}
 	role := s.role(ctx, c, project)
-	d := buildData{Build: b, Role: role, Log: lv, Stages: b.Stages, Live: !b.Status.Final(), Artifacts: b.Artifacts}
+	d := buildData{Build: b, Role: role, Log: lv, Stages: b.Stages, Live: !b.Status.Final() && !lv.Paged, Artifacts: b.Artifacts}
 	if s.cfg.Actions != nil && c.csrf != "" {
 		d.CanRebuild = role >= baleen.RoleWrite
 		d.CanCancel = role >= baleen.RoleWrite && !b.Status.Final()
