@@ -63,6 +63,9 @@ type Config struct {
 	Builds   Builds
 	// Releases, when set, shows releases.
 	Releases Releases
+	// Tests, when set, tells each failure on a build's page apart by its history: new, failing since
+	// build N, flaky.
+	Tests baleen.TestHistory
 	// Events, when set, makes logs and pages live and feeds the metrics.
 	Events baleen.EventSource
 	// Actions, when set, offers rebuild, cancel, deploy and rollback to those allowed.

@@ -107,7 +107,7 @@ func startHTTP(cfg Config, p httpParts, logger *slog.Logger) (*web.Server, func(
 	if p.authz == nil {
 		p.authz = access.New(access.Options{AuthorizedKeys: cfg.AuthorizedKeys, Logger: logger})
 	}
-	wc := web.Config{Projects: p.store, Builds: p.store, Releases: p.store, Events: p.events, Actions: schedulerActions{p.sched, p.store},
+	wc := web.Config{Projects: p.store, Builds: p.store, Releases: p.store, Tests: p.store, Events: p.events, Actions: schedulerActions{p.sched, p.store},
 		Authorizer: p.authz, Tokens: p.store, ArtifactsDir: cfg.Data + "/artifacts", Engine: p.engine, StoreSize: p.store.Size,
 		Public: cfg.HTTP.Public, PublicProjects: cfg.HTTP.PublicProjects, TrustedProxies: cfg.HTTP.TrustedProxies,
 		BaseURL: cfg.HTTP.BaseURL, Hooks: p.hooks, Logger: logger}
