@@ -345,7 +345,7 @@ func (s *Server) coverageDelta(ctx context.Context, b baleen.Build) string {
 
 type releasesData struct {
 	Name     string
-	Releases []baleen.Release
+	Releases []releaseRow
 	CanAct   bool
 }
 
@@ -363,7 +363,7 @@ func (s *Server) releasesPage(r *http.Request, c caller) (string, string, any, e
 		return "", "", nil, err
 	}
 	canAct := s.cfg.Actions != nil && c.csrf != "" && s.role(ctx, c, name) >= baleen.RoleDeploy
-	return "releases", name + " releases", releasesData{Name: name, Releases: rs, CanAct: canAct}, nil
+	return "releases", name + " releases", releasesData{Name: name, Releases: s.releaseRows(ctx, rs), CanAct: canAct}, nil
 }
 
 // buildFor reads the project and build of a request after checking c may read it.

@@ -63,6 +63,8 @@ type Config struct {
 	Builds   Builds
 	// Releases, when set, shows releases.
 	Releases Releases
+	// Journals, when set, shows the end of each deployed unit's journal per host on the releases page.
+	Journals Journals
 	// Tests, when set, tells each failure on a build's page apart by its history: new, failing since
 	// build N, flaky.
 	Tests baleen.TestHistory
