@@ -193,13 +193,25 @@ func (st *stream) follow(ctx context.Context, v *viewer) (end bool, err error) {
 			return true, nil
 		case fr, ok := <-v.ch:
 			if !ok {
-				return !v.lagged.Load(), nil
+				if v.lagged.Load() {
+					return false, nil
+				}
+				return true, st.ended(ctx) // the hub stopped: the server is closing, or the build ended
 			}
 			if end, err := st.frame(ctx, fr); end || err != nil {
 				return true, err
 			}
 		}
 	}
+}
+
+// ended sends done when the build has ended; a stream that ends without it is one the browser reconnects.
+func (st *stream) ended(ctx context.Context) error {
+	b, err := st.s.cfg.Builds.Build(ctx, st.project, st.number)
+	if err != nil || !b.Status.Final() {
+		return err
+	}
+	return st.poll(ctx, b)
 }
 
 // frame sends one frame of the hub, or what the store holds when the frame does not start where this
