@@ -75,7 +75,7 @@ func BenchmarkProjectPage(b *testing.B) {
 func BenchmarkBuildPageLongLog(b *testing.B) {
 	f := newFixture(b, func(c *Config) { c.Public = true })
 	bd := f.build("big", "main", baleen.StatusPassed, &baleen.TestReport{Passed: 10}, "")
-	w, err := f.st.LogWriter(context.Background(), "big", bd.Number)
+	w, err := f.st.LogWriterLimit(context.Background(), "big", bd.Number, 128<<20) // above the default limit
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -90,7 +90,12 @@ func BenchmarkBuildPageLongLog(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := f.client("")
-	tail := int64(100*len(chunk) - pageLogLimit)
+	size, err := f.st.LogSize(context.Background(), "big", bd.Number)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tail := max(size-pageLogLimit, 0)
+	b.Logf("log of %d bytes", size)
 	compare(b, c, f.ts.URL+"/p/big/b/1", f.ts.URL+"/api/v1/projects/big/builds/1", f.ts.URL+"/api/v1/projects/big/builds/1/log?offset="+strconv.FormatInt(tail, 10))
 }
 
