@@ -88,7 +88,6 @@ func (hs *hubs) join(project string, number int) (*hub, *viewer) {
 	if h == nil {
 		ctx, cancel := context.WithCancel(hs.s.base)
 		h = &hub{hs: hs, key: k, cancel: cancel, viewers: map[*viewer]struct{}{}, off: -1}
-		h.batch.start = -1
 		hs.m[k] = h
 		go h.run(ctx)
 	}

@@ -34,7 +34,7 @@ type liveState struct {
 	Took    string        `json:"took"`
 }
 
-// lineBatch gathers log lines into one "lines" event. The zero value with start -1 is empty.
+// lineBatch gathers log lines into one "lines" event; the zero value is an empty batch.
 type lineBatch struct {
 	start, end int64
 	head       liveHeader
@@ -43,7 +43,7 @@ type lineBatch struct {
 
 // add renders one line that starts at off.
 func (lb *lineBatch) add(off int64, text string) {
-	if lb.start < 0 || len(lb.head.Offsets) == 0 {
+	if len(lb.head.Offsets) == 0 {
 		lb.start = off
 	}
 	if st, ok := stageHeader(text); ok {
@@ -75,7 +75,6 @@ func (lb *lineBatch) frame() *liveFrame {
 	fr := &liveFrame{kind: frameLines, start: lb.start, end: lb.end, data: b.Bytes()}
 	lb.head = liveHeader{}
 	lb.body.Reset()
-	lb.start = -1
 	return fr
 }
 
@@ -249,7 +248,7 @@ func (st *stream) catchUp(ctx context.Context, upTo int64) error {
 	if upTo >= 0 && upTo <= st.off {
 		return nil
 	}
-	lb := lineBatch{start: -1}
+	var lb lineBatch
 	err := readLines(ctx, st.s.cfg.Builds, st.project, st.number, st.off, upTo, func(off int64, text string) {
 		lb.add(off, text)
 		st.off = off + int64(len(text)) + 1
