@@ -150,6 +150,9 @@ func (s *Store) Builds(ctx context.Context, f baleen.BuildFilter) ([]baleen.Buil
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		prefix := buildPrefix(f.Project)
 		opts := badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 100}
+		if len(f.Statuses) == 0 {
+			opts.PrefetchSize = prefetchFor(f.Limit)
+		}
 		seek := prefix
 		if f.Project != "" {
 			// One project's keys sort by number, so walking them backwards yields newest first and

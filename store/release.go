@@ -79,7 +79,10 @@ func (s *Store) Releases(ctx context.Context, project string, limit int) ([]bale
 			return notFound("project "+project, err)
 		}
 		prefix := releasePrefix(project)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 100, Reverse: true})
+		if !anyWithPrefix(txn, prefix) {
+			return nil
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: prefetchFor(limit), Reverse: true})
 		defer it.Close()
 		for it.Seek(append(slices.Clone(prefix), 0xff)); it.Valid(); it.Next() {
 			if err := ctx.Err(); err != nil {
@@ -135,4 +138,22 @@ func (s *Store) UpdateRelease(ctx context.Context, project string, number int, p
 		return baleen.Release{}, fmt.Errorf("update %s: %w", name, err)
 	}
 	return r, nil
+}
+
+// anyWithPrefix reports whether a key starts with prefix. Walking backwards into a prefix that holds no key,
+// badger steps back through the keys before it (every version) to fill its prefetch; forwards it stops at
+// once. A project without releases is most projects.
+func anyWithPrefix(txn *badger.Txn, prefix []byte) bool {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	it.Seek(prefix)
+	return it.Valid()
+}
+
+// prefetchFor is how many records to prefetch for a listing of at most limit (0: all): no more than it keeps.
+func prefetchFor(limit int) int {
+	if limit > 0 && limit < 100 {
+		return limit
+	}
+	return 100
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,12 +28,14 @@ func timeGet(b *testing.B, c *http.Client, u string) time.Duration {
 }
 
 // compare reports the page's and the JSON's time per request and their ratio (x-json: 1.0 is as fast as the
-// same data as JSON).
-func compare(b *testing.B, c *http.Client, page, json string) {
+// same data as JSON, fetched from the API urls given).
+func compare(b *testing.B, c *http.Client, page string, json ...string) {
 	var pt, jt time.Duration
 	for b.Loop() {
 		pt += timeGet(b, c, page)
-		jt += timeGet(b, c, json)
+		for _, u := range json {
+			jt += timeGet(b, c, u)
+		}
 	}
 	b.ReportMetric(float64(pt.Milliseconds())/float64(b.N), "page-ms")
 	b.ReportMetric(float64(jt.Milliseconds())/float64(b.N), "json-ms")
@@ -40,7 +43,8 @@ func compare(b *testing.B, c *http.Client, page, json string) {
 }
 
 // BenchmarkProjectPage renders the project page of a project with 10,000 builds, against its builds as
-// JSON from the API (which reads the same records).
+// JSON from the API: the latest chartBuilds of them, the records the page reads (its list shows the first
+// 50, its charts all of them).
 func BenchmarkProjectPage(b *testing.B) {
 	f := newFixture(b, func(c *Config) { c.Public = true })
 	ctx := context.Background()
@@ -63,15 +67,15 @@ func BenchmarkProjectPage(b *testing.B) {
 		}
 	}
 	c := f.client("")
-	compare(b, c, f.ts.URL+"/p/big", f.ts.URL+"/api/v1/projects/big/builds?limit=50")
+	compare(b, c, f.ts.URL+"/p/big", f.ts.URL+"/api/v1/projects/big/builds?limit="+itoa(chartBuilds))
 }
 
-// BenchmarkBuildPageLongLog renders the first screen of a build with a 100 MB log, against the build as
-// JSON.
+// BenchmarkBuildPageLongLog renders the first screen of a build with a 100 MB log, against the same data
+// from the API: the build as JSON and the log's tail that the page shows.
 func BenchmarkBuildPageLongLog(b *testing.B) {
 	f := newFixture(b, func(c *Config) { c.Public = true })
 	bd := f.build("big", "main", baleen.StatusPassed, &baleen.TestReport{Passed: 10}, "")
-	w, err := f.st.LogWriter(context.Background(), "big", bd.Number)
+	w, err := f.st.LogWriterLimit(context.Background(), "big", bd.Number, 128<<20) // above the default limit
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,7 +90,13 @@ func BenchmarkBuildPageLongLog(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := f.client("")
-	compare(b, c, f.ts.URL+"/p/big/b/1", f.ts.URL+"/api/v1/projects/big/builds/1")
+	size, err := f.st.LogSize(context.Background(), "big", bd.Number)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tail := max(size-pageLogLimit, 0)
+	b.Logf("log of %d bytes", size)
+	compare(b, c, f.ts.URL+"/p/big/b/1", f.ts.URL+"/api/v1/projects/big/builds/1", f.ts.URL+"/api/v1/projects/big/builds/1/log?offset="+strconv.FormatInt(tail, 10))
 }
 
 // BenchmarkLiveViewers times a build's output (20,000 lines written to the stored log and published as

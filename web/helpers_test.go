@@ -88,7 +88,7 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, st: st, bus: events.New(0), actions: &recorder{}, arts: t.TempDir()}
-	cfg := Config{Projects: st, Builds: st, Releases: st, Events: f.bus, Actions: f.actions, Authorizer: testRoles,
+	cfg := Config{Projects: st, Builds: st, Releases: st, Tests: st, Events: f.bus, Actions: f.actions, Authorizer: testRoles,
 		Tokens: st, Sessions: st, ArtifactsDir: f.arts, StoreSize: st.Size}
 	if mod != nil {
 		mod(&cfg)
@@ -99,6 +99,7 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	}
 	f.ts = httptest.NewServer(f.srv)
 	t.Cleanup(func() {
+		f.ts.CloseClientConnections() // a browser still following a live log
 		f.ts.Close()
 		f.srv.Close()
 		f.bus.Close()

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,12 +19,11 @@ import (
 // that publishes no events still show their progress.
 const livePoll = 2 * time.Second
 
-// liveLine is a log line as the live stream sends it.
-type liveLine struct {
-	Offset int64  `json:"offset"`
-	Num    int    `json:"num,omitempty"`
-	HTML   string `json:"html"`
-	Stage  string `json:"stage,omitempty"`
+// liveHeader is the first data line of a "lines" event: each line's offset in the log, and the stage
+// that a line's header starts (by the line's index). The lines' HTML follows, one data line each.
+type liveHeader struct {
+	Offsets []int64        `json:"o"`
+	Stages  map[int]string `json:"s,omitempty"`
 }
 
 // liveState is the build's state as the live stream sends it.
@@ -34,6 +34,56 @@ type liveState struct {
 	Took    string        `json:"took"`
 }
 
+// lineBatch gathers log lines into one "lines" event; the zero value is an empty batch.
+type lineBatch struct {
+	start, end int64
+	head       liveHeader
+	body       bytes.Buffer
+}
+
+// add renders one line that starts at off.
+func (lb *lineBatch) add(off int64, text string) {
+	if len(lb.head.Offsets) == 0 {
+		lb.start = off
+	}
+	if st, ok := stageHeader(text); ok {
+		if lb.head.Stages == nil {
+			lb.head.Stages = map[int]string{}
+		}
+		lb.head.Stages[len(lb.head.Offsets)] = st
+	}
+	lb.head.Offsets = append(lb.head.Offsets, off)
+	lb.body.WriteString("data: ")
+	// A carriage return would end the data line: it travels as a character reference.
+	lb.body.WriteString(strings.ReplaceAll(ansiHTML(text), "\r", "&#13;"))
+	lb.body.WriteByte('\n')
+	lb.end = off + int64(len(text)) + 1
+}
+
+// frame encodes the gathered lines as one event and empties the batch; nil when it holds none. The
+// event's id is where its lines end, so that a browser that reconnects resumes there.
+func (lb *lineBatch) frame() *liveFrame {
+	if len(lb.head.Offsets) == 0 {
+		return nil
+	}
+	head, _ := json.Marshal(lb.head) // numbers and strings
+	var b bytes.Buffer
+	b.Grow(lb.body.Len() + len(head) + 64)
+	fmt.Fprintf(&b, "id: %d\nevent: lines\ndata: %s\n", lb.end, head)
+	b.Write(lb.body.Bytes())
+	b.WriteByte('\n')
+	fr := &liveFrame{kind: frameLines, start: lb.start, end: lb.end, data: b.Bytes()}
+	lb.head = liveHeader{}
+	lb.body.Reset()
+	return fr
+}
+
+// stateEvent encodes the build's state as an event named name.
+func stateEvent(name string, b baleen.Build) []byte {
+	data, _ := json.Marshal(liveState{Status: b.Status, Message: b.Message, Stages: stagesJSON(b.Stages), Took: took(b)})
+	return fmt.Appendf(nil, "event: %s\ndata: %s\n\n", name, data)
+}
+
 // stream is one live stream of a build's log and state to a browser.
 type stream struct {
 	s       *Server
@@ -42,11 +92,11 @@ type stream struct {
 	project string
 	number  int
 	off     int64
-	num     int // the last line's number; 0 when unknown
 }
 
 // live streams a build's log from ?offset= (or the Last-Event-ID) and its state as server-sent events:
-// "line" per log line, "state" when the build or a stage changes, and "done" once the build has ended.
+// "lines" for a batch of log lines, "state" when the build or a stage changes, and "done" once the build
+// has ended. Every viewer of a build shares one subscription and one rendering of each line (see hub).
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	c, err := s.who(r)
 	if err != nil {
@@ -63,8 +113,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	st := &stream{s: s, w: w, f: f, project: b.Project, number: b.Number}
-	st.off, st.num = resumeAt(r)
+	st := &stream{s: s, w: w, f: f, project: b.Project, number: b.Number, off: resumeAt(r)}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -75,147 +124,173 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// resumeAt reads where the browser's log ends: Last-Event-ID "offset:line" after a reconnect, else the
-// offset and line query parameters.
-func resumeAt(r *http.Request) (int64, int) {
-	off, num := r.URL.Query().Get("offset"), r.URL.Query().Get("line")
+// resumeAt reads where the browser's log ends: the Last-Event-ID after a reconnect, else ?offset=.
+func resumeAt(r *http.Request) int64 {
+	off := r.URL.Query().Get("offset")
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		off, num, _ = strings.Cut(id, ":")
+		off, _, _ = strings.Cut(id, ":")
 	}
 	o, _ := strconv.ParseInt(off, 10, 64)
-	n, _ := strconv.Atoi(num)
-	return max(o, 0), max(n, 0)
+	return max(o, 0)
 }
 
 func (st *stream) run(ctx context.Context, b baleen.Build) error {
-	var events <-chan baleen.Event
-	if st.s.cfg.Events != nil {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		events = st.s.cfg.Events.Subscribe(ctx, baleen.EventFilter{Project: b.Project, Build: b.Number})
+	if b.Status.Final() || st.s.cfg.Events == nil {
+		return st.poll(ctx, b)
 	}
-	// Subscribed first, then the stored log: nothing falls between the two.
-	if err := st.catchUp(ctx); err != nil {
-		return err
-	}
-	st.state(b)
-	if b.Status.Final() {
-		return st.done(b)
-	}
-	tick := time.NewTicker(livePoll)
-	defer tick.Stop()
 	for {
+		h, v := st.s.hubs.join(st.project, st.number)
+		end, err := st.follow(ctx, v)
+		st.s.hubs.leave(h, v)
+		if end || err != nil || !v.lagged.Load() {
+			return err
+		}
+	}
+}
+
+// poll serves a finished build, or a running one on a server without events: the store, read every
+// livePoll until the build ends.
+func (st *stream) poll(ctx context.Context, b baleen.Build) error {
+	for {
+		if err := st.catchUp(ctx, -1); err != nil {
+			return err
+		}
+		if b.Status.Final() {
+			st.write(stateEvent("done", b))
+			return nil
+		}
+		st.write(stateEvent("state", b))
 		select {
 		case <-ctx.Done():
 			return nil
-		case e, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			if end, err := st.event(ctx, e); end || err != nil {
-				return err
-			}
-			// A burst of lines goes out in one write: flushing each would cost the build's machine a
-			// system call per line per viewer.
-			if len(events) == 0 {
-				st.f.Flush()
-			}
-		case <-tick.C:
-			if end, err := st.refresh(ctx); end || err != nil {
-				return err
-			}
+		case <-time.After(livePoll):
+		}
+		var err error
+		if b, err = st.s.cfg.Builds.Build(ctx, st.project, st.number); err != nil {
+			return err
 		}
 	}
 }
 
-// event handles one build event; end says the build is over and the stream ended.
-func (st *stream) event(ctx context.Context, e baleen.Event) (end bool, err error) {
-	switch e.Kind {
-	case baleen.EventLog:
-		if e.Offset == st.off {
-			st.line(e.Text)
-			return false, nil
-		}
-		if e.Offset > st.off {
-			return false, st.catchUp(ctx)
-		}
-		return false, nil
-	case baleen.EventLagged:
-		return false, st.catchUp(ctx)
-	case baleen.EventStageStarted, baleen.EventStageFinished, baleen.EventBuildStarted, baleen.EventTestSummary, baleen.EventBuildFinished:
-		return st.refresh(ctx)
-	}
-	return false, nil
-}
-
-// refresh sends what the store has beyond what was sent, and the build's state; at the build's end, done.
-func (st *stream) refresh(ctx context.Context) (bool, error) {
-	if err := st.catchUp(ctx); err != nil {
-		return false, err
+// follow sends what the store holds, then the hub's frames, until the build ends (end), the browser goes,
+// or the hub drops the viewer (it then joins again).
+func (st *stream) follow(ctx context.Context, v *viewer) (end bool, err error) {
+	if err := st.catchUp(ctx, -1); err != nil {
+		return true, err
 	}
 	b, err := st.s.cfg.Builds.Build(ctx, st.project, st.number)
 	if err != nil {
-		return false, err
+		return true, err
 	}
-	st.state(b)
 	if b.Status.Final() {
-		return true, st.done(b)
+		return true, st.poll(ctx, b)
 	}
+	st.write(stateEvent("state", b))
+	for {
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case fr, ok := <-v.ch:
+			if !ok {
+				if v.lagged.Load() {
+					return false, nil
+				}
+				return true, st.ended(ctx) // the hub stopped: the server is closing, or the build ended
+			}
+			if end, err := st.frame(ctx, fr); end || err != nil {
+				return true, err
+			}
+		}
+	}
+}
+
+// ended sends done when the build has ended; a stream that ends without it is one the browser reconnects.
+func (st *stream) ended(ctx context.Context) error {
+	b, err := st.s.cfg.Builds.Build(ctx, st.project, st.number)
+	if err != nil || !b.Status.Final() {
+		return err
+	}
+	return st.poll(ctx, b)
+}
+
+// frame sends one frame of the hub, or what the store holds when the frame does not start where this
+// browser's log ends; it reports whether the build has ended.
+func (st *stream) frame(ctx context.Context, fr *liveFrame) (bool, error) {
+	switch fr.kind {
+	case frameLines:
+		switch {
+		case fr.end <= st.off:
+		case fr.start == st.off:
+			_, _ = st.w.Write(fr.data)
+			st.off = fr.end
+		default:
+			if err := st.catchUp(ctx, fr.end); err != nil {
+				return true, err
+			}
+		}
+	case frameSync:
+		return false, st.catchUp(ctx, -1)
+	case frameState:
+		_, _ = st.w.Write(fr.data)
+	case frameDone:
+		if err := st.catchUp(ctx, -1); err != nil {
+			return true, err
+		}
+		st.write(fr.data)
+		return true, nil
+	}
+	st.f.Flush()
 	return false, nil
 }
 
-// catchUp sends the stored log's whole lines from st.off on.
-func (st *stream) catchUp(ctx context.Context) error {
-	rc, err := st.s.cfg.Builds.Log(ctx, st.project, st.number, st.off)
+// catchUp sends the stored log's whole lines from st.off up to offset upTo (to the end when upTo < 0).
+func (st *stream) catchUp(ctx context.Context, upTo int64) error {
+	if upTo >= 0 && upTo <= st.off {
+		return nil
+	}
+	var lb lineBatch
+	err := readLines(ctx, st.s.cfg.Builds, st.project, st.number, st.off, upTo, func(off int64, text string) {
+		lb.add(off, text)
+		st.off = off + int64(len(text)) + 1
+		if lb.body.Len() >= maxFrame {
+			_, _ = st.w.Write(lb.frame().data)
+		}
+	})
+	if fr := lb.frame(); fr != nil {
+		_, _ = st.w.Write(fr.data)
+	}
+	st.f.Flush()
+	return err
+}
+
+// readLines calls fn with each whole line of a build's stored log from offset from up to offset upTo (to
+// the end when upTo < 0), and where it starts.
+func readLines(ctx context.Context, builds Builds, project string, number int, from, upTo int64, fn func(off int64, text string)) error {
+	rc, err := builds.Log(ctx, project, number, from)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
+	var r io.Reader = rc
+	if upTo >= 0 {
+		r = io.LimitReader(rc, upTo-from)
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
 	for {
 		line, err := br.ReadString('\n')
 		if !strings.HasSuffix(line, "\n") {
-			break
+			return nil
 		}
-		st.line(strings.TrimSuffix(line, "\n"))
+		fn(from, strings.TrimSuffix(line, "\n"))
+		from += int64(len(line))
 		if err == io.EOF {
-			break
+			return nil
 		}
 	}
+}
+
+// write sends one event now.
+func (st *stream) write(data []byte) {
+	_, _ = st.w.Write(data)
 	st.f.Flush()
-	return nil
-}
-
-// line sends one log line and moves past it.
-func (st *stream) line(text string) {
-	l := liveLine{Offset: st.off, HTML: ansiHTML(text)}
-	if st.num > 0 || st.off == 0 {
-		st.num++
-		l.Num = st.num
-	}
-	if stage, ok := stageHeader(text); ok {
-		l.Stage = stage
-	}
-	st.off += int64(len(text)) + 1
-	st.send("line", fmt.Sprintf("%d:%d", st.off, st.num), l)
-}
-
-func (st *stream) state(b baleen.Build) {
-	st.send("state", "", liveState{Status: b.Status, Message: b.Message, Stages: stagesJSON(b.Stages), Took: took(b)})
-	st.f.Flush()
-}
-
-func (st *stream) done(b baleen.Build) error {
-	st.send("done", "", liveState{Status: b.Status, Message: b.Message, Stages: stagesJSON(b.Stages), Took: took(b)})
-	st.f.Flush()
-	return nil
-}
-
-func (st *stream) send(event, id string, v any) {
-	data, _ := json.Marshal(v) // plain structs of strings and numbers
-	if id != "" {
-		fmt.Fprintf(st.w, "id: %s\n", id)
-	}
-	fmt.Fprintf(st.w, "event: %s\ndata: %s\n\n", event, data)
 }

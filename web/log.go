@@ -12,16 +12,20 @@ import (
 	"strings"
 )
 
-// pageLogLimit is how much of a log the build page shows; a longer one shows its tail and links the
-// whole.
-const pageLogLimit = 256 << 10
+// pageLogLimit is how much of a log the build page shows at once: a longer one shows its tail, with a link
+// to the bytes before it (a page at a time, by offset) and the whole log to download.
+const pageLogLimit = 64 << 10
 
 // logView is a build's log grouped by stage.
 type logView struct {
 	Groups []*logGroup
-	// Truncated says the page shows only the tail, from byte Start.
+	// Truncated says the page shows only part of the log, from byte Start; Earlier links the page before.
 	Truncated bool
 	Start     int64
+	// Paged says the page shows an earlier part of the log (?before=), not its live end; Later is the
+	// ?before= of the next page, 0 when that is the end.
+	Paged bool
+	Later int64
 	// End is the offset where the shown log ends: where the live stream goes on.
 	End int64
 	// Lines counts the lines shown; line numbers are known when the log is shown from the start.
@@ -63,29 +67,42 @@ func (g *logGroup) add(l logLine) {
 	g.lines.WriteString("\n</span>")
 }
 
-// readLogView reads the log for the page: the whole, or its last pageLogLimit bytes from a line start.
-func (s *Server) readLogView(ctx context.Context, project string, n int) (logView, error) {
+// readLogView reads the log for the page: its last pageLogLimit bytes from a line start, or those before
+// offset before when before > 0. The rest of the log is never read.
+func (s *Server) readLogView(ctx context.Context, project string, n int, before int64) (logView, error) {
 	end, err := s.logSize(ctx, project, n)
 	if err != nil {
 		return logView{}, err
 	}
 	var v logView
+	if before > 0 && before < end {
+		if later := before + pageLogLimit; later < end {
+			v.Later = later
+		}
+		end, v.Paged = before, true
+	}
 	if end > pageLogLimit {
 		v.Truncated, v.Start = true, end-pageLogLimit
 	}
-	rc, err := s.cfg.Builds.Log(ctx, project, n, v.Start)
+	from := v.Start
+	if v.Truncated {
+		from-- // to see whether Start begins a line
+	}
+	rc, err := s.cfg.Builds.Log(ctx, project, n, from)
 	if err != nil {
 		return logView{}, fmt.Errorf("read log: %w", err)
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
-	off := v.Start
+	br := bufio.NewReaderSize(io.LimitReader(rc, end-from), 64<<10)
+	off := from
 	if v.Truncated { // skip to the next whole line
 		skip, err := br.ReadString('\n')
-		if err != nil {
+		if err != nil { // one line longer than a page: nothing whole to show
+			v.Start, v.End = end, end
 			return v, nil
 		}
 		off += int64(len(skip))
+		v.Start = off
 	}
 	cur := &logGroup{}
 	var groups []*logGroup

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/pipeline/report/history"
 )
 
 // pageSize is how many builds a project page lists at once.
@@ -240,7 +241,7 @@ type buildData struct {
 	Role       baleen.Role
 	CanAct     bool
 	Log        logView
-	Failures   []baleen.TestFailure
+	Failures   []failure
 	Coverage   *float64
 	Delta      string
 	CoverHTML  string
@@ -266,12 +267,13 @@ func (s *Server) buildPage(r *http.Request, c caller) (string, string, any, erro
 	if err != nil {
 		return "", "", nil, err
 	}
-	lv, err := s.readLogView(ctx, project, n)
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	lv, err := s.readLogView(ctx, project, n, before)
 	if err != nil {
 		return "", "", nil, err
 	}
 	role := s.role(ctx, c, project)
-	d := buildData{Build: b, Role: role, Log: lv, Stages: b.Stages, Live: !b.Status.Final(), Artifacts: b.Artifacts}
+	d := buildData{Build: b, Role: role, Log: lv, Stages: b.Stages, Live: !b.Status.Final() && !lv.Paged, Artifacts: b.Artifacts}
 	if s.cfg.Actions != nil && c.csrf != "" {
 		d.CanRebuild = role >= baleen.RoleWrite
 		d.CanCancel = role >= baleen.RoleWrite && !b.Status.Final()
@@ -279,12 +281,34 @@ func (s *Server) buildPage(r *http.Request, c caller) (string, string, any, erro
 		d.CanAct = d.CanRebuild || d.CanCancel || d.CanDeploy
 	}
 	if b.Report != nil {
-		d.Failures = b.Report.Failures
+		d.Failures = s.failures(ctx, b)
 		d.Coverage = b.Report.Coverage
 		d.Delta = s.coverageDelta(ctx, b)
 	}
 	d.CoverHTML = coverageHTML(b.Artifacts)
 	return "build", fmt.Sprintf("%s #%d", project, n), d, nil
+}
+
+// failure is a failed test as the build page shows it: with what the test history says of it.
+type failure struct {
+	baleen.TestFailure
+	History history.Status
+}
+
+// failures are b's failed tests with their history, when the server keeps one.
+func (s *Server) failures(ctx context.Context, b baleen.Build) []failure {
+	var sts map[string]history.Status
+	if s.cfg.Tests != nil {
+		var err error
+		if sts, err = history.OfBuild(ctx, s.cfg.Tests, b.Project, b.Number); err != nil {
+			s.log.Error("read test history", "project", b.Project, "build", b.Number, "err", err)
+		}
+	}
+	out := make([]failure, 0, len(b.Report.Failures))
+	for _, f := range b.Report.Failures {
+		out = append(out, failure{TestFailure: f, History: sts[f.Name]})
+	}
+	return out
 }
 
 // coverageHTML picks the artifact that is the coverage report's front page.
@@ -321,7 +345,7 @@ func (s *Server) coverageDelta(ctx context.Context, b baleen.Build) string {
 
 type releasesData struct {
 	Name     string
-	Releases []baleen.Release
+	Releases []releaseRow
 	CanAct   bool
 }
 
@@ -339,7 +363,7 @@ func (s *Server) releasesPage(r *http.Request, c caller) (string, string, any, e
 		return "", "", nil, err
 	}
 	canAct := s.cfg.Actions != nil && c.csrf != "" && s.role(ctx, c, name) >= baleen.RoleDeploy
-	return "releases", name + " releases", releasesData{Name: name, Releases: rs, CanAct: canAct}, nil
+	return "releases", name + " releases", releasesData{Name: name, Releases: s.releaseRows(ctx, rs), CanAct: canAct}, nil
 }
 
 // buildFor reads the project and build of a request after checking c may read it.

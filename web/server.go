@@ -63,6 +63,11 @@ type Config struct {
 	Builds   Builds
 	// Releases, when set, shows releases.
 	Releases Releases
+	// Journals, when set, shows the end of each deployed unit's journal per host on the releases page.
+	Journals Journals
+	// Tests, when set, tells each failure on a build's page apart by its history: new, failing since
+	// build N, flaky.
+	Tests baleen.TestHistory
 	// Events, when set, makes logs and pages live and feeds the metrics.
 	Events baleen.EventSource
 	// Actions, when set, offers rebuild, cancel, deploy and rollback to those allowed.
@@ -100,6 +105,7 @@ type Server struct {
 	static   fs.FS
 	sessions *sessions
 	metrics  *Metrics
+	hubs     *hubs
 	proxies  []*net.IPNet
 	http     *http.Server
 	mux      *http.ServeMux
@@ -131,6 +137,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, pages: pages, static: static, sessions: newSessions(cfg.Sessions), proxies: proxies,
 		base: base, stop: stop}
 	s.metrics = newMetrics(cfg.StoreSize)
+	s.hubs = &hubs{s: s, m: map[hubKey]*hub{}}
 	if cfg.Events != nil {
 		go s.metrics.count(base, cfg.Events)
 	}

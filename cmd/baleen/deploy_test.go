@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +51,7 @@ func TestServeDeploys(t *testing.T) {
 		hosts = append(hosts, fmt.Sprintf("%q", h.Addr))
 	}
 	config := filepath.Join(s.data, "config.yml")
-	os.WriteFile(config, []byte(fmt.Sprintf("deploy_grace: 2s\ntargets:\n  prod:\n    user: root\n    identity: %s\n    known_hosts: %s\n    hosts: [%s]\n",
+	os.WriteFile(config, []byte(fmt.Sprintf("deploy_grace: 2s\nhttp:\n  listen: 127.0.0.1:0\n  public: true\ntargets:\n  prod:\n    user: root\n    identity: %s\n    known_hosts: %s\n    hosts: [%s]\n",
 		fleet.Identity, fleet.KnownHosts, strings.Join(hosts, ", "))), 0o600)
 	s.start("--config", config)
 	serves := func(h hosttest.Host) string {
@@ -105,6 +107,25 @@ func TestServeDeploys(t *testing.T) {
 	want(t, s.ssh("status", "web"), 0, "release #5 (build #3) to prod: passed", fleet.Hosts[0].Addr+": baleen-web..web.service active (release #5, build #3)")
 	want(t, s.ssh("logs", "web", "--unit", "web", "--host", fleet.Hosts[1].Addr), 0, "serving v3")
 	want(t, s.ssh("logs", "web", "--unit", "nosuch"), 1, `deploys no unit "nosuch"`)
+	// The releases page shows the same journal, per host, for the current release.
+	m := webAddr.FindStringSubmatch(s.log.String())
+	if m == nil {
+		t.Fatalf("the web side did not start:\n%s", s.log.String())
+	}
+	resp, err := http.Get("http://" + m[1] + "/p/web/releases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, h := range fleet.Hosts {
+		if !strings.Contains(string(page), `data-host="`+h.Addr+`"`) {
+			t.Errorf("the releases page shows no journal for host %s", h.Addr)
+		}
+	}
+	if !strings.Contains(string(page), "serving v3") {
+		t.Errorf("the releases page does not show the unit's journal (serving v3):\n%s", page)
+	}
 
 	// The server dies in the middle of a rollout: after a restart the release is interrupted, the first host
 	// runs the old or the new release (never none), the second the old one, and the next deploy repairs all.

@@ -73,6 +73,8 @@ type httpParts struct {
 	events baleen.EventSource
 	authz  baleen.Authorizer
 	hooks  http.Handler
+	// journals, when set, shows the deployed units' journals on the releases page.
+	journals web.Journals
 }
 
 // url is the web side's address at addr: https when it has a certificate.
@@ -110,10 +112,10 @@ func startHTTP(cfg Config, p httpParts, logger *slog.Logger) (*web.Server, func(
 	if p.authz == nil {
 		p.authz = access.New(access.Options{AuthorizedKeys: cfg.AuthorizedKeys, Logger: logger})
 	}
-	wc := web.Config{Projects: p.store, Builds: p.store, Releases: p.store, Events: p.events, Actions: schedulerActions{p.sched, p.store},
+	wc := web.Config{Projects: p.store, Builds: p.store, Releases: p.store, Tests: p.store, Events: p.events, Actions: schedulerActions{p.sched, p.store},
 		Authorizer: p.authz, Tokens: p.store, Sessions: p.store, ArtifactsDir: cfg.Data + "/artifacts", Engine: p.engine, StoreSize: p.store.Size,
 		Public: cfg.HTTP.Public, PublicProjects: cfg.HTTP.PublicProjects, TrustedProxies: cfg.HTTP.TrustedProxies,
-		BaseURL: cfg.HTTP.BaseURL, Hooks: p.hooks, Logger: logger}
+		BaseURL: cfg.HTTP.BaseURL, Hooks: p.hooks, Journals: p.journals, Logger: logger}
 	l, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return nil, nil, fmt.Errorf("http listen: %w", err)

@@ -145,7 +145,11 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		return err
 	}
 	defer func() { stopIntegrations(); integ.wait() }()
-	webSrv, stopHTTP, err := startHTTP(cfg, httpParts{store: st, sched: sched, engine: eng, events: bus, authz: policy, hooks: integ.hooks}, logger)
+	parts := httpParts{store: st, sched: sched, engine: eng, events: bus, authz: policy, hooks: integ.hooks}
+	if deployer != nil {
+		parts.journals = webJournals{Deployer: deployer, repos: repos}
+	}
+	webSrv, stopHTTP, err := startHTTP(cfg, parts, logger)
 	if err != nil {
 		return err
 	}

@@ -18,25 +18,37 @@
     log.appendChild(d);
     return pre;
   }
-  es.addEventListener("line", function (ev) {
-    var l = JSON.parse(ev.data);
-    if (l.stage || !group) group = newGroup(l.stage || "output");
-    var id = l.num ? "L" + l.num : "o" + l.offset;
-    var span = document.createElement("span");
-    span.className = "line";
-    span.id = id;
-    var a = document.createElement("a");
-    a.className = "ln";
-    a.href = "#" + id;
-    a.tabIndex = -1;
-    a.textContent = l.num ? String(l.num) : "";
-    span.appendChild(a);
-    var text = document.createElement("span");
-    text.innerHTML = l.html; // escaped and coloured by the server
-    span.appendChild(text);
-    span.appendChild(document.createTextNode("\n"));
+  // Lines are numbered from the page's count when it shows the log from its start; a tail anchors them by
+  // byte offset.
+  var num = log.dataset.line === "" ? -1 : parseInt(log.dataset.line, 10);
+  es.addEventListener("lines", function (ev) {
+    var data = ev.data.split("\n");
+    var head = JSON.parse(data[0]);
+    var stages = head.s || {};
     var atEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
-    group.appendChild(span);
+    var frag = document.createDocumentFragment();
+    head.o.forEach(function (offset, i) {
+      if (stages[i] !== undefined || !group) {
+        if (frag.childNodes.length) group.appendChild(frag);
+        group = newGroup(stages[i] || "output");
+      }
+      var id = num >= 0 ? "L" + (++num) : "o" + offset;
+      var span = document.createElement("span");
+      span.className = "line";
+      span.id = id;
+      var a = document.createElement("a");
+      a.className = "ln";
+      a.href = "#" + id;
+      a.tabIndex = -1;
+      a.textContent = num >= 0 ? String(num) : "";
+      span.appendChild(a);
+      var text = document.createElement("span");
+      text.innerHTML = data[i + 1]; // escaped and coloured by the server
+      span.appendChild(text);
+      span.appendChild(document.createTextNode("\n"));
+      frag.appendChild(span);
+    });
+    group.appendChild(frag);
     if (atEnd) window.scrollTo(0, document.body.scrollHeight);
   });
   function state(ev) {

@@ -208,16 +208,9 @@ func Failures(ctx context.Context, h baleen.TestHistory, w io.Writer, b baleen.B
 		return nil
 	}
 	notes := map[string]string{}
-	if all, err := h.TestRuns(ctx, b.Project, "", Window); err == nil {
-		flaky := Flaky(all) // flaky as far as is known now, not only when b ran
-		for i, r := range all {
-			if r.Number == b.Number {
-				for _, s := range Compare(r, all[i+1:]) {
-					s.Flaky = flaky[s.Name]
-					notes[s.Name] = note(s)
-				}
-				break
-			}
+	if sts, err := OfBuild(ctx, h, b.Project, b.Number); err == nil {
+		for name, s := range sts {
+			notes[name] = note(s)
 		}
 	} else {
 		defer fmt.Fprintf(w, "  (test history unavailable: %v)\n", err)

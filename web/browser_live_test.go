@@ -1,0 +1,67 @@
+package web
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/web/webtest"
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserLiveLog opens a running build's page and watches its log grow in batches, a new stage open its
+// own group, line numbers go on from the page's, and the verdict arrive, all without a reload.
+func TestBrowserLiveLog(t *testing.T) {
+	ctx := webtest.Browser(t)
+	f := newFixture(t, func(c *Config) { c.Public = true })
+	b := f.build("api", "main", baleen.StatusRunning, nil, "")
+	w, err := f.st.LogWriter(t.Context(), "api", b.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var off int64
+	emit := func(lines ...string) {
+		for _, l := range lines {
+			io.WriteString(w, l+"\n")
+			f.bus.Publish(baleen.Event{Kind: baleen.EventLog, Project: "api", Build: b.Number, Text: l, Offset: off})
+			off += int64(len(l)) + 1
+		}
+	}
+	emit("==> build", "compiling")
+	webtest.Run(t, ctx, "open the running build", chromedp.Navigate(f.ts.URL+"/p/api/b/1"), chromedp.WaitVisible("#L2", chromedp.ByQuery),
+		chromedp.Evaluate(`window.sameLoad = true`, nil))
+	var more []string
+	for i := range 300 {
+		more = append(more, fmt.Sprintf("step %d \x1b[32mok\x1b[0m", i))
+	}
+	emit(more...)
+	emit("==> test", "PASS <all>")
+	var text, group string
+	var same bool
+	webtest.Run(t, ctx, "live lines", chromedp.WaitVisible("#L304", chromedp.ByQuery),
+		chromedp.Text("#L304", &text, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector("#L303").closest("details").querySelector("summary").textContent`, &group),
+		chromedp.Evaluate(`window.sameLoad === true`, &same))
+	if strings.TrimSpace(text) != "304PASS <all>" || group != "test" || !same {
+		t.Fatalf("line 304 %q in group %q (same page %v); want the escaped text in the test group", text, group, same)
+	}
+	var colour int
+	webtest.Run(t, ctx, "colours", chromedp.Evaluate(`document.querySelectorAll("#log .a-f3").length`, &colour))
+	if colour != 300 {
+		t.Errorf("%d coloured spans, want 300", colour)
+	}
+	w.Close()
+	st := baleen.StatusPassed
+	if _, err := f.st.UpdateBuild(t.Context(), "api", 1, baleen.BuildPatch{Status: &st}); err != nil {
+		t.Fatal(err)
+	}
+	f.bus.Publish(baleen.Event{Kind: baleen.EventBuildFinished, Project: "api", Build: 1, Status: st})
+	var status string
+	webtest.Run(t, ctx, "verdict", chromedp.WaitVisible(`body[data-done="true"]`, chromedp.ByQuery), chromedp.Text("#status", &status, chromedp.ByQuery))
+	if status != "passed" {
+		t.Fatalf("status %q, want passed", status)
+	}
+	webtest.Screenshot(t, ctx, "web-build-live")
+}
