@@ -246,7 +246,7 @@ func New(cfg Config) (*Server, error) {
 		maintenanceEvery: cfg.MaintenanceInterval,
 		pushes:           map[string]*pushSession{},
 		preauth: &preauth{max: cfg.MaxUnauthenticated, perSource: cfg.MaxUnauthenticatedPerSource,
-			timeout: cfg.HandshakeTimeout, bySource: map[string]int{}},
+			timeout: cfg.HandshakeTimeout, bySource: map[string][]*pending{}},
 		log:       log,
 		reposDir:  cfg.ReposDir,
 		receiver:  cfg.Receiver,
@@ -352,7 +352,7 @@ func (s *Server) Serve(l net.Listener) error {
 		_ = l.Close()
 		return herr
 	}
-	err := s.ssh.Serve(l)
+	err := s.ssh.Serve(gatedListener{Listener: l, s: s})
 	if errors.Is(err, ssh.ErrServerClosed) {
 		return ErrServerClosed
 	}
