@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,4 +99,21 @@ func TestEverySyntaxErrorHasAColumn(t *testing.T) {
 		t.Errorf("syntax errors checked: got %d, want at least 50 (the breakage made too few)", checked)
 	}
 	t.Logf("%d syntax errors checked", checked)
+}
+
+// TestSyntaxErrorInALongFile: the position is that of the problem however many lines come before it,
+// although the file cut inside any of them ("    K") fails with the same message as the real error.
+func TestSyntaxErrorInALongFile(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("build: {api: .}\ntest:\n  env:\n")
+	const entries = 5000
+	for i := range entries {
+		fmt.Fprintf(&b, "    K%d: value\n", i)
+	}
+	b.WriteString("  bad\n")
+	_, err := Parse("baleen.yml", []byte(b.String()))
+	want := fmt.Sprintf("baleen.yml:%d:3: invalid YAML: could not find expected ':'", entries+4)
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse: got %v, want %s", err, want)
+	}
 }

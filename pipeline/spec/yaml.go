@@ -85,7 +85,7 @@ func syntaxError(file string, data []byte, err error) *Error {
 		}
 		return e
 	}
-	if l, c, ok := syntaxPosition(data, msg); ok {
+	if l, c, ok := syntaxPosition(data, msg, line); ok {
 		e.Line, e.Col = l, c
 	}
 	return e
