@@ -9,8 +9,16 @@
 #     -v $HOME/.ssh/id_ed25519.pub:/etc/baleen/authorized_keys:ro baleen:VERSION
 #
 # `docker run --rm baleen:VERSION --version` prints the version it was built from.
+#
+# The base images are build arguments: where no registry can be reached, scripts/base-image.sh builds both
+# from a local debootstrap and prints the arguments that name them:
+#
+#   docker build $(bash scripts/base-image.sh) --build-arg VERSION=$(git describe) -t baleen:VERSION .
 
-FROM golang:1.26-trixie AS build
+ARG GO_IMAGE=golang:1.26-trixie
+ARG BASE_IMAGE=debian:trixie-slim
+
+FROM ${GO_IMAGE} AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
@@ -18,7 +26,7 @@ COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/baleen ./cmd/baleen
 
-FROM debian:trixie-slim
+FROM ${BASE_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates git openssh-client \
  && rm -rf /var/lib/apt/lists/* \

@@ -244,7 +244,7 @@ func New(cfg Config) (*Server, error) {
 		pushes:           map[string]*pushSession{},
 		scrub:            newPathScrubber(cfg.ReposDir, cfg.StateDir),
 		preauth: &preauth{max: cfg.MaxUnauthenticated, perSource: cfg.MaxUnauthenticatedPerSource,
-			timeout: cfg.HandshakeTimeout, bySource: map[string]int{}},
+			timeout: cfg.HandshakeTimeout, bySource: map[string][]*pending{}},
 		log:       log,
 		reposDir:  cfg.ReposDir,
 		receiver:  cfg.Receiver,
@@ -353,7 +353,7 @@ func (s *Server) Serve(l net.Listener) error {
 		_ = l.Close()
 		return herr
 	}
-	err := s.ssh.Serve(l)
+	err := s.ssh.Serve(gatedListener{Listener: l, s: s})
 	if errors.Is(err, ssh.ErrServerClosed) {
 		return ErrServerClosed
 	}

@@ -66,6 +66,9 @@ type Config struct {
 	// cmd/baleen/retention.go uses them.
 	Retention  retention.Rules `yaml:"retention"`
 	LogLimitMB int64           `yaml:"log_limit_mb"`
+	// MinFreeMB is the free space, in MiB, the data directory must keep for a push to be taken: nil for
+	// the default (1024), 0 for no check (cmd/baleen/retention.go).
+	MinFreeMB *int64 `yaml:"min_free_mb"`
 	// DeployKeepImages is how many releases' images each deploy host keeps per unit (default 3).
 	DeployKeepImages int `yaml:"deploy_keep_images"`
 	// Targets are the groups of hosts that baleen.yml's deploy.target names (docs/deploy.md).

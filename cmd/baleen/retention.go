@@ -22,6 +22,9 @@ func (c Config) validateRetention() error {
 	if c.LogLimitMB < 0 {
 		return fmt.Errorf("log_limit_mb: want 0 (the default, 64) or more, got %d", c.LogLimitMB)
 	}
+	if c.MinFreeMB != nil && (*c.MinFreeMB < 0 || *c.MinFreeMB > maxMinFreeMB) {
+		return fmt.Errorf("min_free_mb: want 0 (no check) to %d MiB, got %d", int64(maxMinFreeMB), *c.MinFreeMB)
+	}
 	if c.DeployKeepImages < 0 {
 		return fmt.Errorf("deploy_keep_images: want 0 (the default, 3) or more, got %d", c.DeployKeepImages)
 	}
@@ -62,8 +65,20 @@ func runRetention(ctx context.Context, col *retention.Collector, logger *slog.Lo
 	}
 }
 
-// withSpaceCheck makes r refuse pushes while the data directory has less than store.DefaultMinFree free.
+// maxMinFreeMB is the largest min_free_mb, 1 EiB: more has no meaning and would overflow in bytes.
+const maxMinFreeMB = 1 << 40
+
+// minFree is the free space, in bytes, the data directory must keep for a push to be taken (0: no check).
+func (c Config) minFree() uint64 {
+	if c.MinFreeMB == nil {
+		return store.DefaultMinFree
+	}
+	return uint64(*c.MinFreeMB) << 20
+}
+
+// withSpaceCheck makes r refuse pushes while the data directory has less than min_free_mb free.
 func (c Config) withSpaceCheck(r *receive.Rules) *receive.Rules {
-	r.CheckSpace = func() error { return store.CheckSpace(c.Data, store.DefaultMinFree) }
+	minFree := c.minFree()
+	r.CheckSpace = func() error { return store.CheckSpace(c.Data, minFree) }
 	return r
 }

@@ -96,9 +96,9 @@ func TestParseBad(t *testing.T) {
 		{"two documents", goodBuild + "---\nbuild: {web: .}\n", []string{
 			"baleen.yml:3:1: a second YAML document: want exactly one (remove the '---')"}},
 		{"syntax error", "build:\n  api: .\n  web\n", []string{
-			"baleen.yml:3: invalid YAML: could not find expected ':'"}},
+			"baleen.yml:3:3: invalid YAML: could not find expected ':'"}},
 		{"tab indentation", "build:\n\tapi: .\n", []string{
-			"baleen.yml:2: invalid YAML: found character that cannot start any token"}},
+			"baleen.yml:2:1: invalid YAML: found character that cannot start any token"}},
 		{"unknown anchor", goodBuild + "test:\n  env: *nope\n", []string{
 			"baleen.yml:4:8: invalid YAML: unknown anchor 'nope' referenced"}},
 		{"top level list", "- build\n", []string{

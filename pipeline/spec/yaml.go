@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/baleen-ci/baleen"
 	"go.yaml.in/yaml/v3"
@@ -63,28 +64,29 @@ func emptyFile(file string) *Error {
 	return &Error{File: file, Line: 1, Col: 1, Msg: "the file is empty: want at least a build section, such as `build: {app: .}`"}
 }
 
-// syntaxError turns a yaml error into an Error at the line it names. "unknown anchor" carries no line; the
-// first use of the anchor is found in data instead.
+// syntaxError turns a yaml error into an Error at the line and column where the problem is
+// (syntaxPosition). When that cannot be found, the line is the one yaml names, or for "unknown anchor",
+// which names none, the first use of the anchor.
 func syntaxError(file string, data []byte, err error) *Error {
-	msg := err.Error()
-	if m := yamlLinePattern.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		if strings.HasPrefix(m[2], "exceeded max depth") {
-			return depthError(file, data, line)
-		}
-		return &Error{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
+	msg := yamlMessage(err)
+	line := 0
+	if m := yamlLinePattern.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
 	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
 	if strings.HasPrefix(msg, "exceeded max depth") {
-		return depthError(file, data, 0)
+		return depthError(file, data, line)
 	}
-	e := &Error{File: file, Msg: "invalid YAML: " + msg}
+	e := &Error{File: file, Line: line, Msg: "invalid YAML: " + msg}
 	var name string
 	if _, scanErr := fmt.Sscanf(msg, "unknown anchor %s referenced", &name); scanErr == nil {
 		if i := bytes.Index(data, []byte("*"+strings.Trim(name, "'"))); i >= 0 {
 			e.Line = bytes.Count(data[:i], []byte("\n")) + 1
-			e.Col = i - bytes.LastIndexByte(data[:i], '\n')
+			e.Col = utf8.RuneCount(data[bytes.LastIndexByte(data[:i], '\n')+1:i]) + 1
 		}
+		return e
+	}
+	if l, c, ok := syntaxPosition(data, msg, line); ok {
+		e.Line, e.Col = l, c
 	}
 	return e
 }
