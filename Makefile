@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 45m
 PREFIX ?= /usr/local
 IMAGE ?= baleen:$(VERSION)
 
-.PHONY: help build run busybox test test-unit test-clean lint fuzz bench deps image completions man install clean
+.PHONY: help build run busybox test test-unit test-clean lint fuzz bench deps image image-local test-image completions man install clean
 
 help: ## list the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,12 @@ bench: deps ## benchmarks, each reported as a ratio to a baseline measured in th
 
 image: ## build the Docker image baleen:VERSION, stamped with VERSION
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+image-local: ## build the Docker image from Debian bases made on this machine (scripts/base-image.sh; no registry needed)
+	docker build $$(bash scripts/base-image.sh) --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+test-image: ## build the image from locally made bases and check it (version, non-root user, git); tens of minutes
+	BALEEN_TEST_IMAGE=1 $(GO) test -count=1 -timeout 90m -run TestDockerImage ./cmd/baleen
 
 completions: build ## generate shell completion (bash, zsh, fish) and the man page into bin/
 	$(BIN) completion bash >bin/baleen.bash
