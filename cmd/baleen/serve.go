@@ -126,7 +126,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	}
 	defer engines.Close()
 	sched = pipeline.NewScheduler(pipeline.SchedulerConfig{
-		Events: bus, Engines: engines.Placer(),
+		Events: bus, Engines: engines.Placer(), EngineRetries: cfg.RetryOnEngineFailure,
 		Images: eng, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Teardowns: st, Repos: repos,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
@@ -155,6 +155,9 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		Engines: commands.PoolEngines(engines)}
 	if webSrv != nil {
 		handler.Web = webSrv
+		if err := webSrv.ShowEngines(webEngines(engines)); err != nil {
+			return err
+		}
 	}
 	if col := cfg.collector(st, sched, eng, instance, logger); col != nil {
 		handler.GC = col.GC
