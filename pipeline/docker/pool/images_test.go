@@ -126,4 +126,3 @@ func TestPoolImagesShippedFromTheEngineThatBuilt(t *testing.T) {
 		t.Errorf("the host serves %q (%v), want the image built on the second engine", got, err)
 	}
 }
-
