@@ -11,6 +11,7 @@ import (
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/pipeline"
+	"github.com/baleen-ci/baleen/pipeline/docker"
 	"github.com/baleen-ci/baleen/pipeline/docker/dockertest"
 	"github.com/baleen-ci/baleen/pipeline/docker/pool"
 	"github.com/baleen-ci/baleen/pipeline/enginetest"
@@ -19,7 +20,7 @@ import (
 
 // poolServer is a scheduler whose builds run on the two real engines of a pool.
 type poolServer struct {
-	t        *testing.T
+	t        testing.TB
 	p        *pool.Pool
 	st       *store.Store
 	repos    *enginetest.Repos
@@ -35,6 +36,12 @@ func newPoolServer(t *testing.T) *poolServer { return newPoolServerWith(t, 2, 0)
 func newPoolServerWith(t *testing.T, secondSlots, retries int) *poolServer {
 	var sched *pipeline.Scheduler
 	p := twoEngines(t, secondSlots, func(id baleen.BuildID) bool { return sched.Finished(id) })
+	return newPoolServerOn(t, p, retries, &sched)
+}
+
+// newPoolServerOn is a scheduler whose builds run on the engines of p, made in *sched (which p's Finished
+// may read), with retries on another engine.
+func newPoolServerOn(t testing.TB, p *pool.Pool, retries int, sched **pipeline.Scheduler) *poolServer {
 	sv := &poolServer{t: t, p: p, repos: enginetest.NewRepos(), instance: fmt.Sprintf("p%d", time.Now().UnixNano()%1e9)}
 	for _, e := range p.Engines() {
 		sv.bb = dockertest.BusyboxImageOn(t, e)
@@ -45,21 +52,29 @@ func newPoolServerWith(t *testing.T, secondSlots, retries int) *poolServer {
 	}
 	t.Cleanup(func() { st.Close() })
 	sv.st = st
-	sched = pipeline.NewScheduler(pipeline.SchedulerConfig{
-		Pipeline: pipeline.New(p.Engines()["first"], nil), Engines: p.Placer(), Teardowns: st,
+	*sched = pipeline.NewScheduler(pipeline.SchedulerConfig{
+		Pipeline: pipeline.New(anyEngine(p), nil), Engines: p.Placer(), Teardowns: st,
 		Projects: st, Builds: st, Repos: sv.repos, ArtifactsDir: t.TempDir(), Instance: sv.instance,
 		EngineRetries: retries,
 	})
-	sv.s = sched
+	sv.s = *sched
 	ctx, stop := context.WithCancel(context.Background())
 	go p.Run(ctx)
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		sched.Shutdown(sctx)
+		sv.s.Shutdown(sctx)
 		stop()
 	})
 	return sv
+}
+
+// anyEngine is one engine of p.
+func anyEngine(p *pool.Pool) *docker.Engine {
+	for _, e := range p.Engines() {
+		return e
+	}
+	return nil
 }
 
 // commit stores commit c1 of project with baleen.yml spec, and arranges for its build's objects to be
@@ -88,7 +103,7 @@ func (sv *poolServer) start(project string, out *dockertest.Buffer) <-chan balee
 	return ch
 }
 
-func waitBuild(t *testing.T, ch <-chan baleen.Build, out *dockertest.Buffer) baleen.Build {
+func waitBuild(t testing.TB, ch <-chan baleen.Build, out *dockertest.Buffer) baleen.Build {
 	t.Helper()
 	select {
 	case b := <-ch:
