@@ -100,7 +100,6 @@ func (s *Scheduler) imagesOn(ctx context.Context) SchedulerImages {
 type attempt struct {
 	b       baleen.Build
 	id      baleen.BuildID // b's id, or its retry's (retryID)
-	n       int            // 0 for the build itself, then 1, 2, ... for its retries
 	sp      *baleen.Spec
 	secrets map[string]string
 	tree    fs.FS
@@ -160,7 +159,7 @@ func (s *Scheduler) retryElsewhere(ctx context.Context, a attempt, placed Placem
 			n, s.cfg.EngineRetries, placed.Name, res.Message)
 		s.log.Warn("build retried on another engine", "project", a.b.Project, "build", a.b.Number, "host", placed.Name, "err", res.Message)
 		placed.Release()
-		a.n, a.id = n, retryID(a.b, n, s.cfg.Instance)
+		a.id = retryID(a.b, n, s.cfg.Instance)
 		a.stages.Retry()
 		res, placed = s.attemptOn(ctx, a, avoid)
 	}
