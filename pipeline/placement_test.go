@@ -45,14 +45,14 @@ func newFakePool(labels map[string][]string) *fakePool {
 	return p
 }
 
-func (p *fakePool) Place(ctx context.Context, _ baleen.BuildID, labels []string) (pipeline.Placement, error) {
-	if err := p.CheckLabels(labels); err != nil {
+func (p *fakePool) Place(ctx context.Context, _ baleen.BuildID, labels []string, avoid ...string) (pipeline.Placement, error) {
+	if err := p.CheckLabels(labels, avoid...); err != nil {
 		return pipeline.Placement{}, err
 	}
 	for {
 		p.mu.Lock()
 		for _, name := range p.names {
-			if !p.busy[name] && hasLabels(p.labels[name], labels) {
+			if !p.busy[name] && hasLabels(p.labels[name], labels) && !slices.Contains(avoid, name) {
 				p.busy[name] = true
 				p.mu.Unlock()
 				var once sync.Once
@@ -75,9 +75,9 @@ func (p *fakePool) Engine(name string) (pipeline.PlacedEngine, bool) {
 	return e, ok
 }
 
-func (p *fakePool) CheckLabels(labels []string) error {
+func (p *fakePool) CheckLabels(labels []string, avoid ...string) error {
 	for _, name := range p.names {
-		if hasLabels(p.labels[name], labels) {
+		if hasLabels(p.labels[name], labels) && !slices.Contains(avoid, name) {
 			return nil
 		}
 	}

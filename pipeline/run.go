@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path/filepath"
 	"slices"
-	"strconv"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/pipeline/spec"
@@ -31,34 +29,10 @@ func (s *Scheduler) run(ctx context.Context, b baleen.Build, tree fs.FS, data []
 		return res
 	}
 	// The build's engine comes first: its dependency builds run there too, in its slot.
-	ctx, placed, err := s.place(ctx, b, sp, stages)
-	if err != nil && ctx.Err() == nil {
-		fmt.Fprintf(stages.Out(), "FAILED: no engine for this build: %v\n", err)
-		return baleen.Result{Status: baleen.StatusFailed, FailedStage: baleen.StageConfig, Message: stages.Mask(err.Error()), Stages: stages.Stages()}
-	}
-	if err != nil {
-		res := stoppedResult(ctx)
-		res.Stages = stages.Stages()
-		return res
-	}
+	a := attempt{b: b, id: b.ID(s.cfg.Instance), sp: sp, secrets: secrets, tree: tree, req: req, stages: stages}
+	res, placed := s.attemptOn(ctx, a, nil)
+	res, placed = s.retryElsewhere(ctx, a, placed, res)
 	defer placed.Release()
-	deps, release, err := s.dependencies(ctx, b, sp, req.Chain, stages)
-	defer release()
-	if err != nil {
-		return stages.Result(ctx, err)
-	}
-	s.beginTeardown(ctx, b.ID(s.cfg.Instance), placed.Name)
-	pl, registry := s.pipelineOn(placed)
-	res, err := pl.Run(ctx, Run{Cleanup: s.cleanupOn(placed.Name),
-		ID: b.ID(s.cfg.Instance), Spec: sp, Source: tree, Secrets: secrets, Out: stages.Out(), Dependencies: deps,
-		Project: b.Project, Commit: b.Commit, Branch: b.Branch, Number: b.Number, Registry: registry, Stages: stages,
-		ArtifactsDir:  filepath.Join(s.cfg.ArtifactsDir, b.Project, strconv.Itoa(b.Number)),
-		Report:        s.testHistory(ctx, b),
-		BeforeRelease: s.releaseGate(b, req.Old, stages),
-	})
-	if err != nil && res.Message == "" {
-		res.Message = stages.Mask(err.Error())
-	}
 	switch {
 	case res.Status != baleen.StatusPassed || sp.Deploy == nil:
 	case req.NoDeploy:

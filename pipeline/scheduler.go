@@ -78,6 +78,9 @@ type SchedulerConfig struct {
 	// dependency builds); Pipeline and Registry then serve only builds recorded without an engine, and
 	// Concurrency is not used: the engines' slots cap the builds.
 	Engines Engines
+	// EngineRetries is how many times a build that failed because its engine stopped answering is run
+	// again on another engine of Engines, the push waiting for it (retry_on_engine_failure); 0: never.
+	EngineRetries int
 	// Concurrency caps the builds that run at once across projects; runtime.NumCPU() when 0.
 	Concurrency int
 	Logger      *slog.Logger

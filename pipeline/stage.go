@@ -145,6 +145,14 @@ func (r *StageRunner) Record(sr baleen.StageResult) {
 	}
 }
 
+// Retry starts a new attempt of the build (a retry on another engine): the stages that follow decide its
+// failed stage, the failure so far does not. The stages run so far stay in the record.
+func (r *StageRunner) Retry() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed = ""
+}
+
 // Result is the build's result after err (the error of the last stage run, or nil): passed, or failed,
 // cancelled or interrupted at the first stage that did not pass, with its masked message.
 func (r *StageRunner) Result(ctx context.Context, err error) baleen.Result {

@@ -84,6 +84,9 @@ type Config struct {
 	// Engines are the Docker engines builds are placed on (docs/engines.md); without them, the one engine
 	// DOCKER_HOST names, with Concurrency build slots.
 	Engines pool.Config `yaml:"engines"`
+	// RetryOnEngineFailure is how many times a build whose engine stopped answering runs again on another
+	// engine of Engines (docs/engines.md); 0: never.
+	RetryOnEngineFailure int `yaml:"retry_on_engine_failure"`
 }
 
 // TargetConfig is one deploy target: the hosts and how to reach them.
@@ -205,6 +208,9 @@ func (c Config) validate() error {
 		if err := c.Engines.Validate(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.RetryOnEngineFailure < 0 || c.RetryOnEngineFailure > 0 && len(c.Engines) < 2 {
+		errs = append(errs, fmt.Errorf("retry_on_engine_failure: want 0, or 1 or more with two engines or more under engines:, got %d", c.RetryOnEngineFailure))
 	}
 	if c.KeepBuilds < 1 {
 		errs = append(errs, fmt.Errorf("keep_builds: want 1 or more, got %d", c.KeepBuilds))

@@ -101,6 +101,12 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		fetch.HTTP[host] = gitd.HTTPCredential{Username: l.Username, Password: pw}
 	}
 	repos := base.WithFetch(fetch)
+	var sched *pipeline.Scheduler
+	engines, err := enginePool(cfg, logger, func(id baleen.BuildID) bool { return sched.Finished(id) })
+	if err != nil {
+		return err
+	}
+	defer engines.Close()
 	registry := &pipeline.Registry{Images: eng, Auth: cfg.registryAuth(logger)}
 	var deployer baleen.Deployer
 	if len(cfg.Targets) > 0 {
@@ -108,7 +114,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		for name, t := range cfg.Targets {
 			targets[name] = deploy.Target{Name: name, User: t.User, Identity: t.Identity, KnownHosts: t.KnownHosts, Hosts: t.Hosts}
 		}
-		deployer = deploy.New(deploy.Options{Targets: targets, Images: eng, Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace,
+		deployer = deploy.New(deploy.Options{Targets: targets, Images: engines.Images(), Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace,
 			KeepImages: cfg.DeployKeepImages})
 	}
 	policy, err := cfg.accessPolicy(logger)
@@ -119,15 +125,9 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	// notifications and commit statuses subscribe.
 	bus := events.New(0)
 	defer bus.Close()
-	var sched *pipeline.Scheduler
-	engines, err := enginePool(cfg, logger, func(id baleen.BuildID) bool { return sched.Finished(id) })
-	if err != nil {
-		return err
-	}
-	defer engines.Close()
 	sched = pipeline.NewScheduler(pipeline.SchedulerConfig{
-		Events: bus, Engines: engines.Placer(),
-		Images: eng, Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
+		Events: bus, Engines: engines.Placer(), EngineRetries: cfg.RetryOnEngineFailure,
+		Images: engines.Images(), Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
 		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Teardowns: st, Repos: repos, LocalSources: cfg.LocalSources,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
 		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger, LogLimit: cfg.logLimit(), CredentialScope: policy.CheckCredentials,
@@ -159,8 +159,11 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		Engines: commands.PoolEngines(engines)}
 	if webSrv != nil {
 		handler.Web = webSrv
+		if err := webSrv.ShowEngines(webEngines(engines)); err != nil {
+			return err
+		}
 	}
-	if col := cfg.collector(st, sched, eng, instance, logger); col != nil {
+	if col := cfg.collector(st, sched, engines.Images(), instance, logger); col != nil {
 		handler.GC = col.GC
 		go runRetention(ctx, col, logger)
 	}

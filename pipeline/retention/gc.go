@@ -86,7 +86,10 @@ func (c *Collector) GC(ctx context.Context, dryRun bool, w io.Writer) error {
 		removed++
 	}
 	if len(gone) > 0 && c.Images != nil {
-		if err := removeImages(ctx, c.Images, func(id baleen.BuildID) bool { return gone[id] && !c.Holds.Held(id) }); err != nil {
+		if err := removeImages(ctx, c.Images, func(id baleen.BuildID) bool {
+			base, ok := baseBuild(id, c.Instance)
+			return ok && gone[base] && !c.Holds.Held(id)
+		}); err != nil {
 			errs = append(errs, err)
 			fmt.Fprintf(w, "could not remove every image: %v\n", err)
 		}

@@ -93,7 +93,8 @@ func (p *Pruner) Prune(ctx context.Context, project string) error {
 		return err
 	}
 	return removeImages(ctx, p.Images, func(id baleen.BuildID) bool {
-		return !keep[id] && !p.Holds.Held(id) && OwnBuild(id, project, p.Instance)
+		base, ok := baseBuild(id, p.Instance)
+		return ok && OwnBuild(id, project, p.Instance) && !keep[base] && !p.Holds.Held(id) && !p.Holds.Held(base)
 	})
 }
 
@@ -167,16 +168,46 @@ func ReleasedBuilds(ctx context.Context, releases baleen.ReleaseStore, project s
 	return out, nil
 }
 
-// OwnBuild reports whether id names a build of project on the server instance: "<project>-<number>-<instance>".
+// OwnBuild reports whether id names a build of project on the server instance: "<project>-<number>-<instance>",
+// or one of its retries on another engine, "<project>-<number>-r<n>-<instance>".
 func OwnBuild(id baleen.BuildID, project, instance string) bool {
+	p, _, ok := BuildOf(id, instance)
+	return ok && p == project
+}
+
+// BuildOf reads the project and the number of a build of the server instance from id (a build's own id or
+// one of its retries'); ok is false for an id of another instance or of no build.
+func BuildOf(id baleen.BuildID, instance string) (project string, number int, ok bool) {
 	rest, ok := strings.CutSuffix(string(id), "-"+instance)
 	if !ok || instance == "" {
-		return false
+		return "", 0, false
+	}
+	if i := strings.LastIndexByte(rest, '-'); i >= 0 && isRetry(rest[i+1:]) {
+		rest = rest[:i]
 	}
 	i := strings.LastIndexByte(rest, '-')
-	if i < 0 || rest[:i] != project {
-		return false
+	if i <= 0 {
+		return "", 0, false
 	}
-	_, err := strconv.Atoi(rest[i+1:])
-	return err == nil
+	n, err := strconv.Atoi(rest[i+1:])
+	if err != nil || n < 1 || strconv.Itoa(n) != rest[i+1:] {
+		return "", 0, false
+	}
+	return rest[:i], n, true
+}
+
+// isRetry reports whether s is "r<n>", the mark of a retry on another engine in a build id.
+func isRetry(s string) bool {
+	n, ok := strings.CutPrefix(s, "r")
+	_, err := strconv.Atoi(n)
+	return ok && err == nil && n != "" && n[0] != '-' && n[0] != '+'
+}
+
+// baseBuild is the id of the build that id (its own, or a retry's) belongs to.
+func baseBuild(id baleen.BuildID, instance string) (baleen.BuildID, bool) {
+	project, n, ok := BuildOf(id, instance)
+	if !ok {
+		return "", false
+	}
+	return (&baleen.Build{Project: project, Number: n}).ID(instance), true
 }

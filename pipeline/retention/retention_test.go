@@ -1,6 +1,7 @@
 package retention_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -56,6 +57,9 @@ func TestPrune(t *testing.T) {
 				}
 				id := b.ID(instance)
 				eng.AddImage(id.ImageTag("app"), map[string]string{baleen.LabelBuild: string(id)})
+				// A retry of the build on another engine: its images go and stay with the build's.
+				retry := baleen.BuildID(fmt.Sprintf("app-%d-r1-%s", b.Number, instance))
+				eng.AddImage(retry.ImageTag("app"), map[string]string{baleen.LabelBuild: string(retry)})
 			}
 			eng.AddImage("app:latest", map[string]string{baleen.LabelBuild: "app-1-" + instance})
 			eng.AddImage("other:x", map[string]string{baleen.LabelBuild: "other-1-" + instance})
@@ -73,14 +77,17 @@ func TestPrune(t *testing.T) {
 			if err := p.Prune(ctx, "app"); err != nil {
 				t.Fatalf("Prune: %v", err)
 			}
-			var got []int
+			var got, gotRetries []int
 			for n := 1; n <= len(tt.statuses); n++ {
 				if ok, _ := eng.ImageExists(ctx, (&baleen.Build{Project: "app", Number: n}).ID(instance).ImageTag("app")); ok {
 					got = append(got, n)
 				}
+				if ok, _ := eng.ImageExists(ctx, baleen.BuildID(fmt.Sprintf("app-%d-r1-%s", n, instance)).ImageTag("app")); ok {
+					gotRetries = append(gotRetries, n)
+				}
 			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("builds whose images remain: got %v, want %v", got, tt.want)
+			if !slices.Equal(got, tt.want) || !slices.Equal(gotRetries, tt.want) {
+				t.Errorf("builds whose images remain: got %v (retries %v), want %v", got, gotRetries, tt.want)
 			}
 			for _, ref := range []string{"app:latest", "other:x", "app:theirs"} {
 				if ok, _ := eng.ImageExists(ctx, ref); !ok {
@@ -116,6 +123,12 @@ func TestOwnBuild(t *testing.T) {
 		{"app-3-ffff0000", "app", "abcd0123", false},
 		{"app-x-abcd0123", "app", "abcd0123", false},
 		{"app-3-", "app", "", false},
+		{"app-3-r1-abcd0123", "app", "abcd0123", true},
+		{"my-app-3-r12-abcd0123", "my-app", "abcd0123", true},
+		{"app-3-r1-abcd0123", "app-3", "abcd0123", false},
+		{"app-r1-abcd0123", "app", "abcd0123", false},
+		{"app-3-rx-abcd0123", "app", "abcd0123", false},
+		{"app-03-abcd0123", "app", "abcd0123", false},
 	}
 	for _, tt := range tests {
 		if got := retention.OwnBuild(baleen.BuildID(tt.id), tt.project, tt.instance); got != tt.want {

@@ -31,6 +31,17 @@ type EngineConfig struct {
 	Labels []string `yaml:"labels" json:"labels,omitempty"`
 	// TLS holds the client certificate files for a tcp:// engine.
 	TLS *TLSFiles `yaml:"tls" json:"tls,omitempty"`
+	// SSH, for an ssh:// engine, names the key and known_hosts files the ssh client uses instead of the
+	// server user's own.
+	SSH *SSHFiles `yaml:"ssh" json:"ssh,omitempty"`
+}
+
+// SSHFiles are the files an ssh:// engine is reached with: the private key to log in with and the
+// known_hosts file that holds the engine host's key (an unknown or changed key is refused). Either may be
+// left out for the ssh client's default.
+type SSHFiles struct {
+	Identity   string `yaml:"identity" json:"identity,omitempty"`
+	KnownHosts string `yaml:"known_hosts" json:"known_hosts,omitempty"`
 }
 
 // TLSFiles are the files of a TLS client configuration, as DOCKER_CERT_PATH holds them.
@@ -82,6 +93,9 @@ func (ec EngineConfig) validate(name string) error {
 		if !namePattern.MatchString(l) {
 			return bad("labels: %q is not a valid label (lowercase letters, digits, '.', '_' and '-')", l)
 		}
+	}
+	if ec.SSH != nil && !strings.HasPrefix(ec.Host, "ssh://") {
+		return bad("ssh: only for ssh:// engines")
 	}
 	u, err := url.Parse(ec.Host)
 	if err != nil || ec.Host == "" {

@@ -19,6 +19,8 @@ func TestConfigValidate(t *testing.T) {
 		{"unix", pool.Config{"local": {Host: "unix:///var/run/docker.sock", Slots: 2}}, ""},
 		{"ssh", pool.Config{"build-2": {Host: "ssh://builder@10.0.0.21", Slots: 4, Labels: []string{"amd64", "big"}}}, ""},
 		{"ssh with port", pool.Config{"b": {Host: "ssh://builder@host:2222"}}, ""},
+		{"ssh with files", pool.Config{"b": {Host: "ssh://builder@host", SSH: &pool.SSHFiles{Identity: "k", KnownHosts: "kh"}}}, ""},
+		{"ssh files on unix", pool.Config{"b": {Host: "unix:///s", SSH: &pool.SSHFiles{Identity: "k"}}}, "engines.b: ssh: only for ssh:// engines"},
 		{"tcp with tls", pool.Config{"b": {Host: "tcp://10.0.0.22:2376", TLS: tls}}, ""},
 		{"tcp on loopback", pool.Config{"b": {Host: "tcp://127.0.0.1:2375"}}, ""},
 		{"empty", pool.Config{}, "no engine listed"},

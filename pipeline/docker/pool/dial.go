@@ -23,7 +23,7 @@ func clientOptions(ec EngineConfig) ([]client.Opt, error) {
 	switch u.Scheme {
 	case "ssh":
 		// The client speaks HTTP over the ssh command's stdio; the host in its URLs is never dialled.
-		opts = append(opts, client.WithHost("http://docker.invalid"), client.WithDialContext(sshDialer(u)))
+		opts = append(opts, client.WithHost("http://docker.invalid"), client.WithDialContext(sshDialer(u, ec.SSH)))
 	default:
 		opts = append(opts, client.WithHost(ec.Host))
 		if ec.TLS != nil {
@@ -35,9 +35,15 @@ func clientOptions(ec EngineConfig) ([]client.Opt, error) {
 
 // sshDialer returns a dialer that reaches the engine behind u (ssh://user@host[:port]) by running
 // `docker system dial-stdio` there through the ssh client, in batch mode (keys and known_hosts from the
-// server user's ssh configuration).
-func sshDialer(u *url.URL) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// server user's ssh configuration, or those of files).
+func sshDialer(u *url.URL, files *SSHFiles) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	args := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=10"}
+	if files != nil && files.Identity != "" {
+		args = append(args, "-o", "IdentitiesOnly=yes", "-i", files.Identity)
+	}
+	if files != nil && files.KnownHosts != "" {
+		args = append(args, "-o", "UserKnownHostsFile="+files.KnownHosts, "-o", "StrictHostKeyChecking=yes")
+	}
 	if p := u.Port(); p != "" {
 		args = append(args, "-p", p)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -164,11 +165,12 @@ func (l *Lease) Release() {
 // Acquire waits for a free slot on an engine that is up and has every one of labels, takes it for build
 // id and returns it. The engine chosen is the one with the most free slots (the first by name among
 // equals), so that builds spread over the pool. When no engine of the pool has the labels, the error
-// wraps baleen.ErrInvalid at once; when ctx ends first, ctx's error comes back.
-func (p *Pool) Acquire(ctx context.Context, id baleen.BuildID, labels []string) (*Lease, error) {
+// wraps baleen.ErrInvalid at once; when ctx ends first, ctx's error comes back. The engines named in avoid
+// (those a build failed on, for its retry) are not used.
+func (p *Pool) Acquire(ctx context.Context, id baleen.BuildID, labels []string, avoid ...string) (*Lease, error) {
 	for {
 		p.mu.Lock()
-		m, offered := p.pick(labels)
+		m, offered := p.pick(labels, avoid)
 		if m != nil {
 			m.builds = append(m.builds, id)
 			p.mu.Unlock()
@@ -178,7 +180,7 @@ func (p *Pool) Acquire(ctx context.Context, id baleen.BuildID, labels []string) 
 		changed := p.changed
 		p.mu.Unlock()
 		if !offered {
-			return nil, fmt.Errorf("place build %s: no engine has the labels %v: %w", id, labels, baleen.ErrInvalid)
+			return nil, fmt.Errorf("place build %s: no engine%s has the labels %v: %w", id, besides(avoid), labels, baleen.ErrInvalid)
 		}
 		select {
 		case <-ctx.Done():
@@ -188,11 +190,11 @@ func (p *Pool) Acquire(ctx context.Context, id baleen.BuildID, labels []string) 
 	}
 }
 
-// pick returns the up engine with labels that has the most free slots, or nil; offered says whether some
-// engine of the pool, up or not, has the labels. p.mu is held.
-func (p *Pool) pick(labels []string) (best *member, offered bool) {
+// pick returns the up engine with labels, not in avoid, that has the most free slots, or nil; offered says
+// whether some engine of the pool not in avoid, up or not, has the labels. p.mu is held.
+func (p *Pool) pick(labels, avoid []string) (best *member, offered bool) {
 	for _, m := range p.members {
-		if !hasAll(m.labels, labels) {
+		if !hasAll(m.labels, labels) || slices.Contains(avoid, m.name) {
 			continue
 		}
 		offered = true
@@ -205,6 +207,14 @@ func (p *Pool) pick(labels []string) (best *member, offered bool) {
 		}
 	}
 	return best, offered
+}
+
+// besides is " besides a, b" for the engines of avoid, or nothing.
+func besides(avoid []string) string {
+	if len(avoid) == 0 {
+		return ""
+	}
+	return " besides " + strings.Join(avoid, ", ")
 }
 
 // signal wakes the builds waiting for a slot. p.mu is held.

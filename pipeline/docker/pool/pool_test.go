@@ -20,19 +20,31 @@ import (
 
 // twoEngines returns a pool of the test's two real engines: "first" (DOCKER_HOST, 2 slots) and "second"
 // (the one scripts/second-engine.sh starts, secondSlots slots, label "big"), checked every second.
-func twoEngines(t *testing.T, secondSlots int, finished func(baleen.BuildID) bool) *pool.Pool {
+func twoEngines(t testing.TB, secondSlots int, finished func(baleen.BuildID) bool) *pool.Pool {
 	t.Helper()
-	dockertest.Engine(t) // fails or skips as the docker tests do when the first engine is missing
-	first := os.Getenv("DOCKER_HOST")
-	if first == "" {
-		first = "unix:///var/run/docker.sock"
-	}
-	cfg := pool.Config{
-		"first":  {Host: first, Slots: 2},
+	return testPool(t, 10*time.Second, finished, map[string]pool.EngineConfig{
+		"first":  {Host: firstHost(t), Slots: 2},
 		"second": {Host: dockertest.SecondEngineHost(t), Slots: secondSlots, Labels: []string{"big"}},
+	})
+}
+
+// firstHost is the address of the test's first engine (DOCKER_HOST); it fails or skips the test as the
+// docker tests do when that engine is missing.
+func firstHost(t testing.TB) string {
+	t.Helper()
+	dockertest.Engine(t)
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		return h
 	}
+	return "unix:///var/run/docker.sock"
+}
+
+// testPool is a pool of cfg's engines, with callTimeout per engine call, checked every second, closed
+// when the test ends.
+func testPool(t testing.TB, callTimeout time.Duration, finished func(baleen.BuildID) bool, cfg pool.Config) *pool.Pool {
+	t.Helper()
 	p, err := pool.New(cfg, pool.Options{
-		Engine:         docker.Options{CallTimeout: 10 * time.Second, WatchInterval: time.Second},
+		Engine:         docker.Options{CallTimeout: callTimeout, WatchInterval: time.Second},
 		HealthInterval: time.Second,
 		Finished:       finished,
 	})

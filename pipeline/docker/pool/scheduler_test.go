@@ -11,6 +11,7 @@ import (
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/pipeline"
+	"github.com/baleen-ci/baleen/pipeline/docker"
 	"github.com/baleen-ci/baleen/pipeline/docker/dockertest"
 	"github.com/baleen-ci/baleen/pipeline/docker/pool"
 	"github.com/baleen-ci/baleen/pipeline/enginetest"
@@ -19,7 +20,7 @@ import (
 
 // poolServer is a scheduler whose builds run on the two real engines of a pool.
 type poolServer struct {
-	t        *testing.T
+	t        testing.TB
 	p        *pool.Pool
 	st       *store.Store
 	repos    *enginetest.Repos
@@ -28,9 +29,19 @@ type poolServer struct {
 	bb       string
 }
 
-func newPoolServer(t *testing.T) *poolServer {
+func newPoolServer(t *testing.T) *poolServer { return newPoolServerWith(t, 2, 0) }
+
+// newPoolServerWith is newPoolServer with secondSlots slots on the second engine and retries on another
+// engine after an engine's failure.
+func newPoolServerWith(t *testing.T, secondSlots, retries int) *poolServer {
 	var sched *pipeline.Scheduler
-	p := twoEngines(t, 2, func(id baleen.BuildID) bool { return sched.Finished(id) })
+	p := twoEngines(t, secondSlots, func(id baleen.BuildID) bool { return sched.Finished(id) })
+	return newPoolServerOn(t, p, retries, &sched)
+}
+
+// newPoolServerOn is a scheduler whose builds run on the engines of p, made in *sched (which p's Finished
+// may read), with retries on another engine.
+func newPoolServerOn(t testing.TB, p *pool.Pool, retries int, sched **pipeline.Scheduler) *poolServer {
 	sv := &poolServer{t: t, p: p, repos: enginetest.NewRepos(), instance: fmt.Sprintf("p%d", time.Now().UnixNano()%1e9)}
 	for _, e := range p.Engines() {
 		sv.bb = dockertest.BusyboxImageOn(t, e)
@@ -41,20 +52,29 @@ func newPoolServer(t *testing.T) *poolServer {
 	}
 	t.Cleanup(func() { st.Close() })
 	sv.st = st
-	sched = pipeline.NewScheduler(pipeline.SchedulerConfig{
-		Pipeline: pipeline.New(p.Engines()["first"], nil), Engines: p.Placer(), Teardowns: st,
+	*sched = pipeline.NewScheduler(pipeline.SchedulerConfig{
+		Pipeline: pipeline.New(anyEngine(p), nil), Engines: p.Placer(), Teardowns: st,
 		Projects: st, Builds: st, Repos: sv.repos, ArtifactsDir: t.TempDir(), Instance: sv.instance,
+		EngineRetries: retries,
 	})
-	sv.s = sched
+	sv.s = *sched
 	ctx, stop := context.WithCancel(context.Background())
 	go p.Run(ctx)
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		sched.Shutdown(sctx)
+		sv.s.Shutdown(sctx)
 		stop()
 	})
 	return sv
+}
+
+// anyEngine is one engine of p.
+func anyEngine(p *pool.Pool) *docker.Engine {
+	for _, e := range p.Engines() {
+		return e
+	}
+	return nil
 }
 
 // commit stores commit c1 of project with baleen.yml spec, and arranges for its build's objects to be
@@ -83,7 +103,7 @@ func (sv *poolServer) start(project string, out *dockertest.Buffer) <-chan balee
 	return ch
 }
 
-func waitBuild(t *testing.T, ch <-chan baleen.Build, out *dockertest.Buffer) baleen.Build {
+func waitBuild(t testing.TB, ch <-chan baleen.Build, out *dockertest.Buffer) baleen.Build {
 	t.Helper()
 	select {
 	case b := <-ch:
@@ -176,5 +196,51 @@ func TestSchedulerOnTwoEngines(t *testing.T) {
 	}
 	if slices.Contains(left, id) {
 		t.Errorf("objects of build %s left on the second engine", id)
+	}
+}
+
+// The second engine killed during a build's tests, with one retry on another engine configured: the same
+// push goes on on the first engine and passes, saying so; once the second engine is started again, the
+// teardown of the failed attempt is done there and nothing of it is left.
+func TestRetryOnFirstEngineWhenSecondDies(t *testing.T) {
+	// Not parallel: it kills the second engine for everyone.
+	sv := newPoolServerWith(t, 3, 1) // the second engine has the most free slots: the build goes there first
+	id := sv.commit("retried", "build: {pool-app: .}\ntest: {command: [sh, -c, 'echo tests-running; sleep 15']}\n")
+	retry := baleen.BuildID(strings.Replace(string(id), "-1-", "-1-r1-", 1))
+	dockertest.Cleanup(t, sv.p.Engines()["first"], retry)
+	t.Cleanup(func() { dockertest.SecondEngineScript(t, "start") }) // before the Cleanups of commit: they need it
+	out := &dockertest.Buffer{}
+	ch := sv.start("retried", out)
+	pollUntil(t, "the tests on the second engine", func() bool { return strings.Contains(out.String(), "tests-running") })
+	if !strings.Contains(out.String(), "engine second\n") {
+		t.Fatalf("the build did not start on the second engine; output:\n%s", out.String())
+	}
+	dockertest.SecondEngineScript(t, "kill")
+	b := waitBuild(t, ch, out)
+	if b.Status != baleen.StatusPassed {
+		t.Fatalf("retried build: %s at %q (%s), want passed on the first engine; output:\n%s", b.Status, b.FailedStage, b.Message, out.String())
+	}
+	text := out.String()
+	retried := strings.Index(text, "retrying on another engine (1 of 1): engine second failed the build: infrastructure: ")
+	if retried < 0 || !strings.Contains(text[retried:], "engine second stopped answering") || !strings.Contains(text[retried:], "engine first\n") {
+		t.Errorf("the output does not say the build was retried on the first engine:\n%s", text)
+	}
+
+	dockertest.SecondEngineScript(t, "start")
+	pollUntil(t, "the failed attempt's teardown to be done", func() bool {
+		if sv.s.RetryTeardowns(context.Background()) != nil {
+			return false
+		}
+		pending, err := sv.st.PendingTeardowns(context.Background())
+		return err == nil && len(pending) == 0
+	})
+	for name, want := range map[string]baleen.BuildID{"second": id, "first": retry} {
+		left, err := sv.p.Engines()[name].LeftoverBuilds(context.Background())
+		if err != nil {
+			t.Fatalf("LeftoverBuilds on %s: %v", name, err)
+		}
+		if slices.Contains(left, want) {
+			t.Errorf("objects of %s left on the %s engine", want, name)
+		}
 	}
 }
