@@ -117,7 +117,7 @@ func TestHangingCreateIsCancelled(t *testing.T) {
 
 func TestFrozenEngineCallsFail(t *testing.T) {
 	// Not parallel: it freezes the second engine for everyone.
-	e := dockertest.SecondEngine(t, docker.Options{Name: "second", CallTimeout: 10 * time.Second, WatchInterval: time.Second})
+	e := dockertest.SecondEngine(t, docker.Options{Name: "second", CallTimeout: 20 * time.Second, WatchInterval: time.Second})
 	bb := dockertest.BusyboxImageOn(t, e)
 	id := dockertest.BuildID(t)
 	dockertest.Cleanup(t, e, id)

@@ -22,7 +22,7 @@ import (
 // (the one scripts/second-engine.sh starts, secondSlots slots, label "big"), checked every second.
 func twoEngines(t testing.TB, secondSlots int, finished func(baleen.BuildID) bool) *pool.Pool {
 	t.Helper()
-	return testPool(t, 10*time.Second, finished, map[string]pool.EngineConfig{
+	return testPool(t, 20*time.Second, finished, map[string]pool.EngineConfig{
 		"first":  {Host: firstHost(t), Slots: 2},
 		"second": {Host: dockertest.SecondEngineHost(t), Slots: secondSlots, Labels: []string{"big"}},
 	})
