@@ -170,8 +170,9 @@ func TestDeployRollingThenBrokenThenAll(t *testing.T) {
 	}
 
 	// Release 2 never passes its health check: the first host goes back to release 1, both units of it,
-	// and the second is not touched.
-	res, out = deployRelease(t, d, "shop", 2, v2, "rolling", sideUnit(), webUnit(3*time.Second))
+	// and the second is not touched. The check is given long enough to see the app answer 404, even on a
+	// loaded machine where it starts slowly.
+	res, out = deployRelease(t, d, "shop", 2, v2, "rolling", sideUnit(), webUnit(20*time.Second))
 	if got, want := fmt.Sprint(statuses(res)), "[failed queued]"; got != want {
 		t.Fatalf("release 2: got %s, want %s\n%s", got, want, out)
 	}

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"crypto/rand"
 	"slices"
 	"strings"
 	"syscall"
@@ -76,18 +77,20 @@ func engineFault(t *testing.T, fault, back func()) {
 		c.Pipeline, c.Images = pipeline.New(e, nil), e
 		c.Teardowns = c.Builds.(pipeline.Teardowns)
 	})
-	id := (&baleen.Build{Project: "frozen", Number: 1}).ID("abcd0123")
+	// A project of its own per run: objects an earlier, interrupted run left on the engine cannot collide.
+	project := "frozen-" + strings.ToLower(rand.Text()[:8])
+	id := (&baleen.Build{Project: project, Number: 1}).ID("abcd0123")
 	dockertest.Cleanup(t, e, id)
 	// Registered after Cleanup, so run before it: the engine must answer again for the teardown.
 	t.Cleanup(back)
 	const spec = "build: {frozen-app: .}\ntest: {command: [sh, -c, 'echo tests-running; sleep 300']}\n"
-	sv.commit("frozen", "c1", spec) // the project
-	sv.repos.Commit("frozen", "main", "c1", map[string]string{
+	sv.commit(project, "c1", spec) // the project
+	sv.repos.Commit(project, "main", "c1", map[string]string{
 		"baleen.yml": spec,
 		"Dockerfile": "FROM " + bb + "\n",
 	})
 	var out dockertest.Buffer
-	done := sv.start("frozen", "c1", &out)
+	done := sv.start(project, "c1", &out)
 	var b baleen.Build
 	waitForTests(t, &out, done)
 	fault()
