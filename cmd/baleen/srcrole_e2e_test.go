@@ -7,7 +7,8 @@ import (
 
 // TestServeDependencyNeedsReadRole stops a writer of shop-* from building, running and reading another
 // project by naming it as a dependency: the push is refused in the same words whether the project exists
-// or not, and the project is not built; a user who may read it builds with it.
+// or not, and the project is not built; a user who may read it builds with it; `ssh rebuild` acts for its
+// caller.
 func TestServeDependencyNeedsReadRole(t *testing.T) {
 	s, _, shopper, _, _ := accessServer(t)
 	secret := s.newRepo(serviceFiles("secret-svc", "1", false))
@@ -28,6 +29,8 @@ func TestServeDependencyNeedsReadRole(t *testing.T) {
 
 	// The admin of the authorized keys file reads every project: its push builds with secret-svc.
 	want(t, web.push(s.url("shop-web"), "main"), 0, "reached secret-svc v1", "PASSED in")
+	// A rebuild acts for its caller, not for the last pusher: shopper's is refused.
+	want(t, s.sshWith(shopper, "rebuild", "shop-web"), 1, "depends.svc.src: secret-svc names no project of this server that shopper may read")
 }
 
 // refusalLine is the refusal of a dependency in out (from its place in baleen.yml on, without the stage's
