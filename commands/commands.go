@@ -615,7 +615,7 @@ func (h *Handler) rebuild(ctx context.Context, c *baleen.Call, fl *flags) int {
 			}
 		}
 	}
-	b, err := h.Scheduler.Run(ctx, pipeline.Request{Project: project, Branch: branch, Commit: commit, Pusher: by(c), Out: c.Stdout})
+	b, err := h.Scheduler.Run(ctx, pipeline.Request{Project: project, Branch: branch, Commit: commit, Pusher: by(c), Identity: c.Identity, Out: c.Stdout})
 	if errors.Is(err, pipeline.ErrNothingToBuild) {
 		fmt.Fprintf(c.Stdout, "%s: nothing to build (no baleen.yml at %s)\n", project, shortID(commit))
 		return ExitOK

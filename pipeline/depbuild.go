@@ -16,8 +16,9 @@ import (
 // dependencies runs the dependencies stage of b when its spec has repository dependencies: each is built
 // bottom-up as a build of its own project, or a green build of its commit is reused, and its images are
 // held against pruning until the returned function is called, when b ends. It returns the image each
-// dependency runs as.
-func (s *Scheduler) dependencies(ctx context.Context, b baleen.Build, sp *baleen.Spec, chain []string, stages *StageRunner) (map[string]string, func(), error) {
+// dependency runs as. A dependency that names a project of this server is used only when the identity the
+// build acts for (req's, or the project's last pusher's) may read it.
+func (s *Scheduler) dependencies(ctx context.Context, b baleen.Build, sp *baleen.Spec, req Request, stages *StageRunner) (map[string]string, func(), error) {
 	if !HasSources(sp) {
 		return nil, func() {}, nil
 	}
@@ -27,11 +28,12 @@ func (s *Scheduler) dependencies(ctx context.Context, b baleen.Build, sp *baleen
 		s.holds.Hold(id)
 		holds = append(holds, id)
 	}
+	id := s.actingIdentity(ctx, b.Project, req)
 	err := stages.Run(ctx, baleen.StageDependencies, func(ctx context.Context) error {
 		var records []baleen.DependencyBuild
 		var err error
-		deps, records, err = ResolveDependencies(ctx, sp, append(append([]string{}, chain...), b.Project), localSources{s.cfg.Repos, s.cfg.LocalSources},
-			serverProjects{s}, s.buildDependency(b, held), stages.Out())
+		deps, records, err = ResolveDependencies(ctx, sp, append(append([]string{}, req.Chain...), b.Project), localSources{s.cfg.Repos, s.cfg.LocalSources},
+			serverProjects{s: s, id: id}, s.buildDependency(b, id, held), stages.Out())
 		if _, perr := s.cfg.Builds.UpdateBuild(context.WithoutCancel(ctx), b.Project, b.Number, baleen.BuildPatch{Dependencies: records}); perr != nil {
 			s.log.Error("record dependencies", "project", b.Project, "build", b.Number, "err", perr)
 		}
@@ -44,16 +46,35 @@ func (s *Scheduler) dependencies(ctx context.Context, b baleen.Build, sp *baleen
 	return deps, release, err
 }
 
-// serverProjects names dependencies' projects on this server.
-type serverProjects struct{ s *Scheduler }
+// serverProjects names dependencies' projects on this server, for a build acting for id.
+type serverProjects struct {
+	s  *Scheduler
+	id baleen.Identity
+}
 
-// Local says whether a dependency's src is the bare name of a project on this server.
-func (p serverProjects) Local(ctx context.Context, src string) bool {
+// Local says whether a dependency's src is the bare name of a project on this server. With an Authorizer,
+// every bare project name is one, and it is an error, in the same words whether the project is missing or
+// id may not read it (so that no pusher learns which projects exist), unless id holds the read role on it.
+func (p serverProjects) Local(ctx context.Context, src string) (bool, error) {
 	if baleen.ValidateProjectName(src) != nil {
-		return false
+		return false, nil
 	}
 	_, err := p.s.cfg.Projects.Project(ctx, src)
-	return err == nil
+	if p.s.cfg.Authz == nil {
+		return err == nil, nil
+	}
+	if err != nil && !errors.Is(err, baleen.ErrNotFound) {
+		p.s.log.Error("dependency project", "project", src, "err", err)
+	}
+	if err != nil || p.s.cfg.Authz.Role(ctx, p.id, src) < baleen.RoleRead {
+		who := p.id.User
+		if who == "" {
+			who = "this build (started by the server, with no pusher on record)"
+		}
+		return false, fmt.Errorf("%s names no project of this server that %s may read: a dependency on a project of this server needs the %s role on it: %w",
+			src, who, baleen.RoleRead, baleen.ErrNotFound)
+	}
+	return true, nil
 }
 
 // Claim finds or makes the project that src is fetched into: name when it is free or already src's,
@@ -112,14 +133,16 @@ func buildDependencies(d dependencyBuilds) BuildDependency {
 // buildDependency builds a dependency of b as a build of its own project, or reuses a green build of the
 // same commit whose images the engine still has. held marks the dependency build's images as in use until
 // b ends.
-func (s *Scheduler) buildDependency(b baleen.Build, held func(baleen.BuildID)) BuildDependency {
-	return buildDependencies(serverDependencies{s: s, b: b, held: held})
+func (s *Scheduler) buildDependency(b baleen.Build, id baleen.Identity, held func(baleen.BuildID)) BuildDependency {
+	return buildDependencies(serverDependencies{s: s, b: b, id: id, held: held})
 }
 
-// serverDependencies builds the dependencies of the server's build b as builds of their own projects.
+// serverDependencies builds the dependencies of the server's build b as builds of their own projects,
+// acting for the same identity as b (id), so that their own dependencies are checked against it too.
 type serverDependencies struct {
 	s    *Scheduler
 	b    baleen.Build
+	id   baleen.Identity
 	held func(baleen.BuildID)
 }
 
@@ -134,8 +157,8 @@ func (d serverDependencies) reuse(ctx context.Context, t DependencyTarget) (Depe
 func (d serverDependencies) build(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error) {
 	db, err := d.s.Run(ctx, Request{
 		Project: t.Project, Branch: t.Branch, Commit: t.Commit, Chain: t.Chain[:len(t.Chain)-1],
-		Pusher: fmt.Sprintf("dependency of %s#%d", d.b.Project, d.b.Number),
-		Out:    out,
+		Pusher: fmt.Sprintf("dependency of %s#%d", d.b.Project, d.b.Number), Identity: d.id,
+		Out: out,
 	})
 	if err != nil {
 		return DependencyResult{}, err

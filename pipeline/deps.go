@@ -54,8 +54,9 @@ type BuildDependency func(ctx context.Context, t DependencyTarget, out io.Writer
 
 // DependencyProjects names the projects that dependencies live in.
 type DependencyProjects interface {
-	// Local reports whether src is the bare name of a project on this server rather than a URL or a path.
-	Local(ctx context.Context, src string) bool
+	// Local reports whether src is the bare name of a project on this server rather than a URL or a path;
+	// an error refuses the dependency (a project the build may not use).
+	Local(ctx context.Context, src string) (bool, error)
 	// Claim returns the project that the repository at src is fetched into, given the name derived from
 	// its URL, making the project if need be (and saying so). A name that belongs to another source (a
 	// pushed project, or another URL with the same last element) is never reused: that would overwrite its
@@ -78,7 +79,7 @@ func DisambiguatedName(name, src string) string {
 // sources with the same last element never share a repository. Nothing is local.
 type cacheProjects struct{}
 
-func (cacheProjects) Local(context.Context, string) bool { return false }
+func (cacheProjects) Local(context.Context, string) (bool, error) { return false, nil }
 func (cacheProjects) Claim(_ context.Context, name, src string) (string, bool, error) {
 	return DisambiguatedName(name, src), false, nil
 }
@@ -167,7 +168,10 @@ func resolveOne(ctx context.Context, d baleen.Dependency, chain []string, repos 
 func locate(ctx context.Context, d baleen.Dependency, rec *baleen.DependencyBuild, chain []string, repos DependencyRepos,
 	projects DependencyProjects, out io.Writer) error {
 	var err error
-	onServer := projects.Local(ctx, d.Src)
+	onServer, err := projects.Local(ctx, d.Src)
+	if err != nil {
+		return fmt.Errorf("depends.%s.src: %w", d.Name, err)
+	}
 	if onServer {
 		rec.Project = d.Src
 	} else {

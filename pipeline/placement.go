@@ -121,7 +121,7 @@ func (s *Scheduler) attemptOn(ctx context.Context, a attempt, avoid []string) (b
 		res.Stages = a.stages.Stages()
 		return res, noPlacement
 	}
-	deps, release, err := s.dependencies(ctx, a.b, a.sp, a.req.Chain, a.stages)
+	deps, release, err := s.dependencies(ctx, a.b, a.sp, a.req, a.stages)
 	defer release()
 	if err != nil {
 		return a.stages.Result(ctx, err), placed

@@ -68,6 +68,9 @@ type SchedulerConfig struct {
 	// of its deploy units); an error fails the build's config stage with its words (access.Policy's
 	// CheckCredentials).
 	CredentialScope func(project string, names []string) error
+	// Authz, when set, decides whether a build may use a project of this server as a dependency: the
+	// build's identity needs the read role on it. With none, every project may be named.
+	Authz baleen.Authorizer
 	// Instance tells this server's builds apart from another's on the same Docker engine: it is part of
 	// every BuildID. Lowercase letters and digits.
 	Instance string
@@ -154,6 +157,13 @@ type Request struct {
 	Commit  string
 	// Pusher is who asked: a key fingerprint, or what started the build.
 	Pusher string
+	// Identity is who the build acts for: the user whose proven key pushed or asked for it. A dependency
+	// whose src names a project of this server is built only when Identity may read that project
+	// (SchedulerConfig.Authz), and a dependency build acts for the same identity. Zero for a build the
+	// server starts itself (a mirror's sync, a forge webhook, a dependent's rebuild): it then acts for the
+	// pusher of the project's last green build that a user pushed or rebuilt (LastPusher), and when there
+	// is none it may name no project of the server.
+	Identity baleen.Identity
 	// Out receives the build's output live, relayed from the build's log events as every other reader gets
 	// it, and all of it by the time Run returns; nil: nobody watches. Errors writing to it are ignored: the
 	// build goes on when its watcher goes away.

@@ -93,7 +93,7 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 
 func (r *Rules) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, opts options, out io.Writer) error {
 	branch := strings.TrimPrefix(u.Name, "refs/heads/")
-	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: pusher(p), Out: out,
+	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: pusher(p), Identity: p.Identity, Out: out,
 		NoDeploy: opts.noDeploy, Old: u.Old, HoldImages: true})
 	if err == nil {
 		r.mu.Lock()
