@@ -185,6 +185,7 @@ func (r *Rules) PostReceive(ctx context.Context, p gitd.Push, moved []gitd.RefUp
 	}
 	r.mu.Unlock()
 	for _, n := range settle {
+		r.doneRefMove(context.WithoutCancel(ctx), p.Project, n)
 		r.sched.Settle(context.WithoutCancel(ctx), p.Project, n)
 	}
 	for _, u := range moved {
