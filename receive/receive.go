@@ -40,6 +40,9 @@ type Rules struct {
 	// CheckSpace, when set, is asked before a push builds; its error refuses the whole push
 	// (store.CheckSpace on the data directory).
 	CheckSpace func() error
+	// BeforeRefMove, when set, is called at the end of Receive: after the push's verdicts are recorded and
+	// before the server moves its refs. It injects faults (a test stops the server there); nil in service.
+	BeforeRefMove func()
 }
 
 // dependent is a project to rebuild after a dependency's green push.
@@ -87,6 +90,9 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 		default:
 			errs[i] = r.build(ctx, p, u, opts, out)
 		}
+	}
+	if r.BeforeRefMove != nil {
+		r.BeforeRefMove()
 	}
 	return errs
 }

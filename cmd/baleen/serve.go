@@ -180,7 +180,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		Authz:              policy,
 		ReposDir:           reposDir,
 		Logger:             logger,
-		Receiver:           cfg.withSpaceCheck(receive.New(sched, st, st, repos, logger)),
+		Receiver:           withRefMoveFault(e.getenv, logger, cfg.withSpaceCheck(receive.New(sched, st, st, repos, logger))),
 		Commands:           handler,
 		Hook:               []string{exe, "hook"},
 		MaxReceivePacks:    cfg.MaxPushes,
