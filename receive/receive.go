@@ -89,6 +89,9 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 			fmt.Fprintf(out, "%s stored without a build (ci.skip)\n", u.Name)
 		default:
 			errs[i] = r.build(ctx, p, u, opts, out)
+			if p.Atomic && len(p.Updates) > 1 {
+				r.forgetAtomicRefMove(ctx, p.Project, u)
+			}
 		}
 	}
 	if r.BeforeRefMove != nil {

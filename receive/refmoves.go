@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/gitd"
 	"github.com/baleen-ci/baleen/store"
 )
 
@@ -31,6 +32,18 @@ func (r *Rules) doneRefMove(ctx context.Context, project string, n int) {
 	}
 	if err := pm.DoneRefMove(ctx, project, n); err != nil {
 		r.log.Error("forget ref move", "project", project, "build", n, "err", err)
+	}
+}
+
+// forgetAtomicRefMove forgets the pending ref move of u's build in an atomic push of several refs: a stop
+// during the push's later builds must not move this ref alone at the next start. Such a push's refs then
+// move only as the push moves them, all or none.
+func (r *Rules) forgetAtomicRefMove(ctx context.Context, project string, u gitd.RefUpdate) {
+	r.mu.Lock()
+	n, ok := r.unsettled[pushKey(project, u)]
+	r.mu.Unlock()
+	if ok {
+		r.doneRefMove(context.WithoutCancel(ctx), project, n)
 	}
 }
 
