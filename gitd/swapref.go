@@ -32,5 +32,12 @@ func (r *Repositories) SwapRef(ctx context.Context, project, name, old, commit s
 		}
 		return fmt.Errorf("move %s of %s: %w", name, project, err)
 	}
+	// A repository whose first push this was names no existing branch in HEAD yet; as after a push, HEAD
+	// then names this one.
+	if _, err := (&gitRunner{}).run(ctx, dir, nil, "rev-parse", "-q", "--verify", "HEAD"); err != nil {
+		if _, err := (&gitRunner{}).run(ctx, dir, nil, "symbolic-ref", "HEAD", name); err != nil {
+			return fmt.Errorf("point HEAD of %s at %s: %w", project, name, err)
+		}
+	}
 	return nil
 }

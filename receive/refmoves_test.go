@@ -57,13 +57,31 @@ func TestCompleteRefMovesAfterCrash(t *testing.T) {
 	gitOut(t, bare, "update-ref", "refs/heads/moved", c2) // another writer moved it before the restart
 	gitOut(t, bare, "update-ref", "refs/heads/done", c1)  // moved before the stop, not yet forgotten
 
+	// fresh is a repository whose first push, of dev, was cut short: HEAD names a main that does not exist.
+	gitOut(t, reposDir, "init", "-q", "--bare", "--initial-branch=main", "fresh.git")
+	gitOut(t, work, "push", "-q", filepath.Join(reposDir, "fresh.git"), c1+":refs/heads/tmp")
+	gitOut(t, filepath.Join(reposDir, "fresh.git"), "update-ref", "-d", "refs/heads/tmp")
+
 	// The crash: each build is recorded with its pending ref move, and no ref moves.
 	st, err := store.Open(dbDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if err := st.CreateProject(ctx, baleen.Project{Name: "app", Created: time.Now().UTC()}); err != nil {
+	for _, name := range []string{"app", "fresh"} {
+		if err := st.CreateProject(ctx, baleen.Project{Name: name, Created: time.Now().UTC()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh, err := st.CreateBuild(ctx, baleen.Build{Project: "fresh", Branch: "dev", Commit: c1, Created: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	passed := baleen.StatusPassed
+	if err := st.AddRefMove(ctx, "fresh", fresh.Number, "refs/heads/dev", zeroID, c1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateBuild(ctx, "fresh", fresh.Number, baleen.BuildPatch{Status: &passed}); err != nil {
 		t.Fatal(err)
 	}
 	numbers := map[string]int{}
@@ -111,6 +129,9 @@ func TestCompleteRefMovesAfterCrash(t *testing.T) {
 		if got := gitOut(t, bare, "rev-parse", "refs/heads/"+branch); got != commit {
 			t.Errorf("%s: got %s, want %s", branch, got, commit)
 		}
+	}
+	if got := gitOut(t, filepath.Join(reposDir, "fresh.git"), "rev-parse", "HEAD"); got != c1 {
+		t.Errorf("HEAD of a repository whose first push was cut short: got %s, want dev's %s", got, c1)
 	}
 	rec, err := st.Build(ctx, "app", numbers["moved"])
 	if err != nil || rec.Status != baleen.StatusPassed || !strings.Contains(rec.Message, "moved was not moved") {
