@@ -225,6 +225,8 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 		s.holds.Hold(b.ID(s.cfg.Instance))
 	}
 	res := s.execute(bctx, rctx, b, tree, data, req)
+	// The ref move is recorded before the verdict, so that recovery completes it if the server stops between.
+	s.recordRefMove(rctx, b, req, res)
 	// The record is final before the watcher has read everything: a slow watcher delays only this return.
 	nb, err := s.finish(rctx, b, res, !req.HoldImages)
 	stopRelay()

@@ -63,3 +63,22 @@ func (s *Scheduler) prune(ctx context.Context, project string) {
 		s.log.Warn("prune images", "project", project, "err", err)
 	}
 }
+
+// RefMoves keeps the ref moves of pushes' green builds until they are done (store.Store has it). When the
+// scheduler's Builds has it, a push's build records its ref move just before it is recorded passed, so that
+// a server stopped between the verdict and the ref move completes the move at its next start.
+type RefMoves interface {
+	AddRefMove(ctx context.Context, project string, number int, ref, old, new string) error
+}
+
+// recordRefMove records, before a push's build is recorded passed, the move of its branch from req.Old to
+// its commit. Builds that are not a push's, or not green, record nothing.
+func (s *Scheduler) recordRefMove(ctx context.Context, b baleen.Build, req Request, res baleen.Result) {
+	rm, ok := s.cfg.Builds.(RefMoves)
+	if !ok || !req.HoldImages || req.Old == "" || b.Branch == "" || res.Status != baleen.StatusPassed {
+		return
+	}
+	if err := rm.AddRefMove(ctx, b.Project, b.Number, "refs/heads/"+b.Branch, req.Old, b.Commit); err != nil {
+		s.log.Error("record ref move", "project", b.Project, "build", b.Number, "commit", b.Commit, "err", err)
+	}
+}

@@ -40,6 +40,9 @@ type Rules struct {
 	// CheckSpace, when set, is asked before a push builds; its error refuses the whole push
 	// (store.CheckSpace on the data directory).
 	CheckSpace func() error
+	// BeforeRefMove, when set, is called at the end of Receive: after the push's verdicts are recorded and
+	// before the server moves its refs. It injects faults (a test stops the server there); nil in service.
+	BeforeRefMove func()
 }
 
 // dependent is a project to rebuild after a dependency's green push.
@@ -86,7 +89,13 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 			fmt.Fprintf(out, "%s stored without a build (ci.skip)\n", u.Name)
 		default:
 			errs[i] = r.build(ctx, p, u, opts, out)
+			if p.Atomic && len(p.Updates) > 1 {
+				r.forgetAtomicRefMove(ctx, p.Project, u)
+			}
 		}
+	}
+	if r.BeforeRefMove != nil {
+		r.BeforeRefMove()
 	}
 	return errs
 }
@@ -185,6 +194,7 @@ func (r *Rules) PostReceive(ctx context.Context, p gitd.Push, moved []gitd.RefUp
 	}
 	r.mu.Unlock()
 	for _, n := range settle {
+		r.doneRefMove(context.WithoutCancel(ctx), p.Project, n)
 		r.sched.Settle(context.WithoutCancel(ctx), p.Project, n)
 	}
 	for _, u := range moved {

@@ -136,6 +136,10 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if err := sched.Recover(ctx); err != nil {
 		logger.Error("recover interrupted builds", "err", err)
 	}
+	// Before the git server takes pushes: green builds whose ref move a stop cut short move their branches.
+	if err := receive.CompleteRefMoves(ctx, st, st, repos, sched, logger); err != nil {
+		logger.Error("complete ref moves", "err", err)
+	}
 	go engines.Run(ctx)
 	// Notifications, commit statuses and the mirrors' polling (cmd/baleen/notify.go) outlive ctx until the
 	// scheduler has shut down.
@@ -177,7 +181,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		Authz:              policy,
 		ReposDir:           reposDir,
 		Logger:             logger,
-		Receiver:           cfg.withSpaceCheck(receive.New(sched, st, st, repos, logger)),
+		Receiver:           withRefMoveFault(e.getenv, logger, cfg.withSpaceCheck(receive.New(sched, st, st, repos, logger))),
 		Commands:           handler,
 		Hook:               []string{exe, "hook"},
 		MaxReceivePacks:    cfg.MaxPushes,
