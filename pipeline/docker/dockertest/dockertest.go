@@ -285,11 +285,11 @@ func SecondEngine(t testing.TB, opts docker.Options) *docker.Engine {
 	return EngineWith(t, opts, client.WithHost(SecondEngineHost(t)))
 }
 
-// SecondEnginePID returns the process id of the second engine's dockerd, from the pid file
+// SecondEnginePID returns the process id of the second engine's dockerd, once it answers, from the pid file
 // scripts/second-engine.sh gives it (under BALEEN_DOCKER2_RUN, /run/baleen-docker2 by default).
 func SecondEnginePID(t testing.TB) int {
 	t.Helper()
-	holdSecondEngine(t)
+	SecondEngineHost(t) // skipped under -short, a failure under CI when it does not answer
 	run := os.Getenv("BALEEN_DOCKER2_RUN")
 	if run == "" {
 		run = "/run/baleen-docker2"
