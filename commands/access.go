@@ -265,17 +265,17 @@ func (h *Handler) deliveries(ctx context.Context, c *baleen.Call, fl *flags) int
 	if len(fl.args) == 1 {
 		sink = fl.args[0]
 	}
-	if !fl.json {
-		return done(c, notify.WriteDeliveries(ctx, c.Stdout, h.Deliveries, sink, false))
-	}
 	ds, err := h.Deliveries.Deliveries(ctx, baleen.DeliveryFilter{Sink: sink, Limit: deliveriesShown})
 	if err != nil {
 		return fail(c, err)
 	}
+	if !fl.json {
+		return done(c, notify.WriteDeliveryTable(c.Stdout, ds))
+	}
 	return writeJSON(c.Stdout, api.NewDeliveries(ds))
 }
 
-// deliveriesShown is how many deliveries `deliveries` lists, as the table does.
+// deliveriesShown is how many deliveries `deliveries` lists, as a table or as JSON.
 const deliveriesShown = 100
 
 // redeliver answers `redeliver <id>`.
