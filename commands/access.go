@@ -327,7 +327,7 @@ type poolEngines struct{ p *pool.Pool }
 
 func (e poolEngines) WriteStatus(w io.Writer, asJSON bool) error {
 	if !asJSON {
-		return pool.RenderStatus(w, e.p.Status(), false)
+		return pool.RenderStatus(w, e.p.Status())
 	}
 	out := []api.Engine{}
 	for _, s := range e.p.Status() {
