@@ -9,7 +9,7 @@ import (
 	"github.com/baleen-ci/baleen/pipeline/spec"
 )
 
-// ReleaseUnits names the units that the baleen.yml of rel's commit deploys, in its order: what `status`
+// ReleaseUnits names the units that the baleen.yml of rel's commit deploys, in the order of its deploy section: what `status`
 // and `logs --unit` of the ssh commands and the web's releases page read a release's hosts for. A
 // baleen.yml that does not parse or has no deploy section is ErrNotFound.
 func ReleaseUnits(ctx context.Context, repos baleen.Repositories, project string, rel baleen.Release) ([]string, error) {
