@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -224,36 +223,24 @@ func (h *Handler) tests(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if err := h.project(ctx, project); err != nil {
 		return fail(c, err)
 	}
-	if !o.JSON {
-		return done(c, history.Tests(ctx, h.Tests, c.Stdout, project, o))
-	}
-	t, err := testsJSON(ctx, h.Tests, project, o)
+	sel, err := history.Select(ctx, h.Tests, project, o)
 	if err != nil {
 		return fail(c, err)
 	}
-	return writeJSON(c.Stdout, t)
+	if !o.JSON {
+		return done(c, history.WriteTests(c.Stdout, sel))
+	}
+	return writeJSON(c.Stdout, newTests(sel))
 }
 
-// testsJSON is `tests --json`: the history package picks the cases, and its JSON is read back into the
-// shape every --json shares.
-func testsJSON(ctx context.Context, th baleen.TestHistory, project string, o history.TestsOptions) (api.Tests, error) {
-	var buf bytes.Buffer
-	if err := history.Tests(ctx, th, &buf, project, o); err != nil {
-		return api.Tests{}, err
-	}
-	var got struct {
-		Project, Branch string
-		Cases           []history.CaseHistory
-	}
-	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
-		return api.Tests{}, fmt.Errorf("read test history: %w", err)
-	}
-	t := api.Tests{Project: got.Project, Branch: got.Branch, Cases: []api.TestCase{}}
-	for _, c := range got.Cases {
+// newTests is the api shape of the cases `tests --json` lists.
+func newTests(sel history.Selection) api.Tests {
+	t := api.Tests{Project: sel.Project, Branch: sel.Branch, Cases: []api.TestCase{}}
+	for _, c := range sel.Cases {
 		t.Cases = append(t.Cases, api.TestCase{Name: c.Name, Recent: c.Recent, Last: c.Last, Build: c.Build,
 			DurationMS: c.Duration.Milliseconds(), New: c.New, FailingSince: c.Since, Fixed: c.Fixed, Flaky: c.Flaky})
 	}
-	return t, nil
+	return t
 }
 
 // deliveries answers `deliveries [<sink>] [--json]`.
@@ -265,17 +252,17 @@ func (h *Handler) deliveries(ctx context.Context, c *baleen.Call, fl *flags) int
 	if len(fl.args) == 1 {
 		sink = fl.args[0]
 	}
-	if !fl.json {
-		return done(c, notify.WriteDeliveries(ctx, c.Stdout, h.Deliveries, sink, false))
-	}
 	ds, err := h.Deliveries.Deliveries(ctx, baleen.DeliveryFilter{Sink: sink, Limit: deliveriesShown})
 	if err != nil {
 		return fail(c, err)
 	}
+	if !fl.json {
+		return done(c, notify.WriteDeliveryTable(c.Stdout, ds))
+	}
 	return writeJSON(c.Stdout, api.NewDeliveries(ds))
 }
 
-// deliveriesShown is how many deliveries `deliveries` lists, as the table does.
+// deliveriesShown is how many deliveries `deliveries` lists, as a table or as JSON.
 const deliveriesShown = 100
 
 // redeliver answers `redeliver <id>`.
@@ -327,7 +314,7 @@ type poolEngines struct{ p *pool.Pool }
 
 func (e poolEngines) WriteStatus(w io.Writer, asJSON bool) error {
 	if !asJSON {
-		return pool.RenderStatus(w, e.p.Status(), false)
+		return pool.RenderStatus(w, e.p.Status())
 	}
 	out := []api.Engine{}
 	for _, s := range e.p.Status() {

@@ -18,7 +18,6 @@ import (
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/api"
 	"github.com/baleen-ci/baleen/pipeline"
-	"github.com/baleen-ci/baleen/pipeline/spec"
 )
 
 // Scheduler is what the commands ask of the server's scheduler (*pipeline.Scheduler has it). Its methods
@@ -723,23 +722,8 @@ func (h *Handler) deployed(ctx context.Context, project string) (baleen.Release,
 	if len(rs) == 0 {
 		return baleen.Release{}, nil, fmt.Errorf("%s has no releases yet: %w", project, baleen.ErrNotFound)
 	}
-	tree, err := h.Repos.Tree(ctx, project, rs[0].Commit)
-	if err != nil {
-		return rs[0], nil, err
-	}
-	data, err := fs.ReadFile(tree, "baleen.yml")
-	if err != nil {
-		return rs[0], nil, err
-	}
-	sp, err := spec.Parse("baleen.yml", data)
-	if err != nil || sp.Deploy == nil {
-		return rs[0], nil, fmt.Errorf("the baleen.yml of release #%d deploys no units: %w", rs[0].Number, baleen.ErrNotFound)
-	}
-	var units []string
-	for _, u := range sp.Deploy.Units {
-		units = append(units, u.Name)
-	}
-	return rs[0], units, nil
+	units, err := ReleaseUnits(ctx, h.Repos, project, rs[0])
+	return rs[0], units, err
 }
 
 // hostStatus adds to `status` what each host of the latest release's target runs.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/internal/shell"
 )
 
 // Intervals of the checks after a unit started.
@@ -119,7 +120,7 @@ func (hs *hostSession) probe(h baleen.Health) (func(context.Context) error, stri
 		return func(ctx context.Context) error { return httpProbe(ctx, hs.h, h.HTTP) }, h.HTTP
 	case !h.Command.IsZero():
 		argv := h.Command.Argv()
-		return func(ctx context.Context) error { return hs.h.run(ctx, shellJoin(argv), nil, nil) }, fmt.Sprintf("%q", argv)
+		return func(ctx context.Context) error { return hs.h.run(ctx, shell.Join(argv), nil, nil) }, fmt.Sprintf("%q", argv)
 	}
 	return nil, ""
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/internal/shell"
 )
 
 // LocalHost is the host name in a target's hosts that means the machine Baleen runs on: commands run
@@ -306,16 +307,5 @@ func (t *tailBuffer) suffix() string {
 	return ": " + s
 }
 
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// shellJoin quotes argv for a POSIX shell.
-func shellJoin(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = shellQuote(a)
-	}
-	return strings.Join(q, " ")
-}
+// shellQuote is shell.Quote, under the name the package's command builders use.
+func shellQuote(s string) string { return shell.Quote(s) }

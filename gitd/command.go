@@ -90,11 +90,6 @@ func splitWords(s string) ([]string, error) {
 	return words, nil
 }
 
-// shellQuote quotes s as one shell word, the way git quotes a repository path.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // gitRequest is a parsed git command: which service, for which project.
 type gitRequest struct {
 	service string

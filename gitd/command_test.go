@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/internal/shell"
 )
 
 func TestSplitWords(t *testing.T) {
@@ -66,11 +67,7 @@ func FuzzSplitWords(f *testing.F) {
 			return
 		}
 		// Quoting the words again and splitting gives them back.
-		quoted := make([]string, len(words))
-		for i, w := range words {
-			quoted[i] = shellQuote(w)
-		}
-		again, err := splitWords(strings.Join(quoted, " "))
+		again, err := splitWords(shell.Join(words))
 		if err != nil {
 			t.Fatalf("splitWords of requoted %q: %v", words, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/internal/shell"
 	"github.com/go-git/go-git/v5/plumbing"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -218,10 +219,7 @@ func (r *Repositories) fetchEnv(kind, src string) (env []string, target string, 
 		ssh := []string{"ssh", "-F", "/dev/null", "-i", r.fetch.cfg.KeyPath, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
 			"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + r.fetch.cfg.KnownHostsPath,
 			"-o", "GlobalKnownHostsFile=/dev/null", "-o", "ConnectTimeout=30"}
-		for i, a := range ssh {
-			ssh[i] = shellQuote(a)
-		}
-		env = append(env, "GIT_SSH_COMMAND="+strings.Join(ssh, " "), "GIT_SSH_VARIANT=ssh")
+		env = append(env, "GIT_SSH_COMMAND="+shell.Join(ssh), "GIT_SSH_VARIANT=ssh")
 		return env, withSSHUser(src), nil
 	case srcHTTPS:
 		u, err := url.Parse(src)

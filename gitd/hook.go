@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/internal/shell"
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 )
 
@@ -80,13 +81,9 @@ func newToken() (string, error) {
 
 // hookScript is the proc-receive hook git runs: it execs the configured command.
 func hookScript(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = shellQuote(a)
-	}
 	return "#!/bin/sh\n# Written by baleen serve at each start: git's proc-receive hook hands the push to the server.\n" +
 		"# git runs under a memory limit that the hook, which holds no objects, need not keep.\n" +
-		"ulimit -S -v unlimited 2>/dev/null\nexec " + strings.Join(q, " ") + " proc-receive\n"
+		"ulimit -S -v unlimited 2>/dev/null\nexec " + shell.Join(argv) + " proc-receive\n"
 }
 
 // setupHooks writes the hooks directory under dir and listens on the hook socket.

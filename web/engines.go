@@ -40,6 +40,7 @@ func (s *Server) ShowEngines(src EngineSource) error {
 	if err := s.metrics.reg.Register(engineCollector{src}); err != nil {
 		return fmt.Errorf("engine metrics: %w", err)
 	}
+	s.engines = true
 	s.mux.HandleFunc("GET /engines", s.page(func(r *http.Request, c caller) (string, string, any, error) {
 		return s.enginesPage(r, c, src)
 	}))

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/api"
 	"github.com/baleen-ci/baleen/pipeline/report/history"
 )
 
@@ -58,13 +59,14 @@ func (s *Server) dashboard(r *http.Request, c caller) (string, string, any, erro
 	}
 	var d dashboardData
 	for _, p := range ps {
-		bs, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: p.Name, Limit: 30})
+		bs, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: p.Name, Limit: api.BranchWindow})
 		if err != nil {
 			return "", "", nil, err
 		}
-		sum := projectSummary{Name: p.Name, Branches: latestPerBranch(bs), Recent: reversed(bs)}
+		recent := bs[:min(recentShown, len(bs))]
+		sum := projectSummary{Name: p.Name, Branches: api.LatestPerBranch(bs), Recent: reversed(recent)}
 		sum.Releases = s.currentReleases(ctx, p.Name)
-		for _, b := range bs {
+		for _, b := range recent {
 			if !b.Status.Final() {
 				d.Active = append(d.Active, b)
 			}
@@ -74,18 +76,8 @@ func (s *Server) dashboard(r *http.Request, c caller) (string, string, any, erro
 	return "dashboard", "Baleen", d, nil
 }
 
-// latestPerBranch keeps the first (newest) build of each branch of bs, which is newest first.
-func latestPerBranch(bs []baleen.Build) []baleen.Build {
-	seen := map[string]bool{}
-	var out []baleen.Build
-	for _, b := range bs {
-		if !seen[b.Branch] {
-			seen[b.Branch] = true
-			out = append(out, b)
-		}
-	}
-	return out
-}
+// recentShown is how many of a project's newest builds the dashboard draws and looks in for running ones.
+const recentShown = 30
 
 func reversed(bs []baleen.Build) []baleen.Build {
 	out := slices.Clone(bs)

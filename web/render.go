@@ -22,7 +22,9 @@ type layout struct {
 	User     string
 	// CSRF is the session's token for the page's forms.
 	CSRF string
-	Page any
+	// Engines links the engines page: the caller is signed in and the server has an engine pool.
+	Engines bool
+	Page    any
 }
 
 var funcs = template.FuncMap{
@@ -81,6 +83,7 @@ func (s *Server) page(fn pageFunc) http.HandlerFunc {
 }
 
 func (s *Server) render(w http.ResponseWriter, code int, tmpl string, l layout) {
+	l.Engines = l.SignedIn && s.engines
 	var buf bytes.Buffer
 	if err := s.pages[tmpl].ExecuteTemplate(&buf, "layout.html", l); err != nil {
 		s.log.Error("render page", "page", tmpl, "err", err)

@@ -111,6 +111,8 @@ type Server struct {
 	mux      *http.ServeMux
 	stop     context.CancelFunc
 	base     context.Context
+	// engines: ShowEngines was called, so the signed-in see a link to the engines page.
+	engines bool
 }
 
 // New returns a Server. It starts counting metrics from the events at once; Close stops it.

@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -12,18 +11,19 @@ import (
 	"github.com/baleen-ci/baleen"
 )
 
-// EngineStatus is what the pool reports of one engine, for `ssh HOST engines`, the web and metrics.
+// EngineStatus is what the pool reports of one engine, for `ssh HOST engines`, the web and metrics; its
+// JSON shape is api.Engine.
 type EngineStatus struct {
-	Name   string   `json:"name"`
-	Host   string   `json:"host"`
-	State  State    `json:"state"`
-	Reason string   `json:"reason,omitempty"`
-	Labels []string `json:"labels,omitempty"`
-	Slots  int      `json:"slots"`
-	InUse  int      `json:"in_use"`
+	Name   string
+	Host   string
+	State  State
+	Reason string
+	Labels []string
+	Slots  int
+	InUse  int
 	// Builds are the builds holding a slot, in the order they took it.
-	Builds []baleen.BuildID `json:"builds"`
-	Since  time.Time        `json:"since"`
+	Builds []baleen.BuildID
+	Since  time.Time
 }
 
 // Status reports every engine of the pool, by name.
@@ -41,17 +41,9 @@ func (p *Pool) Status() []EngineStatus {
 	return out
 }
 
-// RenderStatus writes st for `engines [--json]`: a table (engine, state, slots in use, labels, builds,
-// and the reason of an engine that is down), or, with asJSON, a JSON array of EngineStatus.
-func RenderStatus(w io.Writer, st []EngineStatus, asJSON bool) error {
-	if asJSON {
-		if st == nil {
-			st = []EngineStatus{}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
-	}
+// RenderStatus writes st as the table of `engines`: engine, state, slots in use, labels, builds, and the
+// reason of an engine that is down. The JSON form is api.Engine.
+func RenderStatus(w io.Writer, st []EngineStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENGINE\tSTATE\tSLOTS\tLABELS\tBUILDS")
 	for _, s := range st {

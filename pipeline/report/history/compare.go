@@ -9,16 +9,16 @@ const Window = 200
 
 // Status is what the history says of one test case in one run.
 type Status struct {
-	Name    string             `json:"name"`
-	Outcome baleen.TestOutcome `json:"-"`
+	Name    string
+	Outcome baleen.TestOutcome
 	// New: it fails in this run and did not in the run before that ran it.
-	New bool `json:"new,omitempty"`
+	New bool
 	// Since is the first build of the run of failures this one ends, when it failed before too.
-	Since int `json:"failing_since,omitempty"`
+	Since int
 	// Fixed: it passes in this run and failed in the run before that ran it.
-	Fixed bool `json:"fixed,omitempty"`
+	Fixed bool
 	// Flaky: it both failed and passed on one commit, in the runs looked at.
-	Flaky bool `json:"flaky,omitempty"`
+	Flaky bool
 }
 
 // outcome merges the entries of one name in one run: failed when any failed, else passed when any passed.

@@ -2,7 +2,6 @@ package history_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -113,7 +112,11 @@ func TestRecordSequence(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	if err := history.Tests(t.Context(), s, &out, "api", history.TestsOptions{}); err != nil {
+	sel, err := history.Select(t.Context(), s, "api", history.TestsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := history.WriteTests(&out, sel); err != nil {
 		t.Fatal(err)
 	}
 	want := `tests of api main: 2 cases in 5 runs (#1 to #5), newest outcome last
@@ -125,19 +128,12 @@ RECENT  LAST    TIME  TEST  NOTE
 		t.Errorf("Tests: got\n%s\nwant\n%s", got, want)
 	}
 
-	out.Reset()
-	if err := history.Tests(t.Context(), s, &out, "api", history.TestsOptions{Filter: history.Flakies, JSON: true}); err != nil {
+	doc, err := history.Select(t.Context(), s, "api", history.TestsOptions{Filter: history.Flakies})
+	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Branch string
-		Cases  []history.CaseHistory
-	}
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
-		t.Fatalf("JSON: %v\n%s", err, out.String())
-	}
 	if doc.Branch != "main" || len(doc.Cases) != 1 || doc.Cases[0].Name != "b" || !doc.Cases[0].Flaky || doc.Cases[0].Recent != "..F.F" {
-		t.Errorf("flaky JSON: got %+v, want only b, flaky, ..F.F", doc)
+		t.Errorf("flaky: got %+v, want only b, flaky, ..F.F", doc)
 	}
 
 	b3, err := s.Build(t.Context(), "api", 3)
@@ -177,12 +173,8 @@ func TestTestsFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.filter), func(t *testing.T) {
-			var out bytes.Buffer
-			if err := history.Tests(ctx, s, &out, "api", history.TestsOptions{Branch: "main", Filter: tt.filter, JSON: true}); err != nil {
-				t.Fatal(err)
-			}
-			var doc struct{ Cases []history.CaseHistory }
-			if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			doc, err := history.Select(ctx, s, "api", history.TestsOptions{Branch: "main", Filter: tt.filter})
+			if err != nil {
 				t.Fatal(err)
 			}
 			var got []string
@@ -194,8 +186,12 @@ func TestTestsFilters(t *testing.T) {
 			}
 		})
 	}
+	sel, err := history.Select(ctx, s, "api", history.TestsOptions{Branch: "gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
-	if err := history.Tests(ctx, s, &out, "api", history.TestsOptions{Branch: "gone"}); err != nil {
+	if err := history.WriteTests(&out, sel); err != nil {
 		t.Fatal(err)
 	}
 	if got := out.String(); !strings.HasPrefix(got, "no test history for api gone") {

@@ -3,7 +3,6 @@ package history
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -32,7 +31,7 @@ type TestsOptions struct {
 	Filter Filter
 	// Runs is how many recent runs are shown per case; DefaultRuns when 0.
 	Runs int
-	// JSON writes one JSON document instead of a table.
+	// JSON asks for the api.Tests document instead of the table (--json); the command encodes it.
 	JSON bool
 }
 
@@ -42,46 +41,60 @@ const DefaultRuns = 10
 // MaxSlowest is how many cases the slowest filter lists.
 const MaxSlowest = 20
 
-// CaseHistory is one test case as the tests command lists it.
+// CaseHistory is one test case as the tests command lists it; its JSON shape is api.TestCase.
 type CaseHistory struct {
 	Status
 	// Recent holds its outcomes in the runs shown, oldest first: '.' passed, 'F' failed, 's' skipped, ' '
 	// did not run.
-	Recent string `json:"recent"`
+	Recent string
 	// Last is the outcome of its newest run, and Duration that run's time.
-	Last     string        `json:"last"`
-	Duration time.Duration `json:"duration_ns"`
+	Last     string
+	Duration time.Duration
 	// Build is the build of its newest run.
-	Build int `json:"build"`
+	Build int
 }
 
-// Tests writes the test cases of project's branch with their recent outcomes and durations, as the ssh
-// command `tests <project> [--branch B] [--failing|--flaky|--slowest] [--json]` shows them. A project with
-// no history says so; an error is one of h.
-func Tests(ctx context.Context, h baleen.TestHistory, w io.Writer, project string, o TestsOptions) error {
+// Selection is what the tests command lists: the cases of one branch of a project, summed up over the
+// branch's runs.
+type Selection struct {
+	Project string
+	// Branch is the branch shown: the one asked for, or the branch of the project's newest run.
+	Branch string
+	// Runs are the branch's runs looked at, newest first; none when it has no history.
+	Runs  []baleen.TestRun
+	Cases []CaseHistory
+}
+
+// Select picks the test cases of project's branch with their recent outcomes and durations, as the ssh
+// command `tests <project> [--branch B] [--failing|--flaky|--slowest]` lists them; o.JSON is the
+// caller's to honour. An error is one of h.
+func Select(ctx context.Context, h baleen.TestHistory, project string, o TestsOptions) (Selection, error) {
 	all, err := h.TestRuns(ctx, project, "", Window)
 	if err != nil {
-		return err
+		return Selection{}, err
 	}
 	branch := o.Branch
 	if branch == "" && len(all) > 0 {
 		branch = all[0].Branch
 	}
 	runs := slices.DeleteFunc(slices.Clone(all), func(r baleen.TestRun) bool { return r.Branch != branch })
-	cases := Cases(runs, all, cmp.Or(o.Runs, DefaultRuns))
-	cases = filter(cases, o.Filter)
-	if o.JSON {
-		return writeJSON(w, project, branch, cases)
-	}
+	cases := filter(Cases(runs, all, cmp.Or(o.Runs, DefaultRuns)), o.Filter)
+	return Selection{Project: project, Branch: branch, Runs: runs, Cases: cases}, nil
+}
+
+// WriteTests writes sel as the table of the tests command; a selection with no runs says there is no
+// history.
+func WriteTests(w io.Writer, sel Selection) error {
+	runs := sel.Runs
 	if len(runs) == 0 {
-		_, err := fmt.Fprintf(w, "no test history for %s %s (set artifacts.xunit in baleen.yml)\n", project, refWord(branch))
+		_, err := fmt.Fprintf(w, "no test history for %s %s (set artifacts.xunit in baleen.yml)\n", sel.Project, refWord(sel.Branch))
 		return err
 	}
 	fmt.Fprintf(w, "tests of %s %s: %d cases in %d runs (#%d to #%d), newest outcome last\n",
-		project, refWord(branch), len(cases), len(runs), runs[len(runs)-1].Number, runs[0].Number)
+		sel.Project, refWord(sel.Branch), len(sel.Cases), len(runs), runs[len(runs)-1].Number, runs[0].Number)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RECENT\tLAST\tTIME\tTEST\tNOTE")
-	for _, c := range cases {
+	for _, c := range sel.Cases {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Recent, c.Last, c.Duration.Round(time.Millisecond), c.Name, note(c.Status))
 	}
 	return tw.Flush()
@@ -186,19 +199,6 @@ func since(c CaseHistory) int {
 		return c.Since
 	}
 	return c.Build
-}
-
-func writeJSON(w io.Writer, project, branch string, cases []CaseHistory) error {
-	if cases == nil {
-		cases = []CaseHistory{}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
-		Project string        `json:"project"`
-		Branch  string        `json:"branch"`
-		Cases   []CaseHistory `json:"cases"`
-	}{project, branch, cases})
 }
 
 // Failures writes the failed tests of build b as the ssh command `report` lists them, each with what the
