@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/baleen-ci/baleen/internal/shell"
 )
 
 // DefaultKeepImages is how many releases' images a host keeps per unit when Options.KeepImages is 0.
@@ -41,7 +43,7 @@ func (hs *hostSession) pruneImages(ctx context.Context, ps []planned) {
 	var drop []string
 	for _, p := range ps {
 		var cur strings.Builder
-		if err := hs.h.run(ctx, fmt.Sprintf("cat %s 2>/dev/null || true", shellQuote(imagesPath(p.base))), nil, &cur); err != nil {
+		if err := hs.h.run(ctx, fmt.Sprintf("cat %s 2>/dev/null || true", shell.Quote(imagesPath(p.base))), nil, &cur); err != nil {
 			printf(hs.out, "deploy: %s: read the images of %s: %v", hs.addr, unitFile(p.base), err)
 			return
 		}
@@ -59,7 +61,7 @@ func (hs *hostSession) pruneImages(ctx context.Context, ps []planned) {
 		if stay[img] {
 			continue
 		}
-		if err := hs.h.run(ctx, "docker image rm "+shellQuote(img)+" >/dev/null", nil, nil); err != nil {
+		if err := hs.h.run(ctx, "docker image rm "+shell.Quote(img)+" >/dev/null", nil, nil); err != nil {
 			printf(hs.out, "deploy: %s: image %s stays: %v", hs.addr, img, err)
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/internal/shell"
 )
 
 // The strategies of Deploy.Strategy.
@@ -240,7 +241,7 @@ type hostSession struct {
 func (hs *hostSession) writeFile(ctx context.Context, path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
 	cmd := fmt.Sprintf("umask 077 && mkdir -p %s && chmod 0700 %s && cat > %s && chmod %04o %s && sync %s && mv -f %s %s",
-		shellQuote(stateDir), shellQuote(stateDir), shellQuote(tmp), mode.Perm(), shellQuote(tmp), shellQuote(tmp), shellQuote(tmp), shellQuote(path))
+		shell.Quote(stateDir), shell.Quote(stateDir), shell.Quote(tmp), mode.Perm(), shell.Quote(tmp), shell.Quote(tmp), shell.Quote(tmp), shell.Quote(path))
 	if err := hs.h.run(ctx, cmd, strings.NewReader(string(data)), nil); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -276,12 +277,12 @@ func (hs *hostSession) begin(ctx context.Context, base string) error {
 	var b strings.Builder
 	b.WriteString("set -e\n")
 	for _, k := range kinds(base) {
-		prev := shellQuote(prevPath(base, k[0]))
-		fmt.Fprintf(&b, "rm -f %s\nif [ -e %s ]; then cp -p %s %s; fi\n", prev, shellQuote(k[1]), shellQuote(k[1]), prev)
+		prev := shell.Quote(prevPath(base, k[0]))
+		fmt.Fprintf(&b, "rm -f %s\nif [ -e %s ]; then cp -p %s %s; fi\n", prev, shell.Quote(k[1]), shell.Quote(k[1]), prev)
 	}
-	fmt.Fprintf(&b, "sync\n: > %s\nsync\n", shellQuote(markerPath(base)))
+	fmt.Fprintf(&b, "sync\n: > %s\nsync\n", shell.Quote(markerPath(base)))
 	for _, k := range kinds(base)[:2] {
-		fmt.Fprintf(&b, "mv -f %s %s\n", shellQuote(newPath(base, k[0])), shellQuote(k[1]))
+		fmt.Fprintf(&b, "mv -f %s %s\n", shell.Quote(newPath(base, k[0])), shell.Quote(k[1]))
 	}
 	b.WriteString("sync\n")
 	return hs.h.run(ctx, b.String(), nil, nil)
@@ -290,15 +291,15 @@ func (hs *hostSession) begin(ctx context.Context, base string) error {
 // finish records that base passed: the staged state file becomes the live one, which ends the switch.
 func (hs *hostSession) finish(ctx context.Context, p planned) error {
 	cmd := fmt.Sprintf("set -e\nmv -f %s %s\nsync\nrm -f %s\nsync\nrm -f %s %s %s",
-		shellQuote(newPath(p.base, "state")), shellQuote(statePath(p.base)), shellQuote(markerPath(p.base)),
-		shellQuote(prevPath(p.base, "unit")), shellQuote(prevPath(p.base, "env")), shellQuote(prevPath(p.base, "state")))
+		shell.Quote(newPath(p.base, "state")), shell.Quote(statePath(p.base)), shell.Quote(markerPath(p.base)),
+		shell.Quote(prevPath(p.base, "unit")), shell.Quote(prevPath(p.base, "env")), shell.Quote(prevPath(p.base, "state")))
 	return hs.h.run(ctx, cmd, nil, nil)
 }
 
 // exists reports whether path exists on the host.
 func (hs *hostSession) exists(ctx context.Context, path string) (bool, error) {
 	var out strings.Builder
-	if err := hs.h.run(ctx, fmt.Sprintf("if [ -e %s ]; then echo yes; fi", shellQuote(path)), nil, &out); err != nil {
+	if err := hs.h.run(ctx, fmt.Sprintf("if [ -e %s ]; then echo yes; fi", shell.Quote(path)), nil, &out); err != nil {
 		return false, err
 	}
 	return strings.TrimSpace(out.String()) == "yes", nil
@@ -361,11 +362,11 @@ func (hs *hostSession) rollback(ctx context.Context, base string) (string, error
 	var b strings.Builder
 	b.WriteString("set -e\n")
 	for _, k := range kinds(base) {
-		prev, live := shellQuote(prevPath(base, k[0])), shellQuote(k[1])
+		prev, live := shell.Quote(prevPath(base, k[0])), shell.Quote(k[1])
 		fmt.Fprintf(&b, "if [ -e %s ]; then mv -f %s %s; else rm -f %s; fi\n", prev, prev, live, live)
 	}
-	fmt.Fprintf(&b, "sync\nrm -f %s %s %s %s\nsync\n", shellQuote(markerPath(base)),
-		shellQuote(newPath(base, "unit")), shellQuote(newPath(base, "env")), shellQuote(newPath(base, "state")))
+	fmt.Fprintf(&b, "sync\nrm -f %s %s %s %s\nsync\n", shell.Quote(markerPath(base)),
+		shell.Quote(newPath(base, "unit")), shell.Quote(newPath(base, "env")), shell.Quote(newPath(base, "state")))
 	if err := hs.h.run(ctx, b.String(), nil, nil); err != nil {
 		return "", fmt.Errorf("restore the previous files: %w", err)
 	}
@@ -397,7 +398,7 @@ func (hs *hostSession) state(ctx context.Context, base string) (hostState, error
 // readState reads the state file of base on h; the zero hostState when there is none.
 func readState(ctx context.Context, h host, base string) (hostState, error) {
 	var out strings.Builder
-	p := shellQuote(statePath(base))
+	p := shell.Quote(statePath(base))
 	if err := h.run(ctx, fmt.Sprintf("if [ -e %s ]; then cat %s; fi", p, p), nil, &out); err != nil {
 		return hostState{}, fmt.Errorf("read %s: %w", statePath(base), err)
 	}
@@ -468,7 +469,7 @@ func (hs *hostSession) journal(ctx context.Context, base string, n int) string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	var out strings.Builder
-	cmd := fmt.Sprintf("journalctl --no-pager --output=short-iso --lines=%d --unit=%s", n, shellQuote(unitFile(base)))
+	cmd := fmt.Sprintf("journalctl --no-pager --output=short-iso --lines=%d --unit=%s", n, shell.Quote(unitFile(base)))
 	if err := hs.h.run(ctx, cmd, nil, &out); err != nil {
 		return "(journal not available: " + err.Error() + ")"
 	}
@@ -478,12 +479,12 @@ func (hs *hostSession) journal(ctx context.Context, base string, n int) string {
 // deliver makes sure image is on the host: pulled from its registry when the reference names one, and
 // otherwise saved on the build engine and loaded over the SSH connection.
 func (hs *hostSession) deliver(ctx context.Context, image string) error {
-	if err := hs.h.run(ctx, "docker image inspect "+shellQuote(image)+" >/dev/null 2>&1", nil, nil); err == nil {
+	if err := hs.h.run(ctx, "docker image inspect "+shell.Quote(image)+" >/dev/null 2>&1", nil, nil); err == nil {
 		return nil
 	}
 	if fromRegistry(image) {
 		printf(hs.out, "deploy: %s: pulling %s", hs.addr, image)
-		if err := hs.h.run(ctx, "docker pull --quiet "+shellQuote(image), nil, nil); err != nil {
+		if err := hs.h.run(ctx, "docker pull --quiet "+shell.Quote(image), nil, nil); err != nil {
 			return fmt.Errorf("docker pull: %w", err)
 		}
 		return nil

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/internal/shell"
 )
 
 // defaultJournalQueryLines is how many lines Journal shows when the query names no number.
@@ -100,7 +101,7 @@ func (dp *Deployer) Journal(ctx context.Context, q baleen.JournalQuery, w io.Wri
 		lines = defaultJournalQueryLines
 	}
 	base := unitName(q.Project, q.Unit)
-	cmd := fmt.Sprintf("journalctl --no-pager --output=short-iso --lines=%d --unit=%s", lines, shellQuote(unitFile(base)))
+	cmd := fmt.Sprintf("journalctl --no-pager --output=short-iso --lines=%d --unit=%s", lines, shell.Quote(unitFile(base)))
 	if q.Follow {
 		cmd += " --follow"
 	}
@@ -148,7 +149,7 @@ func (dp *Deployer) hostJournal(ctx context.Context, t Target, addr, base, cmd, 
 // names its "# credentials:" line lists); none when the unit has no environment file.
 func unitSecrets(ctx context.Context, h host, base string) ([]string, error) {
 	var out strings.Builder
-	p := shellQuote(envPath(base))
+	p := shell.Quote(envPath(base))
 	if err := h.run(ctx, fmt.Sprintf("if [ -e %s ]; then cat %s; fi", p, p), nil, &out); err != nil {
 		return nil, fmt.Errorf("read the credentials to mask: %w", err)
 	}

@@ -268,7 +268,7 @@ func privileged(cmd string, sudo bool) string {
 	if !sudo {
 		return cmd
 	}
-	return "sudo -n sh -c " + shellQuote(cmd)
+	return "sudo -n sh -c " + shell.Quote(cmd)
 }
 
 // commandError turns a command's failure into an error carrying its exit status and the end of stderr.
@@ -306,6 +306,3 @@ func (t *tailBuffer) suffix() string {
 	}
 	return ": " + s
 }
-
-// shellQuote is shell.Quote, under the name the package's command builders use.
-func shellQuote(s string) string { return shell.Quote(s) }
