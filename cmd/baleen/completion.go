@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/baleen-ci/baleen/commands"
 )
 
 // flagDoc is one flag of a subcommand, as its flag set describes it.
@@ -42,10 +44,15 @@ func flagsOf(c command) []flagDoc {
 	return flags
 }
 
-// remoteCommands is the hook for the ssh commands (`ssh HOST projects`, `builds`...): once their command
-// table exists, return its entries here (name, synopsis, summary; run unused) and the man page lists them
-// under REMOTE COMMANDS. Until then there are none.
-func remoteCommands() []command { return nil }
+// remoteCommands are the ssh commands (`ssh HOST projects`, `builds`...), from the table that answers them,
+// for the man page's REMOTE COMMANDS.
+func remoteCommands() []command {
+	var cmds []command
+	for _, e := range commands.List() {
+		cmds = append(cmds, command{name: e.Name, args: e.Args, summary: e.Summary})
+	}
+	return cmds
+}
 
 func cmdCompletion(_ context.Context, args []string, e env) int {
 	if len(args) != 1 {

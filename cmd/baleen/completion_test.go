@@ -114,7 +114,8 @@ func TestManPage(t *testing.T) {
 		text = text[:i-1] + text[i+1:]
 	}
 	for _, want := range []string{"baleen build [flags] [DIR]", "-artifacts string", "baleen serve", "-authorized-keys",
-		"baleen completion bash|zsh|fish", "EXIT STATUS", "DOCKER_HOST"} {
+		"baleen completion bash|zsh|fish", "EXIT STATUS", "DOCKER_HOST", "REMOTE COMMANDS", "logs <project> [<build>] [-f]",
+		"token create [--read-only]", "gc [--dry-run]"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("man page lacks %q:\n%s", want, text)
 		}
