@@ -70,6 +70,9 @@ type Handler struct {
 	DockerHost string
 	// GC runs retention (retention.Collector.GC) for `gc`; nil when the server has no retention rules.
 	GC func(ctx context.Context, dryRun bool, w io.Writer) error
+	// Backup writes a full backup of the store to w (store.Store.Backup) for `backup`; nil when the server
+	// has none to give.
+	Backup func(w io.Writer) error
 }
 
 // printf writes to the caller's stdout.
@@ -156,6 +159,7 @@ var table = []command{
 		help: "follow another git host's repository as a project, list or stop following (admin)"},
 	{name: "sync", args: "<project>", min: 1, max: 1, run: (*Handler).sync, help: "fetch a followed repository now and build what is new (admin)"},
 	{name: "engines", json: true, run: (*Handler).engines, help: "show the Docker engines builds run on"},
+	{name: "backup", role: baleen.RoleAdmin, help: "write a backup of the server's records to stdout, in badger's backup format (admin)", run: (*Handler).backup},
 	{name: "gc", dry: true, role: baleen.RoleAdmin, help: "delete the builds the retention rules no longer keep; --dry-run lists them (admin)", run: (*Handler).gc},
 	{name: "help", help: "this text"}, // answered by Run: it prints this table
 }

@@ -17,3 +17,13 @@ func (h *Handler) gc(ctx context.Context, c *baleen.Call, fl *flags) int {
 	}
 	return ExitOK
 }
+
+// backup answers `backup`: a full backup of the server's records (projects, builds, logs, test history,
+// releases, tokens), which badger's Load or `badger restore` reads back into an empty data directory.
+// Repositories and artifacts are files under the data directory and are backed up as files.
+func (h *Handler) backup(_ context.Context, c *baleen.Call, _ *flags) int {
+	if h.Backup == nil {
+		return off(c, "this server has no store to back up")
+	}
+	return done(c, h.Backup(c.Stdout))
+}

@@ -76,6 +76,7 @@ var goldenCases = []struct{ name, line string }{
 	{"engines", "engines"},
 	{"engines.json", "engines --json"},
 	{"gc", "gc --dry-run"},
+	{"backup", "backup"},
 }
 
 // TestGolden runs each command line on a store filled with fixed data and compares its exit code, stdout

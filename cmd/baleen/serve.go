@@ -161,7 +161,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	handler := &commands.Handler{Projects: st, Builds: st, Repos: repos, Scheduler: sched, ArtifactsDir: filepath.Join(cfg.Data, "artifacts"),
 		DeployKey: repos.DeployKey, Releases: st, Deployer: deployer, Authz: policy, Whoami: policy.Whoami,
 		Tokens: st, Tests: st, Deliveries: st, Redeliver: integ.redeliver, DockerHost: dockerHost(e.getenv), Mirrors: integ.follower,
-		Engines: commands.PoolEngines(engines)}
+		Engines: commands.PoolEngines(engines), Backup: st.Backup}
 	if webSrv != nil {
 		handler.Web = webSrv
 		if err := webSrv.ShowEngines(webEngines(engines)); err != nil {
