@@ -80,6 +80,9 @@ func (p serverProjects) Local(ctx context.Context, src string) (bool, error) {
 // Claim finds or makes the project that src is fetched into: name when it is free or already src's,
 // else name with a digest of src.
 func (p serverProjects) Claim(ctx context.Context, name, src string) (string, bool, error) {
+	if !(localSources{roots: p.s.cfg.LocalSources}).admits(src) {
+		return "", false, refusedSource(src) // before a project is made for it: a refused src leaves nothing
+	}
 	for _, candidate := range []string{name, DisambiguatedName(name, src)} {
 		proj, err := p.s.cfg.Projects.Project(ctx, candidate)
 		switch {

@@ -25,7 +25,7 @@ func (l localSources) Fetch(ctx context.Context, project, src, branch string) (s
 	if !local {
 		return l.DependencyRepos.Fetch(ctx, project, src, branch)
 	}
-	refused := fmt.Errorf("src %s: no repository that this server may fetch is there; a src on the server must lie under a directory that the server's config lists under local_sources: %w", src, baleen.ErrNotFound)
+	refused := refusedSource(src)
 	real, ok := l.allowed(p)
 	if !ok {
 		return "", "", refused
@@ -35,6 +35,22 @@ func (l localSources) Fetch(ctx context.Context, project, src, branch string) (s
 		return "", "", refused
 	}
 	return b, c, nil
+}
+
+// refusedSource is the one answer to every src on the server that cannot be fetched, whatever the reason.
+func refusedSource(src string) error {
+	return fmt.Errorf("src %s: no repository that this server may fetch is there; a src on the server must lie under a directory that the server's config lists under local_sources: %w", src, baleen.ErrNotFound)
+}
+
+// admits reports whether src may be fetched as far as the roots are concerned: a src that is not a path on
+// the server always is; one that is must lie under a root (and exist).
+func (l localSources) admits(src string) bool {
+	p, local := serverPath(src)
+	if !local {
+		return true
+	}
+	_, ok := l.allowed(p)
+	return ok
 }
 
 // allowed resolves p's links (and its "..", after them, as the system does) and reports whether the

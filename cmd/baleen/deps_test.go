@@ -180,6 +180,9 @@ func TestServeDependencyFailures(t *testing.T) {
 		if strings.HasPrefix(src, s.data) {
 			shown = "top.git" // what a pusher reads names no path of the server
 		}
+		if strings.Contains(push.stderr, " for "+shown) { // "created project NAME for SRC"
+			t.Errorf("a refused src %s made a project:\n%s", src, push.stderr)
+		}
 		want(t, push, 1, "dependency probe: src "+shown+": no repository that this server may fetch is there; a src on the server must lie under a directory that the server's config lists under local_sources")
 	}
 }
