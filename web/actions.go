@@ -34,7 +34,7 @@ func (s *Server) act(ctx context.Context, c caller, b baleen.Build, action strin
 	s.log.Info("web action", "project", b.Project, "build", b.Number, "action", action, "user", c.id.User)
 	switch action {
 	case "rebuild":
-		return s.cfg.Actions.Rebuild(ctx, b.Project, b.Number, by)
+		return s.cfg.Actions.Rebuild(ctx, b.Project, b.Number, by, c.id)
 	case "cancel":
 		if b.Status.Final() {
 			return 0, fmt.Errorf("build #%d of %s already ended: %s: %w", b.Number, b.Project, b.Status, baleen.ErrConflict)

@@ -33,6 +33,8 @@ func (r roles) Role(_ context.Context, id baleen.Identity, project string) balee
 type recorder struct {
 	mu    sync.Mutex
 	calls []string
+	// identities are who each rebuild acts for, in order.
+	identities []baleen.Identity
 }
 
 func (a *recorder) record(s string) {
@@ -47,8 +49,11 @@ func (a *recorder) Calls() []string {
 	return append([]string(nil), a.calls...)
 }
 
-func (a *recorder) Rebuild(_ context.Context, p string, n int, by string) (int, error) {
+func (a *recorder) Rebuild(_ context.Context, p string, n int, by string, id baleen.Identity) (int, error) {
 	a.record(fmt.Sprintf("rebuild %s %d %s", p, n, by))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.identities = append(a.identities, id)
 	return 0, nil
 }
 func (a *recorder) Cancel(_ context.Context, p string, n int) error {

@@ -41,9 +41,9 @@ type Releases interface {
 // calls them; by names who asked ("web by alice"). Each returns once the work is started or refused, not when
 // it ends.
 type Actions interface {
-	// Rebuild builds the commit of build number again and returns the new build's number (0 when not yet
-	// known).
-	Rebuild(ctx context.Context, project string, number int, by string) (int, error)
+	// Rebuild builds the commit of build number again, acting for id (whose roles decide which projects of
+	// the server its dependencies may name), and returns the new build's number (0 when not yet known).
+	Rebuild(ctx context.Context, project string, number int, by string, id baleen.Identity) (int, error)
 	// Cancel stops a queued or running build.
 	Cancel(ctx context.Context, project string, number int) error
 	// Deploy rolls build number out to its target.

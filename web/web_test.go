@@ -208,6 +208,13 @@ func TestActionsNeedCSRFAndRole(t *testing.T) {
 	if got, want := f.actions.Calls(), []string{"rebuild api 1 web by wes"}; !slices.Equal(got, want) {
 		t.Fatalf("actions: got %q, want %q", got, want)
 	}
+	// The rebuild acts for the signed-in user, whose roles decide which projects its dependencies may name.
+	f.actions.mu.Lock()
+	ids := slices.Clone(f.actions.identities)
+	f.actions.mu.Unlock()
+	if len(ids) != 1 || ids[0].User != "wes" || ids[0].Fingerprint == "" {
+		t.Errorf("the rebuild acts for %+v, want wes with the key wes signed in with", ids)
+	}
 	_, page = get(t, ann, f.ts.URL+"/p/api/b/1")
 	if resp, body := post(t, ann, f.ts.URL+"/p/api/b/1/deploy", url.Values{"csrf": {csrfOf(t, page)}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("admin deploy: got %s:\n%s", resp.Status, body)

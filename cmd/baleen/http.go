@@ -155,7 +155,7 @@ type schedulerActions struct {
 }
 
 // Rebuild starts the build in the background and waits briefly for its record, to send the browser there.
-func (a schedulerActions) Rebuild(ctx context.Context, project string, number int, by string) (int, error) {
+func (a schedulerActions) Rebuild(ctx context.Context, project string, number int, by string, id baleen.Identity) (int, error) {
 	b, err := a.builds.Build(ctx, project, number)
 	if err != nil {
 		return 0, err
@@ -165,7 +165,7 @@ func (a schedulerActions) Rebuild(ctx context.Context, project string, number in
 		return 0, err
 	}
 	go func() {
-		if _, err := a.sched.Run(context.WithoutCancel(ctx), pipeline.Request{Project: project, Branch: b.Branch, Commit: b.Commit, Pusher: by}); err != nil {
+		if _, err := a.sched.Run(context.WithoutCancel(ctx), pipeline.Request{Project: project, Branch: b.Branch, Commit: b.Commit, Pusher: by, Identity: id}); err != nil {
 			slog.Default().Error("rebuild", "project", project, "build", number, "err", err)
 		}
 	}()
