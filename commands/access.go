@@ -316,11 +316,17 @@ func (e poolEngines) WriteStatus(w io.Writer, asJSON bool) error {
 	if !asJSON {
 		return pool.RenderStatus(w, e.p.Status())
 	}
+	return encode(w, EngineStates(e.p))
+}
+
+// EngineStates is the state of each engine of p in its one JSON shape, as `engines --json`, the web's
+// engines page and its metrics show it.
+func EngineStates(p *pool.Pool) []api.Engine {
 	out := []api.Engine{}
-	for _, s := range e.p.Status() {
+	for _, s := range p.Status() {
 		out = append(out, api.NewEngine(s.Name, s.Host, string(s.State), s.Reason, s.Labels, s.Slots, s.Builds, s.Since))
 	}
-	return encode(w, out)
+	return out
 }
 
 // encode writes v to w as indented JSON.

@@ -5,33 +5,16 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/api"
 )
-
-// EngineState is what the engines page and the metrics show of one Docker engine of the server's pool.
-type EngineState struct {
-	Name string
-	// Host is the engine's address, without credentials.
-	Host string
-	// State is "up" or "down"; Reason says why an engine is down.
-	State  string
-	Reason string
-	Labels []string
-	// Slots is how many builds the engine runs at once, InUse how many it runs now, Builds which.
-	Slots  int
-	InUse  int
-	Builds []baleen.BuildID
-	// Since is when the engine took its state.
-	Since time.Time
-}
 
 // EngineSource reports the engines of the server's pool, by name; it is called on every page view and
 // every scrape, and must be safe for concurrent use (pool.Pool's Status is).
-type EngineSource func() []EngineState
+type EngineSource func() []api.Engine
 
 // ShowEngines serves the engines page, GET /engines, and adds to /metrics the gauges of the engines src
 // reports: baleen_engine_up, baleen_engine_slots and baleen_engine_slots_in_use, each by engine. Call it
@@ -55,7 +38,7 @@ type enginesData struct {
 // engineRow is one engine on the page: its builds that the caller may read link to them; the others are
 // only counted.
 type engineRow struct {
-	EngineState
+	api.Engine
 	Visible []buildRef
 	Hidden  int
 }
@@ -80,7 +63,7 @@ func (s *Server) enginesPage(r *http.Request, c caller, src EngineSource) (strin
 	}
 	var d enginesData
 	for _, e := range src() {
-		row := engineRow{EngineState: e}
+		row := engineRow{Engine: e}
 		for _, id := range e.Builds {
 			if ref, ok := readableBuild(id, ps); ok {
 				row.Visible = append(row.Visible, ref)
@@ -97,9 +80,9 @@ func (s *Server) enginesPage(r *http.Request, c caller, src EngineSource) (strin
 var buildIDTail = regexp.MustCompile(`^([0-9]+)(?:-(r[0-9]+))?-[a-z0-9]+$`)
 
 // readableBuild finds the project of ps that build id belongs to.
-func readableBuild(id baleen.BuildID, ps []baleen.Project) (buildRef, bool) {
+func readableBuild(id string, ps []baleen.Project) (buildRef, bool) {
 	for _, p := range ps {
-		rest, ok := strings.CutPrefix(string(id), p.Name+"-")
+		rest, ok := strings.CutPrefix(id, p.Name+"-")
 		if !ok {
 			continue
 		}

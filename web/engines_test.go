@@ -9,24 +9,25 @@ import (
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/api"
 )
 
 // engineBoard is the engines a test's server reports; the test changes them between requests.
 type engineBoard struct {
 	mu      sync.Mutex
-	engines []EngineState
+	engines []api.Engine
 }
 
-func (b *engineBoard) set(es ...EngineState) {
+func (b *engineBoard) set(es ...api.Engine) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.engines = es
 }
 
-func (b *engineBoard) states() []EngineState {
+func (b *engineBoard) states() []api.Engine {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return append([]EngineState(nil), b.engines...)
+	return append([]api.Engine(nil), b.engines...)
 }
 
 func engineFixture(t *testing.T) (*fixture, *engineBoard) {
@@ -52,10 +53,10 @@ func TestEnginesPage(t *testing.T) {
 	f, board := engineFixture(t)
 	since := time.Now().Add(-time.Minute)
 	board.set(
-		EngineState{Name: "build-2", Host: "ssh://builder@10.0.0.21", State: "down", Reason: "engine build-2 stopped answering: no answer within 30s",
+		api.Engine{Name: "build-2", Host: "ssh://builder@10.0.0.21", State: "down", Reason: "engine build-2 stopped answering: no answer within 30s",
 			Labels: []string{"amd64", "big"}, Slots: 4, Since: since},
-		EngineState{Name: "local", Host: "unix:///var/run/docker.sock", State: "up", Slots: 2, InUse: 2,
-			Builds: []baleen.BuildID{"api-3-abcd0123", "shop-api-7-r1-abcd0123"}, Since: since},
+		api.Engine{Name: "local", Host: "unix:///var/run/docker.sock", State: "up", Slots: 2, InUse: 2,
+			Builds: []string{"api-3-abcd0123", "shop-api-7-r1-abcd0123"}, Since: since},
 	)
 	resp, body := get(t, f.client("ann"), f.ts.URL+"/engines")
 	if resp.StatusCode != http.StatusOK {
@@ -79,7 +80,7 @@ func TestEnginesPage(t *testing.T) {
 // /metrics has each engine's state and slots, as they are at the scrape.
 func TestEngineMetrics(t *testing.T) {
 	f, board := engineFixture(t)
-	board.set(EngineState{Name: "build-2", State: "down", Slots: 4}, EngineState{Name: "local", State: "up", Slots: 2, InUse: 1})
+	board.set(api.Engine{Name: "build-2", State: "down", Slots: 4}, api.Engine{Name: "local", State: "up", Slots: 2, InUse: 1})
 	_, body := get(t, f.client(""), f.ts.URL+"/metrics")
 	for _, want := range []string{`baleen_engine_up{engine="build-2"} 0`, `baleen_engine_up{engine="local"} 1`,
 		`baleen_engine_slots{engine="build-2"} 4`, `baleen_engine_slots_in_use{engine="local"} 1`, `baleen_engine_slots_in_use{engine="build-2"} 0`} {
@@ -87,7 +88,7 @@ func TestEngineMetrics(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	board.set(EngineState{Name: "build-2", State: "up", Slots: 4, InUse: 3}, EngineState{Name: "local", State: "up", Slots: 2})
+	board.set(api.Engine{Name: "build-2", State: "up", Slots: 4, InUse: 3}, api.Engine{Name: "local", State: "up", Slots: 2})
 	_, body = get(t, f.client(""), f.ts.URL+"/metrics")
 	for _, want := range []string{`baleen_engine_up{engine="build-2"} 1`, `baleen_engine_slots_in_use{engine="build-2"} 3`} {
 		if !strings.Contains(body, want) {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/pipeline/docker/pool"
-	"github.com/baleen-ci/baleen/web"
 )
 
 // enginePool is the pool builds are placed on: the engines of the config, or the one engine DOCKER_HOST
@@ -17,17 +16,4 @@ func enginePool(cfg Config, logger *slog.Logger, finished func(baleen.BuildID) b
 		return pool.Single(cfg.Concurrency, opts)
 	}
 	return pool.New(cfg.Engines, opts)
-}
-
-// webEngines is the pool's state as the web side's engines page and metrics show it.
-func webEngines(p *pool.Pool) web.EngineSource {
-	return func() []web.EngineState {
-		st := p.Status()
-		out := make([]web.EngineState, len(st))
-		for i, s := range st {
-			out[i] = web.EngineState{Name: s.Name, Host: s.Host, State: string(s.State), Reason: s.Reason, Labels: s.Labels,
-				Slots: s.Slots, InUse: s.InUse, Builds: s.Builds, Since: s.Since}
-		}
-		return out
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/baleen-ci/baleen/commands"
 	"github.com/baleen-ci/baleen/pipeline/docker/pool"
 )
 
@@ -37,7 +38,7 @@ func TestWebEnginesAndRetryConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	st := webEngines(p)()
+	st := commands.EngineStates(p)
 	if len(st) != 1 || st[0].Name != "local" || st[0].Slots != 3 || st[0].State != "up" || st[0].InUse != 0 {
 		t.Errorf("web engines: got %+v, want local, up, 0 of 3 slots", st)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/api"
 	"github.com/baleen-ci/baleen/commands"
 	"github.com/baleen-ci/baleen/deploy"
 	"github.com/baleen-ci/baleen/events"
@@ -164,7 +165,7 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		Engines: commands.PoolEngines(engines), Backup: st.Backup}
 	if webSrv != nil {
 		handler.Web = webSrv
-		if err := webSrv.ShowEngines(webEngines(engines)); err != nil {
+		if err := webSrv.ShowEngines(func() []api.Engine { return commands.EngineStates(engines) }); err != nil {
 			return err
 		}
 	}
