@@ -192,15 +192,7 @@ func TestMailWrongTLSSettingFailsClearly(t *testing.T) {
 		{"starttls-on-465", "no SMTP greeting within 1s: if the server expects TLS from the first byte (port 465), set tls: tls"},
 		{"tls-on-587", "the server answered in plain text, not TLS: for a STARTTLS port (587, 25) set tls: starttls"},
 	} {
-		var d baleen.Delivery
-		waitFor(t, "the failed attempt of "+c.sink, func() bool {
-			ds, _ := st.Deliveries(context.Background(), baleen.DeliveryFilter{Sink: c.sink})
-			if len(ds) == 1 && ds[0].Attempts == 1 {
-				d = ds[0]
-				return true
-			}
-			return false
-		})
+		d := firstAttempt(t, st, c.sink)
 		if d.Status != baleen.DeliveryPending || !strings.Contains(d.Error, c.want) {
 			t.Errorf("%s: got %s with error %q, want pending with %q", c.sink, d.Status, d.Error, c.want)
 		}
@@ -265,17 +257,24 @@ func TestMailServerThatStopsAnswering(t *testing.T) {
 		{"mute-after-greeting", "the server stopped answering for 1s"},
 		{"mute-tls", "no answer to the TLS handshake within 1s"},
 	} {
-		var d baleen.Delivery
-		waitFor(t, "the failed attempt of "+c.sink, func() bool {
-			ds, _ := st.Deliveries(context.Background(), baleen.DeliveryFilter{Sink: c.sink})
-			if len(ds) == 1 && ds[0].Attempts == 1 {
-				d = ds[0]
-				return true
-			}
-			return false
-		})
+		d := firstAttempt(t, st, c.sink)
 		if !strings.Contains(d.Error, c.want) {
 			t.Errorf("%s: got error %q, want %q", c.sink, d.Error, c.want)
 		}
 	}
+}
+
+// firstAttempt waits until sink's one delivery has been tried once, and returns it.
+func firstAttempt(t *testing.T, st baleen.DeliveryStore, sink string) baleen.Delivery {
+	t.Helper()
+	var d baleen.Delivery
+	waitFor(t, "the failed attempt of "+sink, func() bool {
+		ds, _ := st.Deliveries(context.Background(), baleen.DeliveryFilter{Sink: sink})
+		if len(ds) == 1 && ds[0].Attempts == 1 {
+			d = ds[0]
+			return true
+		}
+		return false
+	})
+	return d
 }
