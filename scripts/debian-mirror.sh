@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints the URL of the Debian archive apt is configured with (deb822 sources or one-line sources.list),
-# for the scripts that debootstrap an image root.
+# for the scripts that debootstrap an image root (host-image.sh, base-image.sh).
 set -euo pipefail
 for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
   [ -f "$f" ] || continue

@@ -21,24 +21,6 @@ cache="${BALEEN_CACHE:-$HOME/.cache/baleen}"
 tarball="$cache/host-$hash.tar"
 mkdir -p "$cache"
 
-# mirror prints the URL of the Debian archive apt uses (deb822 sources or one-line sources.list).
-mirror() {
-  local f url
-  for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    url=$(awk '
-      /^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }
-      /^deb / { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }
-    ' "$f")
-    if [ -n "$url" ]; then
-      echo "$url"
-      return 0
-    fi
-  done
-  echo "host-image: no Debian mirror found in /etc/apt/sources.list*" >&2
-  return 1
-}
-
 if [ ! -s "$tarball" ]; then
   if ! command -v debootstrap >/dev/null 2>&1; then
     if [ "$(id -u)" != 0 ]; then
@@ -49,7 +31,7 @@ if [ ! -s "$tarball" ]; then
     apt-get update -qq </dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap </dev/null >/dev/null
   fi
-  url=$(mirror)
+  url=$(bash scripts/debian-mirror.sh)
   root=$(mktemp -d "${TMPDIR:-/tmp}/baleen-host.XXXXXX")
   trap 'rm -rf "$root"' EXIT
   echo "host-image: debootstrap bookworm from $url (about a minute)"
