@@ -3,6 +3,7 @@ package baleen
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // Role is what a user may do with a project. Roles are ordered: each one includes those below it.
@@ -50,6 +51,30 @@ type Identity struct {
 	// Fingerprint is the SHA256 fingerprint of the key that was proven.
 	Fingerprint string `json:"fingerprint"`
 	Email       string `json:"email,omitempty"`
+}
+
+// Pusher is how build and release records name id: "name (SHA256:...)" for a named user, the fingerprint
+// alone for a key of the plain authorized keys file. ParsePusher reads it back.
+func (id Identity) Pusher() string {
+	if id.User == "" || id.User == id.Fingerprint {
+		return id.Fingerprint
+	}
+	return id.User + " (" + id.Fingerprint + ")"
+}
+
+// ParsePusher reads back the identity a record's pusher names (Identity.Pusher). Anything else, such as
+// "dependency of api#3" or "web by alice", names no identity.
+func ParsePusher(p string) (Identity, bool) {
+	const prefix = "SHA256:"
+	if strings.HasPrefix(p, prefix) && !strings.ContainsAny(p, " ()") {
+		return Identity{User: p, Fingerprint: p}, true
+	}
+	name, rest, ok := strings.Cut(p, " (")
+	fp, ok2 := strings.CutSuffix(rest, ")")
+	if !ok || !ok2 || name == "" || strings.ContainsAny(name, " ()") || !strings.HasPrefix(fp, prefix) || strings.ContainsAny(fp, " ()") {
+		return Identity{}, false
+	}
+	return Identity{User: name, Fingerprint: fp}, true
 }
 
 // Authorizer decides what an identity may do. Its methods are safe for concurrent use and read the current

@@ -35,14 +35,6 @@ type Engines interface {
 	WriteStatus(w io.Writer, asJSON bool) error
 }
 
-// by is who the call is, as records keep it: "name (SHA256:...)" for a named user, else the fingerprint.
-func by(c *baleen.Call) string {
-	if c.User == "" || c.User == c.Fingerprint {
-		return c.Fingerprint
-	}
-	return fmt.Sprintf("%s (%s)", c.User, c.Fingerprint)
-}
-
 // require checks that the caller holds need on project; a Handler without an Authorizer allows all.
 func (h *Handler) require(ctx context.Context, c *baleen.Call, project string, need baleen.Role) error {
 	if h.Authz == nil || need == baleen.RoleNone {

@@ -618,7 +618,7 @@ func (h *Handler) rebuild(ctx context.Context, c *baleen.Call, fl *flags) int {
 			}
 		}
 	}
-	b, err := h.Scheduler.Run(ctx, pipeline.Request{Project: project, Branch: branch, Commit: commit, Pusher: by(c), Identity: c.Identity, Out: c.Stdout})
+	b, err := h.Scheduler.Run(ctx, pipeline.Request{Project: project, Branch: branch, Commit: commit, Pusher: c.Pusher(), Identity: c.Identity, Out: c.Stdout})
 	if errors.Is(err, pipeline.ErrNothingToBuild) {
 		fmt.Fprintf(c.Stdout, "%s: nothing to build (no baleen.yml at %s)\n", project, shortID(commit))
 		return ExitOK
@@ -634,7 +634,7 @@ func (h *Handler) cancel(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if err != nil {
 		return fail(c, err)
 	}
-	if b.Pusher != by(c) && b.Pusher != c.Fingerprint { // another's build: admin only
+	if b.Pusher != c.Pusher() && b.Pusher != c.Fingerprint { // another's build: admin only
 		if err := h.require(ctx, c, b.Project, baleen.RoleAdmin); err != nil {
 			return fail(c, fmt.Errorf("build #%d was pushed by someone else: %w", b.Number, err))
 		}
@@ -831,7 +831,7 @@ func (h *Handler) deploy(ctx context.Context, c *baleen.Call, fl *flags) int {
 		}
 		number = bs[0].Number
 	}
-	rel, err := h.Scheduler.DeployBuild(ctx, project, number, "deploy by "+by(c), c.Stdout)
+	rel, err := h.Scheduler.DeployBuild(ctx, project, number, "deploy by "+c.Pusher(), c.Stdout)
 	return h.released(c, rel, err)
 }
 
@@ -848,7 +848,7 @@ func (h *Handler) rollback(ctx context.Context, c *baleen.Call, fl *flags) int {
 		}
 		number = n
 	}
-	rel, err := h.Scheduler.Rollback(ctx, project, number, "rollback by "+by(c), c.Stdout)
+	rel, err := h.Scheduler.Rollback(ctx, project, number, "rollback by "+c.Pusher(), c.Stdout)
 	return h.released(c, rel, err)
 }
 

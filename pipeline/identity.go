@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"strings"
 
 	"github.com/baleen-ci/baleen"
 )
@@ -29,24 +28,9 @@ func LastPusher(ctx context.Context, builds baleen.BuildStore, project string) (
 		return baleen.Identity{}, false
 	}
 	for _, b := range bs {
-		if id, ok := ParsePusher(b.Pusher); ok {
+		if id, ok := baleen.ParsePusher(b.Pusher); ok {
 			return id, true
 		}
 	}
 	return baleen.Identity{}, false
-}
-
-// ParsePusher reads back the identity a build record's pusher names: "name (SHA256:...)" for a named user,
-// the fingerprint alone for a key of the plain authorized keys file. Anything else names no identity.
-func ParsePusher(p string) (baleen.Identity, bool) {
-	const prefix = "SHA256:"
-	if strings.HasPrefix(p, prefix) && !strings.ContainsAny(p, " ()") {
-		return baleen.Identity{User: p, Fingerprint: p}, true
-	}
-	name, rest, ok := strings.Cut(p, " (")
-	fp, ok2 := strings.CutSuffix(rest, ")")
-	if !ok || !ok2 || name == "" || strings.ContainsAny(name, " ()") || !strings.HasPrefix(fp, prefix) || strings.ContainsAny(fp, " ()") {
-		return baleen.Identity{}, false
-	}
-	return baleen.Identity{User: name, Fingerprint: fp}, true
 }

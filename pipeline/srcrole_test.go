@@ -146,7 +146,7 @@ func TestParsePusher(t *testing.T) {
 		"alice (abc)":        {},
 		"alice (SHA256:a b)": {},
 	} {
-		got, ok := pipeline.ParsePusher(in)
+		got, ok := baleen.ParsePusher(in)
 		if got != want || ok != (want != baleen.Identity{}) {
 			t.Errorf("ParsePusher(%q) = %+v, %v; want %+v", in, got, ok, want)
 		}

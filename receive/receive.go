@@ -102,7 +102,8 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 
 func (r *Rules) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, opts options, out io.Writer) error {
 	branch := strings.TrimPrefix(u.Name, "refs/heads/")
-	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: pusher(p), Identity: p.Identity, Out: out,
+	pusher := baleen.Identity{User: p.Identity.User, Fingerprint: p.Fingerprint}.Pusher()
+	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: pusher, Identity: p.Identity, Out: out,
 		NoDeploy: opts.noDeploy, Old: u.Old, HoldImages: true})
 	if err == nil {
 		r.mu.Lock()
@@ -221,13 +222,4 @@ func (r *Rules) PostReceive(ctx context.Context, p gitd.Push, moved []gitd.RefUp
 // pushKey names one ref update of a push to project.
 func pushKey(project string, u gitd.RefUpdate) string {
 	return project + "\x00" + u.Name + "\x00" + u.New
-}
-
-// pusher is who pushed, as records keep it: "name (SHA256:...)" for a named user, the fingerprint alone for
-// a key of the plain authorized keys file.
-func pusher(p gitd.Push) string {
-	if p.Identity.User == "" || p.Identity.User == p.Fingerprint {
-		return p.Fingerprint
-	}
-	return p.Identity.User + " (" + p.Fingerprint + ")"
 }
