@@ -31,7 +31,7 @@ func pollFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // deadline, recorded as an infrastructure failure of the test stage, not a red test; once the engine is
 // back, the pending teardown is retried and nothing labelled with the build is left.
 func TestFrozenEngineFailsBuildForInfrastructure(t *testing.T) {
-	var pid int // the engine is restarted before the build: its process id is read at the fault
+	var pid int // read at the fault: the engine the build runs on
 	engineFault(t, func() {
 		pid = dockertest.SecondEnginePID(t)
 		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
@@ -72,11 +72,6 @@ func waitForTests(t *testing.T, out *dockertest.Buffer, done <-chan baleen.Build
 func engineFault(t *testing.T, fault, back func()) {
 	// Not parallel: it takes the second engine away for everyone. The call deadline is generous: on a loaded
 	// two-core machine creating and starting a container was seen to take more than 5 s.
-	//
-	// The engine starts fresh: after another test froze or killed it, dockerd (not Baleen) was seen to leave
-	// container creation hanging for minutes, which would read here as this test's fault.
-	dockertest.SecondEngineScript(t, "kill")
-	dockertest.SecondEngineScript(t, "start")
 	e := dockertest.SecondEngine(t, docker.Options{Name: "second", CallTimeout: 20 * time.Second, WatchInterval: time.Second})
 	bb := dockertest.BusyboxImageOn(t, e)
 	sv := newServer(t, func(c *pipeline.SchedulerConfig) {

@@ -116,10 +116,7 @@ func TestHangingCreateIsCancelled(t *testing.T) {
 }
 
 func TestFrozenEngineCallsFail(t *testing.T) {
-	// Not parallel: it freezes the second engine for everyone. It starts from an engine this process started:
-	// one that another test process restarted was seen to stop when that process ended.
-	dockertest.SecondEngineScript(t, "kill")
-	dockertest.SecondEngineScript(t, "start")
+	// Not parallel: it freezes the second engine for everyone.
 	e := dockertest.SecondEngine(t, docker.Options{Name: "second", CallTimeout: 20 * time.Second, WatchInterval: time.Second})
 	bb := dockertest.BusyboxImageOn(t, e)
 	id := dockertest.BuildID(t)

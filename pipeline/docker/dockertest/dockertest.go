@@ -310,6 +310,9 @@ func SecondEnginePID(t testing.TB) int {
 // a time may use it.
 var secondEngineLock struct {
 	once sync.Once
+	// file holds the locked descriptor for the life of the process: an *os.File nothing refers to is
+	// closed by its finalizer, and closing it releases the lock.
+	file *os.File
 	err  error
 }
 
@@ -324,6 +327,7 @@ func holdSecondEngine(t testing.TB) {
 			return
 		}
 		// Never closed: the lock goes with the process.
+		secondEngineLock.file = f
 		secondEngineLock.err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
 	})
 	if secondEngineLock.err != nil {
