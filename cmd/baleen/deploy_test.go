@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/deploy/hosttest"
+	"github.com/baleen-ci/baleen/web/webtest"
+	"github.com/chromedp/chromedp"
 )
 
 // webFiles is a repository whose image serves version at / (and "ok" at /health when healthy) on port 8000,
@@ -107,7 +110,8 @@ func TestServeDeploys(t *testing.T) {
 	want(t, s.ssh("status", "web"), 0, "release #5 (build #3) to prod: passed", fleet.Hosts[0].Addr+": baleen-web..web.service active (release #5, build #3)")
 	want(t, s.ssh("logs", "web", "--unit", "web", "--host", fleet.Hosts[1].Addr), 0, "serving v3")
 	want(t, s.ssh("logs", "web", "--unit", "nosuch"), 1, `deploys no unit "nosuch"`)
-	// The releases page shows the same journal, per host, for the current release.
+	// The releases page shows the same journal, per host, for the current release: in the raw HTML, and
+	// in a real browser once a host's journal is opened.
 	m := webAddr.FindStringSubmatch(s.log.String())
 	if m == nil {
 		t.Fatalf("the web side did not start:\n%s", s.log.String())
@@ -126,6 +130,7 @@ func TestServeDeploys(t *testing.T) {
 	if !strings.Contains(string(page), "serving v3") {
 		t.Errorf("the releases page does not show the unit's journal (serving v3):\n%s", page)
 	}
+	browseJournal(t, "http://"+m[1]+"/p/web/releases", fleet.Hosts[1].Addr, "serving v3")
 
 	// The server dies in the middle of a rollout: after a restart the release is interrupted, the first host
 	// runs the old or the new release (never none), the second the old one, and the next deploy repairs all.
@@ -160,4 +165,22 @@ func decodeReleases(t *testing.T, s string) []baleen.Release {
 		t.Fatalf("releases --json: %v\n%s", err, s)
 	}
 	return rs
+}
+
+// browseJournal opens the releases page at url in a real browser, opens host's unit journal of the newest
+// release with a click, and checks that the journal shown holds want.
+func browseJournal(t *testing.T, url, host, want string) {
+	t.Helper()
+	ctx := webtest.Browser(t)
+	sel := `table tbody tr:first-child details.unit-journal[data-host="` + host + `"]`
+	var open bool
+	var text string
+	webtest.Run(t, ctx, "releases page", chromedp.Navigate(url),
+		chromedp.Click(sel+" summary", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector(`+strconv.Quote(sel)+`).open`, &open),
+		chromedp.Text(sel+" pre.journal", &text, chromedp.ByQuery))
+	if !open || !strings.Contains(text, want) {
+		t.Fatalf("releases page in the browser: %s's journal open %v, shows %q; want it open with %q", host, open, text, want)
+	}
+	webtest.Screenshot(t, ctx, "releases-journal")
 }
