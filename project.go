@@ -38,7 +38,11 @@ type Build struct {
 	Commit string `json:"commit"`
 	Branch string `json:"branch"`
 	// Pusher is the SHA256 fingerprint of the key that pushed, or the name of what started the build.
-	Pusher   string        `json:"pusher"`
+	Pusher string `json:"pusher"`
+	// Signer is the key that signed the push certificate of the push that started the build (git push
+	// --signed), as git reports it ("SHA256:..." for an SSH key, the key id for an OpenPGP one); empty
+	// when the push was not signed or its certificate did not verify.
+	Signer   string        `json:"signer,omitempty"`
 	Created  time.Time     `json:"created"`
 	Started  time.Time     `json:"started,omitzero"`
 	Finished time.Time     `json:"finished,omitzero"`

@@ -17,15 +17,17 @@ type Project struct {
 
 // Build is one build of a project.
 type Build struct {
-	Project  string        `json:"project"`
-	Number   int           `json:"number"`
-	Status   baleen.Status `json:"status"`
-	Commit   string        `json:"commit"`
-	Branch   string        `json:"branch"`
-	Pusher   string        `json:"pusher"`
-	Created  time.Time     `json:"created"`
-	Started  time.Time     `json:"started,omitzero"`
-	Finished time.Time     `json:"finished,omitzero"`
+	Project string        `json:"project"`
+	Number  int           `json:"number"`
+	Status  baleen.Status `json:"status"`
+	Commit  string        `json:"commit"`
+	Branch  string        `json:"branch"`
+	Pusher  string        `json:"pusher"`
+	// Signer is the key that signed the push certificate of a signed push (git push --signed).
+	Signer   string    `json:"signer,omitempty"`
+	Created  time.Time `json:"created"`
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
 	// DurationMS is from start to end, once the build has ended.
 	DurationMS  int64        `json:"duration_ms,omitempty"`
 	Stages      []Stage      `json:"stages"`

@@ -57,7 +57,7 @@ func LatestPerBranch(bs []baleen.Build) []baleen.Build {
 
 // NewBuild is b's shape.
 func NewBuild(b baleen.Build) Build {
-	j := Build{Project: b.Project, Number: b.Number, Status: b.Status, Commit: b.Commit, Branch: b.Branch, Pusher: b.Pusher,
+	j := Build{Project: b.Project, Number: b.Number, Status: b.Status, Commit: b.Commit, Branch: b.Branch, Pusher: b.Pusher, Signer: b.Signer,
 		Created: utc(b.Created), Started: utc(b.Started), Finished: utc(b.Finished), Stages: NewStages(b.Stages),
 		FailedStage: b.FailedStage, Message: b.Message, Report: NewTestReport(b.Report), Artifacts: orEmpty(b.Artifacts),
 		Images: b.Images, Pushed: b.Pushed, Dependencies: b.Dependencies}

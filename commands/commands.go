@@ -464,6 +464,9 @@ func (h *Handler) status(ctx context.Context, c *baleen.Call, fl *flags) int {
 	}
 	fmt.Fprintf(c.Stdout, "project %s: build #%d %s\n", b.Project, b.Number, statusWord(b))
 	fmt.Fprintf(c.Stdout, "  commit  %s (%s)\n  pushed  %s by %s\n", b.Commit, dash(b.Branch), b.Created.Format(time.RFC3339), dash(b.Pusher))
+	if b.Signer != "" {
+		fmt.Fprintf(c.Stdout, "  signed  by %s\n", b.Signer)
+	}
 	if !b.Finished.IsZero() {
 		fmt.Fprintf(c.Stdout, "  took    %s\n", took(b))
 	}

@@ -208,7 +208,7 @@ func fillBuilds(t *testing.T, ctx context.Context, st *store.Store, arts string)
 				Stages: []baleen.StageResult{{Stage: baleen.StageBuild, Status: baleen.StatusPassed, Duration: 20 * time.Second},
 					{Stage: baleen.StageTest, Status: baleen.StatusFailed, Duration: 20 * time.Second, Message: "exit code 1\nmore"}},
 				Report: &baleen.TestReport{Passed: 3, Failed: 1, Failures: []baleen.TestFailure{{Name: "api.TestLogin", Message: "want 200, got 500\nat login_test.go:12"}}}}},
-		{baleen.Build{Project: "api", Commit: strings.Repeat("c3", 20), Branch: "main", Pusher: "alice (SHA256:alice)", Created: t0.Add(3 * time.Hour)},
+		{baleen.Build{Project: "api", Commit: strings.Repeat("c3", 20), Branch: "main", Pusher: "alice (SHA256:alice)", Signer: "SHA256:alicesigned", Created: t0.Add(3 * time.Hour)},
 			baleen.BuildPatch{Status: ptr(baleen.StatusFailed), Started: ptr(t0.Add(3 * time.Hour)), Finished: ptr(t0.Add(3*time.Hour + 10*time.Millisecond)),
 				FailedStage: ptr(baleen.StageConfig), Message: ptr("baleen.yml:3: unknown key biuld"),
 				Stages: []baleen.StageResult{{Stage: baleen.StageConfig, Status: baleen.StatusFailed, Duration: 10 * time.Millisecond, Message: "baleen.yml:3: unknown key biuld"}}}},

@@ -199,18 +199,7 @@ func (s *Server) moveRefs(p Push, errs []error) {
 // updateRefs applies updates in one git transaction, each by compare-and-swap on its old value. A ref that
 // moved meanwhile is an error wrapping baleen.ErrConflict.
 func (s *Server) updateRefs(repo string, updates ...RefUpdate) error {
-	var b strings.Builder
-	for _, u := range updates {
-		switch {
-		case u.New == zeroID:
-			fmt.Fprintf(&b, "delete %s %s\n", u.Name, u.Old)
-		case u.Old == zeroID:
-			fmt.Fprintf(&b, "create %s %s\n", u.Name, u.New)
-		default:
-			fmt.Fprintf(&b, "update %s %s %s\n", u.Name, u.New, u.Old)
-		}
-	}
-	_, err := s.git.run(s.base, repo, []byte(b.String()), "update-ref", "--stdin")
+	_, err := s.git.run(s.base, repo, updateRefInput(updates), "update-ref", "--stdin")
 	if err != nil {
 		if strings.Contains(err.Error(), "but expected") || strings.Contains(err.Error(), "already exists") ||
 			strings.Contains(err.Error(), "unable to resolve") {

@@ -157,6 +157,9 @@ type Request struct {
 	Commit  string
 	// Pusher is who asked: a key fingerprint, or what started the build.
 	Pusher string
+	// Signer is the key that signed the push's certificate (git push --signed), kept in the build's
+	// record; empty for an unsigned push.
+	Signer string
 	// Identity is who the build acts for: the user whose proven key pushed or asked for it. A dependency
 	// whose src names a project of this server is built only when Identity may read that project
 	// (SchedulerConfig.Authz), and a dependency build acts for the same identity. Zero for a build the
@@ -183,6 +186,10 @@ type Request struct {
 	// build, until Settle is called for it: a push moves its branch first, so that a crash between the
 	// verdict and the ref move never loses the images the branch needs.
 	HoldImages bool
+	// Queued, when set, is called with the build's record once it is recorded queued, before the build
+	// waits for its turn: from then on the build is the record's to finish (a server stopped meanwhile marks
+	// it interrupted at its next start).
+	Queued func(baleen.Build)
 }
 
 // Run records a build of req's commit, waits for its turn, runs it and returns its final record. It returns
@@ -199,13 +206,16 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 		return baleen.Build{}, err
 	}
 	b, err := s.cfg.Builds.CreateBuild(ctx, baleen.Build{
-		Project: req.Project, Commit: req.Commit, Branch: req.Branch, Pusher: req.Pusher, Created: time.Now().UTC(),
+		Project: req.Project, Commit: req.Commit, Branch: req.Branch, Pusher: req.Pusher, Signer: req.Signer, Created: time.Now().UTC(),
 	})
 	if err != nil {
 		return baleen.Build{}, fmt.Errorf("record build: %w", err)
 	}
 	stopRelay := s.relay(b, req.Out)
 	s.publishBuild(baleen.EventBuildQueued, b, 0)
+	if req.Queued != nil {
+		req.Queued(b)
+	}
 	bctx, cancel := context.WithCancelCause(s.base)
 	defer cancel(nil)
 	if p, ok := placedOn(ctx); ok {

@@ -8,6 +8,11 @@
 // otherwise ignored. After a green push, the projects that depend on the branch are rebuilt once it has
 // moved.
 //
+// A server stopped between a push's verdicts and its ref moves completes them at its next start
+// (CompleteRefMoves: each green build's move, and an atomic push's moves all together or none), then queues
+// the rebuilds of dependents those pushes owe (QueueRebuilds); both are recorded in the store before the
+// refs move.
+//
 // Each build of a push carries the ref update's old value, which it checks just before it releases (a
 // branch moved meanwhile gets no latest tag, push or deploy), and holds its images until PostReceive
 // settles it, once the refs have moved: images are pruned only after the branch points where it should.

@@ -13,6 +13,7 @@ import (
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/gitd"
 	"github.com/baleen-ci/baleen/pipeline"
+	"github.com/baleen-ci/baleen/store"
 )
 
 // Scheduler runs builds; *pipeline.Scheduler implements it. Settle is called once for each build run with
@@ -32,8 +33,10 @@ type Rules struct {
 	log      *slog.Logger
 	mu       sync.Mutex
 	// pending holds, by project, branch and commit of a green build, the dependents to rebuild once
-	// the push has moved the branch.
-	pending map[string][]dependent
+	// the push has moved the branch (also kept in the store: see rebuilds.go).
+	pending map[string][]store.Rebuild
+	// groups holds, by the first ref update of an atomic push, the id of its recorded ref move group.
+	groups map[string]string
 	// unsettled holds, by project, branch and commit, the builds of pushes whose refs have not moved yet:
 	// their images are held until PostReceive settles them.
 	unsettled map[string]int
@@ -45,9 +48,6 @@ type Rules struct {
 	BeforeRefMove func()
 }
 
-// dependent is a project to rebuild after a dependency's green push.
-type dependent struct{ project, branch string }
-
 var (
 	_ gitd.Receiver     = (*Rules)(nil)
 	_ gitd.PostReceiver = (*Rules)(nil)
@@ -56,8 +56,8 @@ var (
 // New returns the Rules that build with sched and read and record projects, builds and repositories in the
 // stores given.
 func New(sched Scheduler, projects baleen.ProjectStore, builds baleen.BuildStore, repos baleen.Repositories, log *slog.Logger) *Rules {
-	return &Rules{sched: sched, projects: projects, builds: builds, repos: repos, log: log, pending: map[string][]dependent{},
-		unsettled: map[string]int{}}
+	return &Rules{sched: sched, projects: projects, builds: builds, repos: repos, log: log, pending: map[string][]store.Rebuild{},
+		unsettled: map[string]int{}, groups: map[string]string{}}
 }
 
 const zeroID = "0000000000000000000000000000000000000000"
@@ -77,6 +77,14 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 		}
 		return errs
 	}
+	group, err := r.recordGroup(ctx, p, opts)
+	if err != nil {
+		r.log.Error("record atomic push", "project", p.Project, "err", err)
+		for i := range errs {
+			errs[i] = errors.New("cannot record the atomic push on the server; push again shortly")
+		}
+		return errs
+	}
 	for i, u := range p.Updates {
 		switch {
 		case u.Name == "refs/baleen" || strings.HasPrefix(u.Name, "refs/baleen/"):
@@ -88,9 +96,10 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 		case opts.skip:
 			fmt.Fprintf(out, "%s stored without a build (ci.skip)\n", u.Name)
 		default:
-			errs[i] = r.build(ctx, p, u, opts, out)
-			if p.Atomic && len(p.Updates) > 1 {
-				r.forgetAtomicRefMove(ctx, p.Project, u)
+			var built bool
+			built, errs[i] = r.build(ctx, p, u, opts, out)
+			if !built && errs[i] == nil {
+				r.unbuiltInGroup(ctx, group, u)
 			}
 		}
 	}
@@ -100,53 +109,70 @@ func (r *Rules) Receive(ctx context.Context, p gitd.Push, out io.Writer) []error
 	return errs
 }
 
-func (r *Rules) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, opts options, out io.Writer) error {
+// build runs the build of branch update u and returns its verdict: nil lets the branch move. built is false
+// when the commit has nothing to build (the branch moves as for a tag).
+func (r *Rules) build(ctx context.Context, p gitd.Push, u gitd.RefUpdate, opts options, out io.Writer) (built bool, err error) {
 	branch := strings.TrimPrefix(u.Name, "refs/heads/")
+	// The rebuilds a green build will owe are recorded before it runs, so that they outlive a stop
+	// between its verdict and its ref move; they are forgotten unless it passes.
+	rebuilds := r.recordRebuilds(ctx, p.Project, u)
 	pusher := baleen.Identity{User: p.Identity.User, Fingerprint: p.Fingerprint}.Pusher()
-	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: pusher, Identity: p.Identity, Out: out,
-		NoDeploy: opts.noDeploy, Old: u.Old, HoldImages: true})
+	b, err := r.sched.Run(ctx, pipeline.Request{Project: p.Project, Branch: branch, Commit: u.New, Pusher: pusher, Signer: signer(p), Identity: p.Identity,
+		Out: out, NoDeploy: opts.noDeploy, Old: u.Old, HoldImages: true})
 	if err == nil {
 		r.mu.Lock()
 		r.unsettled[pushKey(p.Project, u)] = b.Number
 		r.mu.Unlock()
 	}
+	if err != nil || b.Status != baleen.StatusPassed {
+		r.forgetRebuilds(context.WithoutCancel(ctx), rebuilds)
+	}
 	switch {
 	case errors.Is(err, pipeline.ErrNothingToBuild):
 		fmt.Fprintf(out, "%s: nothing to build (no baleen.yml)\n", branch)
-		return nil
+		return false, nil
 	case err != nil:
 		r.log.Error("build", "project", p.Project, "commit", u.New, "key", p.Fingerprint, "err", err)
-		return fmt.Errorf("build not run: %v", err)
+		return false, fmt.Errorf("build not run: %v", err)
 	case b.Status == baleen.StatusPassed:
-		if deps := r.dependents(ctx, p.Project, branch); len(deps) > 0 {
+		if len(rebuilds) > 0 {
 			var names []string
-			for _, d := range deps {
-				names = append(names, d.project+" ("+d.branch+")")
+			for _, d := range rebuilds {
+				names = append(names, d.Dependent+" ("+d.Branch+")")
 			}
 			fmt.Fprintf(out, "queued once %s moves: rebuild of the projects that depend on it: %s\n", branch, strings.Join(names, ", "))
 			r.mu.Lock()
-			r.pending[pushKey(p.Project, u)] = deps
+			r.pending[pushKey(p.Project, u)] = rebuilds
 			r.mu.Unlock()
 		}
-		return nil
+		return true, nil
 	case b.Status == baleen.StatusFailed && b.FailedStage != "":
-		return fmt.Errorf("build #%d failed: %s", b.Number, b.FailedStage)
+		return true, fmt.Errorf("build #%d failed: %s", b.Number, b.FailedStage)
 	case b.Message != "" && b.Message != string(b.Status):
-		return fmt.Errorf("build #%d %s: %s", b.Number, b.Status, b.Message)
+		return true, fmt.Errorf("build #%d %s: %s", b.Number, b.Status, b.Message)
 	default:
-		return fmt.Errorf("build #%d %s", b.Number, b.Status)
+		return true, fmt.Errorf("build #%d %s", b.Number, b.Status)
 	}
 }
 
+// signer is the key that signed p's push certificate, when it verified; "" otherwise.
+func signer(p gitd.Push) string {
+	if p.Certificate == nil || !p.Certificate.Good() {
+		return ""
+	}
+	return p.Certificate.Key
+}
+
 // dependents lists the projects whose latest build depended on branch of project and asked to be rebuilt
-// when it changes.
-func (r *Rules) dependents(ctx context.Context, project, branch string) []dependent {
+// when it changes: the rebuilds a green push of u owes.
+func (r *Rules) dependents(ctx context.Context, project string, u gitd.RefUpdate) []store.Rebuild {
+	branch := strings.TrimPrefix(u.Name, "refs/heads/")
 	ps, err := r.projects.Projects(ctx)
 	if err != nil {
 		r.log.Error("list projects", "err", err)
 		return nil
 	}
-	var out []dependent
+	var out []store.Rebuild
 	for _, p := range ps {
 		if p.Name == project {
 			continue
@@ -169,7 +195,7 @@ func (r *Rules) dependents(ctx context.Context, project, branch string) []depend
 		}
 		for _, d := range b.Dependencies {
 			if d.Project == project && d.Branch == branch && d.RebuildDependents {
-				out = append(out, dependent{project: p.Name, branch: b.Branch})
+				out = append(out, store.Rebuild{Project: project, Ref: u.Name, Commit: u.New, Dependent: p.Name, Branch: b.Branch})
 				break
 			}
 		}
@@ -182,8 +208,13 @@ func (r *Rules) dependents(ctx context.Context, project, branch string) []depend
 // forgets those of refs that did not.
 func (r *Rules) PostReceive(ctx context.Context, p gitd.Push, moved []gitd.RefUpdate) {
 	r.mu.Lock()
-	queued := map[string][]dependent{}
+	queued := map[string][]store.Rebuild{}
 	var settle []int
+	var group string
+	if len(p.Updates) > 0 {
+		group = r.groups[pushKey(p.Project, p.Updates[0])]
+		delete(r.groups, pushKey(p.Project, p.Updates[0]))
+	}
 	for _, u := range p.Updates {
 		key := pushKey(p.Project, u)
 		queued[key] = r.pending[key]
@@ -194,28 +225,21 @@ func (r *Rules) PostReceive(ctx context.Context, p gitd.Push, moved []gitd.RefUp
 		}
 	}
 	r.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
 	for _, n := range settle {
-		r.doneRefMove(context.WithoutCancel(ctx), p.Project, n)
-		r.sched.Settle(context.WithoutCancel(ctx), p.Project, n)
+		r.doneRefMove(ctx, p.Project, n)
+		r.sched.Settle(ctx, p.Project, n)
 	}
+	r.doneGroup(ctx, p.Project, group)
 	for _, u := range moved {
-		deps := queued[pushKey(p.Project, u)]
-		for _, d := range deps {
-			commit, err := r.repos.Resolve(ctx, d.project, "refs/heads/"+d.branch)
-			if err != nil {
-				r.log.Error("rebuild dependent", "project", d.project, "err", err)
-				continue
-			}
-			go func() {
-				b, err := r.sched.Run(context.WithoutCancel(ctx), pipeline.Request{Project: d.project, Branch: d.branch, Commit: commit,
-					Pusher: "rebuild after " + p.Project + " " + strings.TrimPrefix(u.Name, "refs/heads/")})
-				if err != nil {
-					r.log.Error("rebuild dependent", "project", d.project, "err", err)
-					return
-				}
-				r.log.Info("dependent rebuilt", "project", d.project, "build", b.Number, "status", string(b.Status))
-			}()
+		key := pushKey(p.Project, u)
+		for _, rb := range queued[key] {
+			startRebuild(ctx, rb, r.repos, r.rebuildStore(), r.sched, r.log)
 		}
+		delete(queued, key)
+	}
+	for _, rebuilds := range queued { // the refs that did not move owe nothing
+		r.forgetRebuilds(ctx, rebuilds)
 	}
 }
 

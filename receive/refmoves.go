@@ -12,22 +12,34 @@ import (
 	"github.com/baleen-ci/baleen/store"
 )
 
-// PendingRefMoves keeps the ref moves of green builds until their push has made them; *store.Store has it.
+// PendingRefMoves keeps the ref moves of green builds until their push has made them, and the ref updates
+// of atomic pushes as groups that move together; *store.Store has it.
 type PendingRefMoves interface {
 	RefMoves(ctx context.Context) ([]store.RefMove, error)
 	DoneRefMove(ctx context.Context, project string, number int) error
+	AddRefMoveGroup(ctx context.Context, g store.RefMoveGroup) error
+	DoneRefMoveGroup(ctx context.Context, project, id string) error
+	RefMoveGroups(ctx context.Context) ([]store.RefMoveGroup, error)
 }
 
-// RefSwapper moves a branch by compare-and-swap on its old value; *gitd.Repositories has it.
+// RefSwapper moves refs by compare-and-swap on their old values; *gitd.Repositories has it.
 type RefSwapper interface {
+	Resolver
 	SwapRef(ctx context.Context, project, name, old, commit string) error
-	Resolve(ctx context.Context, project, rev string) (string, error)
+	// SwapRefs moves all of updates in one transaction, or none.
+	SwapRefs(ctx context.Context, project string, updates ...gitd.RefUpdate) error
+}
+
+// refMoves is where the Rules keep pending ref moves; nil when the build store keeps none.
+func (r *Rules) refMoves() PendingRefMoves {
+	pm, _ := r.builds.(PendingRefMoves)
+	return pm
 }
 
 // doneRefMove forgets the pending ref move of build n once its push moved the ref or refused it.
 func (r *Rules) doneRefMove(ctx context.Context, project string, n int) {
-	pm, ok := r.builds.(PendingRefMoves)
-	if !ok {
+	pm := r.refMoves()
+	if pm == nil {
 		return
 	}
 	if err := pm.DoneRefMove(ctx, project, n); err != nil {
@@ -35,30 +47,41 @@ func (r *Rules) doneRefMove(ctx context.Context, project string, n int) {
 	}
 }
 
-// forgetAtomicRefMove forgets the pending ref move of u's build in an atomic push of several refs: a stop
-// during the push's later builds must not move this ref alone at the next start. Such a push's refs then
-// move only as the push moves them, all or none.
-func (r *Rules) forgetAtomicRefMove(ctx context.Context, project string, u gitd.RefUpdate) {
-	r.mu.Lock()
-	n, ok := r.unsettled[pushKey(project, u)]
-	r.mu.Unlock()
-	if ok {
-		r.doneRefMove(context.WithoutCancel(ctx), project, n)
-	}
-}
-
 // CompleteRefMoves makes the ref moves a server stopped before making: a push's build recorded passed whose
 // branch did not move yet moves now, by the same compare-and-swap as the push's, and its project's images
 // are then pruned (sched.Settle). A branch that no longer holds the push's old value is left alone, and the
-// build's record says so; a move whose build is not recorded passed is dropped. Call it at start-up, after
-// sched.Recover and before the git server accepts pushes.
+// build's record says so; a move whose build is not recorded passed is dropped. The refs of an atomic push
+// move together (completeGroup), or none does. Call it at start-up, after sched.Recover and before the git
+// server accepts pushes.
 func CompleteRefMoves(ctx context.Context, moves PendingRefMoves, builds baleen.BuildStore, repos RefSwapper, sched Scheduler, log *slog.Logger) error {
 	pending, err := moves.RefMoves(ctx)
 	if err != nil {
 		return err
 	}
+	groups, err := moves.RefMoveGroups(ctx)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, m := range pending {
+	claimed := make([]bool, len(pending))
+	for _, g := range groups {
+		members := claim(g, pending, claimed)
+		if err := completeGroup(ctx, g, members, builds, repos, log); err != nil {
+			errs = append(errs, err)
+			continue // kept for the next start
+		}
+		for _, m := range members {
+			if m != nil {
+				errs = append(errs, moves.DoneRefMove(ctx, m.Project, m.Number))
+				sched.Settle(ctx, m.Project, m.Number)
+			}
+		}
+		errs = append(errs, moves.DoneRefMoveGroup(ctx, g.Project, g.ID))
+	}
+	for i, m := range pending {
+		if claimed[i] {
+			continue
+		}
 		if err := completeRefMove(ctx, m, builds, repos, log); err != nil {
 			errs = append(errs, err)
 			continue // kept for the next start
@@ -70,6 +93,9 @@ func CompleteRefMoves(ctx context.Context, moves PendingRefMoves, builds baleen.
 	}
 	return errors.Join(errs...)
 }
+
+// branchName is a ref's name without refs/heads/.
+func branchName(ref string) string { return strings.TrimPrefix(ref, "refs/heads/") }
 
 // completeRefMove makes or drops one pending ref move; an error keeps it for the next start.
 func completeRefMove(ctx context.Context, m store.RefMove, builds baleen.BuildStore, repos RefSwapper, log *slog.Logger) error {

@@ -2,7 +2,6 @@ package receive
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/gitd"
-	"github.com/baleen-ci/baleen/pipeline"
 	"github.com/baleen-ci/baleen/store"
 )
 
@@ -167,48 +165,5 @@ func TestPostReceiveForgetsRefMove(t *testing.T) {
 	r.PostReceive(t.Context(), p, p.Updates)
 	if moves, err := st.RefMoves(t.Context()); err != nil || len(moves) != 0 {
 		t.Errorf("ref moves after the push moved its branch: got %+v, %v; want none", moves, err)
-	}
-}
-
-// movingScheduler records each green build's ref move in the store, as the pipeline does, with a new
-// build number per run.
-type movingScheduler struct {
-	recordingScheduler
-	st *store.Store
-}
-
-func (s *movingScheduler) Run(ctx context.Context, req pipeline.Request) (baleen.Build, error) {
-	b, _ := s.recordingScheduler.Run(ctx, req)
-	s.mu.Lock()
-	b.Number = len(s.reqs)
-	s.mu.Unlock()
-	return b, s.st.AddRefMove(ctx, req.Project, b.Number, "refs/heads/"+req.Branch, req.Old, req.Commit)
-}
-
-// TestAtomicPushLeavesNoRefMovePending: the builds of an atomic push of several branches leave no ref move
-// pending, so that a stop during a later build never moves an earlier branch alone; a push that is not
-// atomic keeps each green build's move pending until the ref moves.
-func TestAtomicPushLeavesNoRefMovePending(t *testing.T) {
-	for _, atomic := range []bool{true, false} {
-		t.Run(fmt.Sprint("atomic=", atomic), func(t *testing.T) {
-			st, err := store.Open(t.TempDir(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			sched := &movingScheduler{recordingScheduler: recordingScheduler{result: baleen.Build{Status: baleen.StatusPassed}}, st: st}
-			r := New(sched, st, st, nil, slog.New(slog.DiscardHandler))
-			old, nw := strings.Repeat("a", 40), strings.Repeat("b", 40)
-			p := gitd.Push{Project: "app", Atomic: atomic, Updates: []gitd.RefUpdate{
-				{Name: "refs/heads/main", Old: old, New: nw}, {Name: "refs/heads/dev", Old: old, New: nw}}}
-			r.Receive(t.Context(), p, io.Discard)
-			moves, err := st.RefMoves(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := map[bool]int{true: 0, false: 2}[atomic]; len(moves) != want {
-				t.Errorf("ref moves pending before the refs move: got %+v, want %d", moves, want)
-			}
-		})
 	}
 }

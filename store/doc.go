@@ -27,6 +27,10 @@
 //	                                   number, outcome and milliseconds as varints
 //	hs/<project>/<sha256 of the ID hex> -> nothing: a forge webhook delivery seen, with a badger TTL (hooks.go)
 //	ws/<sha256 of the cookie hex>   -> {"v":1,"data":<a web session>}, with a badger TTL (web.go)
+//	rm/<project>/<number:%010d>     -> {"v":1,"data":<RefMove>}: a green push build's ref move not made yet
+//	rg/<project>/<id>               -> {"v":1,"data":<RefMoveGroup>}: an atomic push's ref updates (refmoves.go)
+//	dr/<project>/<ref>\x00<commit>\x00<dependent>\x00<branch> -> {"v":1,"data":<Rebuild>}: a rebuild of a
+//	                                   dependent that a green push owes (dependents.go)
 //
 // A log is a run of chunks of at most 32 KiB, each keyed by the offset of its first byte, so a reader can
 // start anywhere with one seek. Records carry a version in their envelope ("v"); a record with a version

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/baleen-ci/baleen"
 )
 
 // Pending ref moves are kept under "rm/<project>/<number>": the branch a push's green build is to move, by
@@ -71,4 +74,93 @@ func (s *Store) RefMoves(ctx context.Context) ([]RefMove, error) {
 		return nil, fmt.Errorf("list ref moves: %w", err)
 	}
 	return moves, nil
+}
+
+// The ref updates of an atomic push of several refs are kept as one group under "rg/<project>/<id>",
+// recorded before the push's builds start and removed once the push has moved its refs or refused them. A
+// group claims the pending ref moves of its builds: recovery moves all its refs in one transaction, when
+// every build it waits for is recorded passed, or none.
+
+var refMoveGroupPrefix = []byte("rg/")
+
+func refMoveGroupKey(project, id string) []byte {
+	return fmt.Appendf(nil, "rg/%s/%s", project, id)
+}
+
+// RefMoveGroup is the ref updates of one atomic push, which move together or not at all.
+type RefMoveGroup struct {
+	Project string `json:"project"`
+	// ID tells apart the groups of one project: letters and digits.
+	ID    string      `json:"id"`
+	Moves []GroupMove `json:"moves"`
+}
+
+// GroupMove is one ref update of an atomic push: Ref moves from Old to New (git's zero id: created or
+// deleted).
+type GroupMove struct {
+	Ref string `json:"ref"`
+	Old string `json:"old"`
+	New string `json:"new"`
+	// Build says the update waits for a green build of New (a pushed branch); false for a tag, a deletion
+	// or a branch stored without a build.
+	Build bool `json:"build,omitempty"`
+}
+
+// AddRefMoveGroup records the ref updates of an atomic push. Adding a group again replaces it.
+func (s *Store) AddRefMoveGroup(ctx context.Context, g RefMoveGroup) error {
+	if err := checkGroup(g.Project, g.ID); err != nil {
+		return fmt.Errorf("add ref move group: %w", err)
+	}
+	v, err := encode(g)
+	if err != nil {
+		return err
+	}
+	if err := s.update(ctx, func(txn *badger.Txn) error { return txn.Set(refMoveGroupKey(g.Project, g.ID), v) }); err != nil {
+		return fmt.Errorf("add ref move group %s of %s: %w", g.ID, g.Project, err)
+	}
+	return nil
+}
+
+// DoneRefMoveGroup forgets a group once its push has moved its refs or refused them. Forgetting one that is
+// not recorded is no error.
+func (s *Store) DoneRefMoveGroup(ctx context.Context, project, id string) error {
+	if err := checkGroup(project, id); err != nil {
+		return fmt.Errorf("forget ref move group: %w", err)
+	}
+	if err := s.update(ctx, func(txn *badger.Txn) error { return txn.Delete(refMoveGroupKey(project, id)) }); err != nil {
+		return fmt.Errorf("forget ref move group %s of %s: %w", id, project, err)
+	}
+	return nil
+}
+
+// RefMoveGroups returns the groups not done yet, by project and id.
+func (s *Store) RefMoveGroups(ctx context.Context) ([]RefMoveGroup, error) {
+	var groups []RefMoveGroup
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: refMoveGroupPrefix, PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var g RefMoveGroup
+			if err := it.Item().Value(func(v []byte) error { return decode(v, &g) }); err != nil {
+				return fmt.Errorf("ref move group %s: %w", it.Item().Key(), err)
+			}
+			groups = append(groups, g)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list ref move groups: %w", err)
+	}
+	return groups, nil
+}
+
+// checkGroup refuses a group whose project or id could not name it alone.
+func checkGroup(project, id string) error {
+	if err := baleen.ValidateProjectName(project); err != nil {
+		return err
+	}
+	if id == "" || strings.IndexFunc(id, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }) >= 0 {
+		return fmt.Errorf("group id %q: %w", id, baleen.ErrInvalid)
+	}
+	return nil
 }

@@ -141,6 +141,10 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if err := receive.CompleteRefMoves(ctx, st, st, repos, sched, logger); err != nil {
 		logger.Error("complete ref moves", "err", err)
 	}
+	// Then the rebuilds of dependents that those pushes owe are queued.
+	if err := receive.QueueRebuilds(ctx, st, repos, sched, logger); err != nil {
+		logger.Error("queue rebuilds of dependents", "err", err)
+	}
 	go engines.Run(ctx)
 	// Notifications, commit statuses and the mirrors' polling (cmd/baleen/notify.go) outlive ctx until the
 	// scheduler has shut down.
