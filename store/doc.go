@@ -27,6 +27,8 @@
 //	                                   number, outcome and milliseconds as varints
 //	hs/<project>/<sha256 of the ID hex> -> nothing: a forge webhook delivery seen, with a badger TTL (hooks.go)
 //	ws/<sha256 of the cookie hex>   -> {"v":1,"data":<a web session>}, with a badger TTL (web.go)
+//	wl/<sha256 of the link's secret hex> -> {"v":1,"data":<a sign-in link not yet opened>}, with a badger
+//	                                   TTL (logins.go)
 //
 // A log is a run of chunks of at most 32 KiB, each keyed by the offset of its first byte, so a reader can
 // start anywhere with one seek. Records carry a version in their envelope ("v"); a record with a version
