@@ -53,6 +53,8 @@ func BenchmarkLiveViewersBuild(b *testing.B) {
 	r.git("remote", "add", "baleen", s.url(project))
 	env := append(append(os.Environ(), gitEnv(s.home)...), "GIT_SSH_COMMAND="+s.gitSSH(s.key))
 	number := 0
+	var received int64
+	var cpu [2]time.Duration // the server's CPU time in the unwatched and the watched pushes
 	push := func(viewers int) time.Duration {
 		number++
 		dockertest.Cleanup(b, s.engine, baleen.BuildID(fmt.Sprintf("%s-%d-%s", project, number, strings.TrimSpace(string(instance)))))
@@ -64,6 +66,7 @@ func BenchmarkLiveViewersBuild(b *testing.B) {
 		cmd.Dir, cmd.Env = r.dir, env
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
+		cpu0 := cpuTime(b, s.cmd.Process.Pid)
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
@@ -76,7 +79,8 @@ func BenchmarkLiveViewersBuild(b *testing.B) {
 		if err != nil {
 			b.Fatalf("push %d: %v\n%s", number, err, out.String())
 		}
-		wg.check()
+		received += wg.check()
+		cpu[min(viewers, 1)] += cpuTime(b, s.cmd.Process.Pid) - cpu0
 		return took
 	}
 	var alone, watched time.Duration
@@ -87,6 +91,29 @@ func BenchmarkLiveViewersBuild(b *testing.B) {
 	b.ReportMetric(float64(alone.Milliseconds())/float64(b.N), "unwatched-ms")
 	b.ReportMetric(float64(watched.Milliseconds())/float64(b.N), "watched-ms")
 	b.ReportMetric(float64(watched)/float64(alone), "x-unwatched")
+	b.ReportMetric(float64(received)/float64(b.N*liveViewers)/1024, "KB/viewer")
+	b.ReportMetric(float64(cpu[0].Milliseconds())/float64(b.N), "serve-cpu-unwatched-ms")
+	b.ReportMetric(float64(cpu[1].Milliseconds())/float64(b.N), "serve-cpu-watched-ms")
+}
+
+// cpuTime is the CPU time (user and system) a process has used so far, from /proc/PID/stat.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command name, which is in parentheses and may hold spaces: utime and stime are
+	// the 12th and 13th, in clock ticks of 10 ms.
+	_, rest, _ := bytes.Cut(data, []byte(") "))
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %q", pid, data)
+	}
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // waitBuild polls the API until build number of project exists.
@@ -176,14 +203,17 @@ func follow(ctx context.Context, u string) viewerResult {
 	return res
 }
 
-// check waits for every viewer's stream to end and fails the benchmark when one got nothing or did not
-// see the build end.
-func (vs *viewers) check() {
+// check waits for every viewer's stream to end, fails the benchmark when one got nothing or did not see
+// the build end, and returns the bytes they got in all.
+func (vs *viewers) check() int64 {
 	vs.b.Helper()
 	vs.wg.Wait()
+	var n int64
 	for i, res := range vs.results {
 		if res.err != nil || res.bytes == 0 || !res.done {
 			vs.b.Fatalf("viewer %d: %d bytes, saw the end %v, err %v", i, res.bytes, res.done, res.err)
 		}
+		n += res.bytes
 	}
+	return n
 }
