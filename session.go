@@ -18,7 +18,17 @@ type WebSession struct {
 	Expires time.Time `json:"expires"`
 }
 
-// SessionStore keeps web sessions, so that a restart signs nobody out. Every method is safe for concurrent
+// LoginLink is a one-time sign-in link that `ssh HOST web-login` printed, not yet opened. Only a hash of the
+// secret in its URL is kept.
+type LoginLink struct {
+	// Hash is the hex SHA-256 of the link's secret.
+	Hash     string    `json:"-"`
+	Identity Identity  `json:"identity"`
+	Expires  time.Time `json:"expires"`
+}
+
+// SessionStore keeps web sessions and the sign-in links that open them, so that a restart signs nobody out
+// and voids no link. Every method is safe for concurrent
 // use.
 type SessionStore interface {
 	// CreateSession records s; ErrExists if its hash is taken.
@@ -31,4 +41,9 @@ type SessionStore interface {
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteSessionsOf ends every session of the key with fingerprint and returns how many it ended.
 	DeleteSessionsOf(ctx context.Context, fingerprint string) (int, error)
+	// CreateLoginLink records l; ErrExists if its hash is taken.
+	CreateLoginLink(ctx context.Context, l LoginLink) error
+	// RedeemLoginLink removes the link with hash and returns it, at once: of concurrent calls for one link
+	// one at most gets it. ErrNotFound if none, if it was redeemed already, or if it expired.
+	RedeemLoginLink(ctx context.Context, hash string) (LoginLink, error)
 }

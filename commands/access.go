@@ -24,7 +24,7 @@ const anyProject = "*"
 // WebSessions is the web side's part in `web-login` and `web-logout` (*web.Server has it).
 type WebSessions interface {
 	// LoginURL returns a one-time sign-in address for id under base ("" for the server's own).
-	LoginURL(id baleen.Identity, base string) (string, error)
+	LoginURL(ctx context.Context, id baleen.Identity, base string) (string, error)
 	// Logout ends the web sessions of the key with fingerprint and returns how many it ended.
 	Logout(ctx context.Context, fingerprint string) (int, error)
 }
@@ -66,11 +66,11 @@ func (h *Handler) whoami(ctx context.Context, c *baleen.Call, _ *flags) int {
 	return ExitOK
 }
 
-func (h *Handler) webLogin(_ context.Context, c *baleen.Call, _ *flags) int {
+func (h *Handler) webLogin(ctx context.Context, c *baleen.Call, _ *flags) int {
 	if h.Web == nil {
 		return off(c, "the web side of this server is off (serve --http ADDRESS turns it on)")
 	}
-	u, err := h.Web.LoginURL(c.Identity, "")
+	u, err := h.Web.LoginURL(ctx, c.Identity, "")
 	if err != nil {
 		return fail(c, err)
 	}

@@ -31,6 +31,8 @@
 //	rg/<project>/<id>               -> {"v":1,"data":<RefMoveGroup>}: an atomic push's ref updates (refmoves.go)
 //	dr/<project>/<ref>\x00<commit>\x00<dependent>\x00<branch> -> {"v":1,"data":<Rebuild>}: a rebuild of a
 //	                                   dependent that a green push owes (dependents.go)
+//	wl/<sha256 of the link's secret hex> -> {"v":1,"data":<a sign-in link not yet opened>}, with a badger
+//	                                   TTL (logins.go)
 //
 // A log is a run of chunks of at most 32 KiB, each keyed by the offset of its first byte, so a reader can
 // start anywhere with one seek. Records carry a version in their envelope ("v"); a record with a version

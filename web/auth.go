@@ -44,22 +44,16 @@ type session struct {
 	csrf string
 }
 
-// sessions holds the one-time sign-in links, in memory (a restart voids the unused ones, which last
-// minutes), and the sessions they opened, in the store: a restart signs nobody out.
+// sessions holds the one-time sign-in links and the sessions they open, both in the store: a restart
+// signs nobody out and voids no link.
 type sessions struct {
 	store SessionStore
 	mu    sync.Mutex
-	links map[string]linkGrant // by the hash of the link's secret
 	now   func() time.Time
 }
 
-type linkGrant struct {
-	id      baleen.Identity
-	expires time.Time
-}
-
 func newSessions(store SessionStore) *sessions {
-	return &sessions{store: store, links: map[string]linkGrant{}, now: time.Now}
+	return &sessions{store: store, now: time.Now}
 }
 
 func secret() string {
@@ -74,8 +68,9 @@ func hash(s string) string {
 }
 
 // LoginURL mints a one-time sign-in link for id, valid for LoginTTL: the `web-login` ssh command prints it.
-// base is the server's address as the person reaches it; Config.BaseURL when empty.
-func (s *Server) LoginURL(id baleen.Identity, base string) (string, error) {
+// base is the server's address as the person reaches it; Config.BaseURL when empty. Only a hash of the
+// link's secret is stored.
+func (s *Server) LoginURL(ctx context.Context, id baleen.Identity, base string) (string, error) {
 	if id.User == "" && id.Fingerprint == "" {
 		return "", fmt.Errorf("login link: no identity: %w", baleen.ErrInvalid)
 	}
@@ -86,16 +81,10 @@ func (s *Server) LoginURL(id baleen.Identity, base string) (string, error) {
 		base = s.cfg.BaseURL
 	}
 	tok := secret()
-	ss := s.sessions
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	now := ss.now()
-	for k, g := range ss.links {
-		if now.After(g.expires) {
-			delete(ss.links, k)
-		}
+	l := baleen.LoginLink{Hash: hash(tok), Identity: id, Expires: s.sessions.clock().Add(LoginTTL).UTC()}
+	if err := s.sessions.store.CreateLoginLink(ctx, l); err != nil {
+		return "", fmt.Errorf("login link: %w", err)
 	}
-	ss.links[hash(tok)] = linkGrant{id: id, expires: now.Add(LoginTTL)}
 	return strings.TrimRight(base, "/") + "/login/" + tok, nil
 }
 
@@ -108,17 +97,22 @@ func (s *Server) Logout(ctx context.Context, fingerprint string) (int, error) {
 	return s.sessions.store.DeleteSessionsOf(ctx, fingerprint)
 }
 
-// redeem spends a link's secret, once.
-func (ss *sessions) redeem(tok string) (baleen.Identity, bool) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	k := hash(tok)
-	g, ok := ss.links[k]
-	delete(ss.links, k)
-	if !ok || ss.now().After(g.expires) {
-		return baleen.Identity{}, false
+// redeem spends a link's secret, once. An error is the store's; a link unknown, used or expired is not ok.
+func (ss *sessions) redeem(ctx context.Context, tok string) (baleen.Identity, bool, error) {
+	if ss.store == nil {
+		return baleen.Identity{}, false, nil
 	}
-	return g.id, true
+	l, err := ss.store.RedeemLoginLink(ctx, hash(tok))
+	if errors.Is(err, baleen.ErrNotFound) {
+		return baleen.Identity{}, false, nil
+	}
+	if err != nil {
+		return baleen.Identity{}, false, err
+	}
+	if !ss.clock().Before(l.Expires) {
+		return baleen.Identity{}, false, nil
+	}
+	return l.Identity, true, nil
 }
 
 // start opens a session for id and returns the cookie's secret.
@@ -263,7 +257,12 @@ func checkCSRF(c caller, r *http.Request) error {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessions.redeem(r.PathValue("token"))
+	id, ok, err := s.sessions.redeem(r.Context(), r.PathValue("token"))
+	if err != nil {
+		s.log.Error("web sign-in", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, errors.New("the sign-in link could not be read: try again in a moment"))
+		return
+	}
 	if !ok {
 		s.errorPage(w, r, http.StatusForbidden, errors.New("this sign-in link was used already or has expired: run `ssh <server> web-login` for a new one"))
 		return

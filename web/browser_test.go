@@ -42,7 +42,7 @@ func TestBrowserSignInAndActions(t *testing.T) {
 	ann := baleen.Identity{User: "ann", Fingerprint: "SHA256:ann"}
 
 	// Sign-in: the link works once, then it is spent; an expired one never works.
-	link, err := f.srv.LoginURL(ann, f.ts.URL)
+	link, err := f.srv.LoginURL(t.Context(), ann, f.ts.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestBrowserSignInAndActions(t *testing.T) {
 	if !strings.Contains(msg, "used already or has expired") {
 		t.Fatalf("second use of the link: %q", msg)
 	}
-	late, _ := f.srv.LoginURL(ann, f.ts.URL)
+	late, _ := f.srv.LoginURL(t.Context(), ann, f.ts.URL)
 	f.srv.sessions.mu.Lock()
 	f.srv.sessions.now = func() time.Time { return time.Now().Add(LoginTTL + time.Minute) }
 	f.srv.sessions.mu.Unlock()
@@ -104,7 +104,7 @@ func TestBrowserSignInAndActions(t *testing.T) {
 	}
 
 	// A reader is offered no action, and one posted with a valid token is refused.
-	rl, _ := f.srv.LoginURL(baleen.Identity{User: "rita", Fingerprint: "SHA256:rita"}, f.ts.URL)
+	rl, _ := f.srv.LoginURL(t.Context(), baleen.Identity{User: "rita", Fingerprint: "SHA256:rita"}, f.ts.URL)
 	var forms int
 	var status float64
 	webtest.Run(t, ctx, "reader", chromedp.Navigate(rl), chromedp.WaitVisible(".who", chromedp.ByQuery),

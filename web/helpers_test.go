@@ -158,7 +158,7 @@ func (f *fixture) client(user string) *http.Client {
 	if user == "" {
 		return c
 	}
-	link, err := f.srv.LoginURL(baleen.Identity{User: user, Fingerprint: "SHA256:" + user}, f.ts.URL)
+	link, err := f.srv.LoginURL(f.t.Context(), baleen.Identity{User: user, Fingerprint: "SHA256:" + user}, f.ts.URL)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -10,8 +10,11 @@ import (
 )
 
 // flushEvery is how long a live build's lines gather before they go out together: each viewer gets one
-// write per interval however fast the build prints, and every line is rendered once for all of them.
-const flushEvery = 100 * time.Millisecond
+// write per interval however fast the build prints, and every line is rendered once for all of them. A
+// write costs each viewer a few system calls and wake-ups whatever its size: with 100 viewers of a real
+// build, the server spent about 250 ms of CPU more than unwatched at 100 ms and about 150 ms at 250 ms,
+// which a reader does not see as slower.
+const flushEvery = 250 * time.Millisecond
 
 // maxFrame is the most encoded bytes one frame of lines holds; a burst beyond it goes out at once.
 const maxFrame = 256 << 10

@@ -19,11 +19,26 @@ import (
 // that publishes no events still show their progress.
 const livePoll = 2 * time.Second
 
-// liveHeader is the first data line of a "lines" event: each line's offset in the log, and the stage
-// that a line's header starts (by the line's index). The lines' HTML follows, one data line each.
+// liveHeader is the first data line of a "lines" event: where its first line starts in the log, each
+// line's length in the log with its newline (so line i+1 starts at line i's start plus its length: a
+// length takes two or three digits where an offset into a long log takes seven or more, on every line to
+// every viewer), and the stage that a line's header starts (by the line's index). The lines' HTML follows,
+// one data line each.
 type liveHeader struct {
-	Offsets []int64        `json:"o"`
+	Start   int64          `json:"b"`
+	Lengths []int          `json:"l"`
 	Stages  map[int]string `json:"s,omitempty"`
+}
+
+// offsets is where each line of the event starts in the log.
+func (h liveHeader) offsets() []int64 {
+	out := make([]int64, len(h.Lengths))
+	off := h.Start
+	for i, n := range h.Lengths {
+		out[i] = off
+		off += int64(n)
+	}
+	return out
 }
 
 // liveState is the build's state as the live stream sends it.
@@ -43,16 +58,16 @@ type lineBatch struct {
 
 // add renders one line that starts at off.
 func (lb *lineBatch) add(off int64, text string) {
-	if len(lb.head.Offsets) == 0 {
-		lb.start = off
+	if len(lb.head.Lengths) == 0 {
+		lb.start, lb.head.Start = off, off
 	}
 	if st, ok := stageHeader(text); ok {
 		if lb.head.Stages == nil {
 			lb.head.Stages = map[int]string{}
 		}
-		lb.head.Stages[len(lb.head.Offsets)] = st
+		lb.head.Stages[len(lb.head.Lengths)] = st
 	}
-	lb.head.Offsets = append(lb.head.Offsets, off)
+	lb.head.Lengths = append(lb.head.Lengths, len(text)+1)
 	lb.body.WriteString("data: ")
 	// A carriage return would end the data line: it travels as a character reference.
 	lb.body.WriteString(strings.ReplaceAll(ansiHTML(text), "\r", "&#13;"))
@@ -63,7 +78,7 @@ func (lb *lineBatch) add(off int64, text string) {
 // frame encodes the gathered lines as one event and empties the batch; nil when it holds none. The
 // event's id is where its lines end, so that a browser that reconnects resumes there.
 func (lb *lineBatch) frame() *liveFrame {
-	if len(lb.head.Offsets) == 0 {
+	if len(lb.head.Lengths) == 0 {
 		return nil
 	}
 	head, _ := json.Marshal(lb.head) // numbers and strings

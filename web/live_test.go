@@ -73,8 +73,8 @@ func linesOf(t *testing.T, e sseEvent) (liveHeader, []string) {
 	if err := json.Unmarshal([]byte(data[0]), &h); err != nil {
 		t.Fatalf("lines event %q: %v", e.data, err)
 	}
-	if len(h.Offsets) != len(data)-1 {
-		t.Fatalf("lines event %q: %d offsets for %d lines", e.data, len(h.Offsets), len(data)-1)
+	if len(h.Lengths) != len(data)-1 {
+		t.Fatalf("lines event %q: %d lengths for %d lines", e.data, len(h.Lengths), len(data)-1)
 	}
 	return h, data[1:]
 }
@@ -86,10 +86,11 @@ func nextLines(t *testing.T, ch <-chan sseEvent, n int) (offsets []int64, html [
 	for len(html) < n {
 		e := next(t, ch, "lines")
 		h, ls := linesOf(t, e)
+		offs := h.offsets()
 		for i, st := range h.Stages {
-			stages[h.Offsets[i]] = st
+			stages[offs[i]] = st
 		}
-		offsets, html, lastID = append(offsets, h.Offsets...), append(html, ls...), e.id
+		offsets, html, lastID = append(offsets, offs...), append(html, ls...), e.id
 	}
 	return offsets, html, stages, lastID
 }

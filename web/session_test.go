@@ -10,6 +10,7 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func signIn(t *testing.T, srv *Server, url string, id baleen.Identity) *http.Cli
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	link, err := srv.LoginURL(id, url)
+	link, err := srv.LoginURL(t.Context(), id, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,5 +189,46 @@ func TestSessionEndMovesOnWithUse(t *testing.T) {
 	}
 	if _, err := st.SessionByHash(t.Context(), key); !errors.Is(err, baleen.ErrNotFound) {
 		t.Errorf("the expired session is still stored (err %v)", err)
+	}
+}
+
+// A sign-in link is kept in the store: one made before a restart of the server opens a session after it,
+// once; a second opening is refused, and so is a link opened after LoginTTL.
+func TestLoginLinkSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv, url, st, stop := sessionServer(t, dir, testRoles)
+	if err := st.CreateProject(t.Context(), baleen.Project{Name: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	rita := baleen.Identity{User: "rita", Fingerprint: "SHA256:rita"}
+	link, err := srv.LoginURL(t.Context(), rita, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := srv.LoginURL(t.Context(), rita, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+
+	srv, url2, _, _ := sessionServer(t, dir, testRoles)
+	link = strings.Replace(link, url, url2, 1)
+	late = strings.Replace(late, url, url2, 1)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, _ := get(t, c, link); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the link made before the restart: got %s, want 303", resp.Status)
+	}
+	if resp, _ := get(t, c, url2+"/p/api"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed in with it: got %s, want 200", resp.Status)
+	}
+	if resp, body := get(t, &http.Client{}, link); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "used already") {
+		t.Fatalf("the link opened twice: got %s, want 403 saying it was used", resp.Status)
+	}
+	srv.sessions.mu.Lock()
+	srv.sessions.now = func() time.Time { return time.Now().Add(LoginTTL + time.Second) }
+	srv.sessions.mu.Unlock()
+	if resp, _ := get(t, &http.Client{}, late); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("the link opened after LoginTTL: got %s, want 403", resp.Status)
 	}
 }

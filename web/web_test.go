@@ -108,7 +108,7 @@ func TestAccess(t *testing.T) {
 func TestSignInLinkOnce(t *testing.T) {
 	f := newFixture(t, nil)
 	f.build("api", "main", baleen.StatusPassed, nil, "")
-	link, err := f.srv.LoginURL(baleen.Identity{User: "rita", Fingerprint: "SHA256:rita"}, f.ts.URL)
+	link, err := f.srv.LoginURL(t.Context(), baleen.Identity{User: "rita", Fingerprint: "SHA256:rita"}, f.ts.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestSignInLinkOnce(t *testing.T) {
 	if resp, _ := get(t, f.client(""), link); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("second use: got %s, want 403", resp.Status)
 	}
-	late, _ := f.srv.LoginURL(baleen.Identity{User: "rita"}, f.ts.URL)
+	late, _ := f.srv.LoginURL(t.Context(), baleen.Identity{User: "rita"}, f.ts.URL)
 	f.srv.sessions.now = func() time.Time { return time.Now().Add(LoginTTL + time.Second) }
 	if resp, _ := get(t, f.client(""), late); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("expired link: got %s, want 403", resp.Status)

@@ -27,7 +27,8 @@
     var stages = head.s || {};
     var atEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
     var frag = document.createDocumentFragment();
-    head.o.forEach(function (offset, i) {
+    var offset = head.b;
+    head.l.forEach(function (length, i) {
       if (stages[i] !== undefined || !group) {
         if (frag.childNodes.length) group.appendChild(frag);
         group = newGroup(stages[i] || "output");
@@ -47,6 +48,7 @@
       span.appendChild(text);
       span.appendChild(document.createTextNode("\n"));
       frag.appendChild(span);
+      offset += length;
     });
     group.appendChild(frag);
     if (atEnd) window.scrollTo(0, document.body.scrollHeight);
