@@ -22,8 +22,10 @@ import (
 type DependencyRepos interface {
 	baleen.Repositories
 	// Fetch fetches branch (the remote's default when empty) of src into project's repository and returns
-	// the branch and its head commit.
-	Fetch(ctx context.Context, project, src, branch string) (string, string, error)
+	// the branch and its head commit. forProjects are the projects it is made for (the dependent whose
+	// baleen.yml names src and those above it): the server's fetch credentials are used only when every
+	// one of them may use them.
+	Fetch(ctx context.Context, forProjects []string, project, src, branch string) (string, string, error)
 	// Contains reports whether rev names a commit in the history of commit, and its full id.
 	Contains(ctx context.Context, project, commit, rev string) (string, bool, error)
 }
@@ -204,7 +206,7 @@ func locate(ctx context.Context, d baleen.Dependency, rec *baleen.DependencyBuil
 		}
 	} else {
 		fmt.Fprintf(out, "fetching %s (%s)\n", rec.Project, baleen.RedactURL(d.Src))
-		rec.Branch, rec.Commit, err = repos.Fetch(ctx, rec.Project, d.Src, d.Branch)
+		rec.Branch, rec.Commit, err = repos.Fetch(ctx, chain, rec.Project, d.Src, d.Branch)
 		if err != nil {
 			return err
 		}

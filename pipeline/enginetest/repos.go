@@ -72,7 +72,7 @@ func (r *Repos) SetRef(_ context.Context, project, name, commit string) error {
 }
 
 // Fetch fails: nothing outside is reachable.
-func (r *Repos) Fetch(_ context.Context, project, src, _ string) (string, string, error) {
+func (r *Repos) Fetch(_ context.Context, _ []string, project, src, _ string) (string, string, error) {
 	return "", "", fmt.Errorf("fetch %s into %s: no network in tests: %w", src, project, baleen.ErrUnavailable)
 }
 
