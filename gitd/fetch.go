@@ -237,9 +237,8 @@ func (r *Repositories) fetchEnv(kind, src string, forProjects []string) (env []s
 		if r.fetch.cfg.KnownHostsPath == "" {
 			return nil, "", "", fmt.Errorf("ssh sources need known_hosts in the server config: %w", baleen.ErrInvalid)
 		}
-		if p, ok := r.outsideScope(forProjects, func(p string) bool { return r.fetch.cfg.Scope.FetchKeyAllowed(p) }); !ok {
-			return nil, "", "", fmt.Errorf("ssh sources are fetched with the server's fetch key, which project %s may not use: "+
-				"the server's config lists the projects that may under fetch_key_projects: %w", p, baleen.ErrUnauthorized)
+		if err := r.keyScope(forProjects); err != nil {
+			return nil, "", "", err
 		}
 		if _, err := r.signer(); err != nil {
 			return nil, "", "", err
@@ -271,6 +270,32 @@ func (r *Repositories) fetchEnv(kind, src string, forProjects []string) (env []s
 		return env, src, why, nil
 	}
 	return env, src, "", nil
+}
+
+// keyScope refuses a fetch with the fetch key made for forProjects when one of them may not use it.
+func (r *Repositories) keyScope(forProjects []string) error {
+	if p, ok := r.outsideScope(forProjects, func(p string) bool { return r.fetch.cfg.Scope.FetchKeyAllowed(p) }); !ok {
+		return fmt.Errorf("ssh sources are fetched with the server's fetch key, which project %s may not use: "+
+			"the server's config lists the projects that may under fetch_key_projects: %w", p, baleen.ErrUnauthorized)
+	}
+	return nil
+}
+
+// MayFetch returns the error that Fetch would return for src, made for forProjects, before it connects:
+// a source it refuses, or an ssh source that a project of forProjects may not fetch with the fetch key.
+// The pipeline asks it before it makes a project for src, so that a refused source leaves none.
+func (r *Repositories) MayFetch(forProjects []string, src string) error {
+	if r.fetch == nil {
+		r = r.WithFetch(FetchConfig{})
+	}
+	kind, err := r.sourceKind(src)
+	if err == nil && kind == srcSSH {
+		err = r.keyScope(forProjects)
+	}
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", baleen.RedactURL(src), err)
+	}
+	return nil
 }
 
 // outsideScope returns the first of projects that allowed refuses, and false; or "" and true when every one

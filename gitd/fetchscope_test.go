@@ -155,11 +155,17 @@ func TestFetchKeyOnlyForItsProjects(t *testing.T) {
 			if !errors.Is(err, baleen.ErrUnauthorized) || !strings.Contains(err.Error(), want) {
 				t.Errorf("fetch of %s for %v: got %v, want ErrUnauthorized containing %q", src, chain, err, want)
 			}
+			if got := repos.MayFetch(chain, src); got == nil || got.Error() != err.Error() {
+				t.Errorf("MayFetch(%v, %s): got %v, want %v", chain, src, got, err)
+			}
 		}
 		// In scope, the fetch goes on to connect (to a port where nothing listens).
 		_, _, err := repos.Fetch(context.Background(), []string{"shop-api"}, "x", src, "main")
 		if err == nil || strings.Contains(err.Error(), "fetch_key_projects") {
 			t.Errorf("fetch of %s for shop-api: got %v, want a failure to connect", src, err)
+		}
+		if err := repos.MayFetch([]string{"shop-api"}, src); err != nil {
+			t.Errorf("MayFetch(shop-api, %s): got %v, want nil", src, err)
 		}
 	}
 }
