@@ -2,11 +2,7 @@ package gitd_test
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -18,19 +14,15 @@ import (
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/access"
 	"github.com/baleen-ci/baleen/gitd"
+	"github.com/baleen-ci/baleen/gitd/gittest"
 )
 
-// privateHTTPSRepo serves a bare repository with one commit through git's own http-backend over TLS,
-// to clients that send ci's password only, and makes git trust the server's certificate. It returns the
-// repository's URL, its head, and a count of the requests that carried a login.
+// privateHTTPSRepo serves a bare repository with one commit over https, to ci's login only. It returns
+// the repository's URL, its head, and a count of the requests that carried a login.
 func privateHTTPSRepo(t *testing.T) (src, head string, logins *atomic.Int32) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs git and git http-backend; -short runs without them")
-	}
-	backend, err := exec.Command("git", "--exec-path").Output()
-	if err != nil {
-		t.Fatalf("git --exec-path: %v", err)
 	}
 	root := t.TempDir()
 	work := filepath.Join(root, "work")
@@ -50,35 +42,8 @@ func privateHTTPSRepo(t *testing.T) (src, head string, logins *atomic.Int32) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logins = &atomic.Int32{}
-	cgiHandler := &cgi.Handler{Path: filepath.Join(strings.TrimSpace(string(backend)), "git-http-backend"),
-		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, _, ok := r.BasicAuth(); ok {
-			logins.Add(1)
-		}
-		if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "s3cret-token" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="private"`)
-			http.Error(w, "login needed", http.StatusUnauthorized)
-			return
-		}
-		cgiHandler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	// git reads $XDG_CONFIG_HOME/git/config: that is where it learns to trust the test server.
-	ca := filepath.Join(root, "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	xdg := filepath.Join(root, "xdg")
-	if err := os.MkdirAll(filepath.Join(xdg, "git"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(xdg, "git", "config"), []byte("[http]\n\tsslCAInfo = "+ca+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("XDG_CONFIG_HOME", xdg)
-	return srv.URL + "/private.git", strings.TrimSpace(string(out)), logins
+	base, logins := gittest.HTTPS(t, root, "ci", "s3cret-token")
+	return base + "/private.git", strings.TrimSpace(string(out)), logins
 }
 
 // scope is the fetch scope of a server config that gives host's login to shop-* and the fetch key to

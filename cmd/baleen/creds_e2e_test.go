@@ -1,10 +1,13 @@
 package main
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/baleen-ci/baleen/gitd/gittest"
 )
 
 // writeServerConfig writes yml as the server's config file and returns its path.
@@ -17,6 +20,13 @@ func (s *server) writeServerConfig(yml string) string {
 	return config
 }
 
+// shopperConfig is the part of a server config that makes the key shopper (its private key's path) the user
+// shopper, a writer of shop-* and lab-*.
+func shopperConfig(shopper string) string {
+	return "users:\n  shopper: {key_files: [" + shopper + ".pub]}\n" +
+		"access:\n  - {projects: [\"shop-*\", \"lab-*\"], users: [shopper], role: write}\n"
+}
+
 // TestServeCredentialsFetchKeyScoped stops a writer of any project from building (and reading the log of)
 // every private repository the server's deploy key reaches, by naming it as an ssh:// dependency: a
 // project under fetch_key_projects fetches it, one outside is refused, naming the setting, before the
@@ -24,14 +34,9 @@ func (s *server) writeServerConfig(yml string) string {
 func TestServeCredentialsFetchKeyScoped(t *testing.T) {
 	s := newServer(t)
 	shopper := s.newKey("shopper")
-	shopperPub, err := os.ReadFile(shopper + ".pub")
-	if err != nil {
-		t.Fatal(err)
-	}
 	knownHosts := filepath.Join(s.data, "known_hosts") // the server's: a copy of what the client learned
 	s.start("--config", s.writeServerConfig("known_hosts: "+knownHosts+"\nfetch_key_projects: [\"shop-*\"]\n"+
-		"users:\n  shopper: {keys: [\""+strings.TrimSpace(string(shopperPub))+"\"]}\n"+
-		"access:\n  - {projects: [\"shop-*\", \"lab-*\"], users: [shopper], role: write}\n"))
+		shopperConfig(shopper)))
 	private := s.newRepo(serviceFiles("private", "1", false))
 	want(t, private.push(s.url("private"), "main"), 0, "PASSED")
 	learned, err := os.ReadFile(filepath.Join(s.home, "known_hosts"))
@@ -65,6 +70,45 @@ func TestServeCredentialsFetchKeyScoped(t *testing.T) {
 
 	shop := s.newRepo(dependentFiles("shop-api", dep, "private"))
 	want(t, shop.pushWith(shopper, s.url("shop-api"), "main"), 0, "created project private-", "fetching private-", "reached private v1", "PASSED")
+}
+
+// TestServeCredentialsGitLoginScoped stops a writer of any project from reading a private https repository
+// with the server's login for its host: a project under the login's projects fetches it; one outside
+// fetches anonymously, so the private repository refuses it, and the failure says why. The git host is git
+// http-backend behind a TLS server that asks for the login.
+func TestServeCredentialsGitLoginScoped(t *testing.T) {
+	s := newServer(t)
+	shopper := s.newKey("shopper")
+	hosted := t.TempDir()
+	s.newRepo(serviceFiles("private", "1", false)).git("clone", "-q", "--bare", ".", filepath.Join(hosted, "private.git"))
+	base, logins := gittest.HTTPS(t, hosted, "ci", "s3cret-token") // before the server starts: it must trust the host
+	host := strings.TrimPrefix(base, "https://")
+	password := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(password, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.start("--config", s.writeServerConfig("git_credentials:\n  \""+host+"\": {username: ci, password_file: "+password+", projects: [\"shop-*\"]}\n"+
+		shopperConfig(shopper)))
+
+	src, _ := url.JoinPath(base, "private.git")
+	dep := "  private:\n    src: " + src + "\n" + readyHTTP
+	shop := s.newRepo(dependentFiles("shop-api", dep, "private"))
+	want(t, shop.pushWith(shopper, s.url("shop-api"), "main"), 0, "fetching private", "reached private v1", "PASSED")
+	if logins.Load() == 0 {
+		t.Fatal("shop-api's fetch sent no login")
+	}
+
+	before := logins.Load()
+	lab := s.newRepo(dependentFiles("lab-api", dep, "private"))
+	refused := lab.pushWith(shopper, s.url("lab-api"), "main")
+	want(t, refused, 1, "dependency private: fetch "+src+": ", "(fetched without a login: no login under git_credentials for "+host+" is for project lab-api)",
+		"(build #1 failed: dependencies)")
+	if n := logins.Load(); n != before {
+		t.Errorf("lab-api's fetch sent the login %d times", n-before)
+	}
+	if strings.Contains(refused.stderr, "s3cret-token") {
+		t.Errorf("the push output shows the password:\n%s", refused.stderr)
+	}
 }
 
 // TestServeDependencyLogIsASummary stops a reader of a project from reading a dependency's build output
