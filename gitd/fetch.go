@@ -262,12 +262,11 @@ func (r *Repositories) fetchEnv(kind, src string, forProjects []string) (env []s
 				"GIT_CONFIG_VALUE_0=Authorization: Basic "+token)
 			return env, src, "", nil
 		}
-		// The same words whether the host has a login or not: a pusher learns nothing of the config.
-		why := "no login under git_credentials for " + u.Host
-		if p != "" {
-			why += " is for project " + p
+		if r.fetch.cfg.Scope == nil {
+			return env, src, "", nil // `baleen build`: no server config to point at
 		}
-		return env, src, why, nil
+		// The same words whether the host has a login or not: a pusher learns nothing of the config.
+		return env, src, "no login under git_credentials for " + u.Host + " is for project " + p, nil
 	}
 	return env, src, "", nil
 }
