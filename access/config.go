@@ -23,6 +23,12 @@ type Config struct {
 	Rules []Rule
 	// Credentials are the project globs that may use each server credential, by the credential's name.
 	Credentials map[string][]string
+	// FetchKey are the project globs whose ssh:// dependency sources and mirrors may be fetched with the
+	// server's fetch key (fetch_key_projects); none when empty.
+	FetchKey []string
+	// GitCredentials are the project globs that may fetch with each login of git_credentials, by host;
+	// other projects fetch that host anonymously.
+	GitCredentials map[string][]string
 }
 
 // User is one named user: the keys that prove it, inline or read from files, and an optional e-mail.
@@ -60,12 +66,12 @@ func ParseFile(name string) (Config, error) {
 	return Parse(name, data)
 }
 
-// Parse reads the `users:`, `access:` and `credentials:` sections of a server config file; file names it
-// in messages. The other keys are left to the server's own config. Every problem is reported, each as
+// Parse reads the `users:`, `access:`, `credentials:`, `fetch_key_projects:` and `git_credentials:` sections
+// of a server config file (of git_credentials, only each login's projects); file names it in messages. The other keys are left to the server's own config. Every problem is reported, each as
 // "file:line: what", joined into one error that wraps baleen.ErrInvalid.
 func Parse(file string, data []byte) (Config, error) {
 	p := &parser{file: file}
-	c := Config{Users: map[string]User{}, Credentials: map[string][]string{}}
+	c := Config{Users: map[string]User{}, Credentials: map[string][]string{}, GitCredentials: map[string][]string{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return Config{}, fmt.Errorf("%s: %w: %w", file, err, baleen.ErrInvalid)
@@ -78,7 +84,8 @@ func Parse(file string, data []byte) (Config, error) {
 		p.errorf(root, "want a mapping of settings")
 		return c, p.err()
 	}
-	var rules *yaml.Node
+	var rules, fetchKey *yaml.Node
+	knownHosts := false
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		switch key, val := root.Content[i].Value, root.Content[i+1]; key {
 		case "users":
@@ -87,10 +94,21 @@ func Parse(file string, data []byte) (Config, error) {
 			rules = val
 		case "credentials":
 			p.credentials(val, c.Credentials)
+		case "git_credentials":
+			p.gitCredentials(val, c.GitCredentials)
+		case "fetch_key_projects":
+			fetchKey = val
+			c.FetchKey = p.globs(val, "fetch_key_projects")
+		case "known_hosts":
+			knownHosts = val.Value != ""
 		}
 	}
 	if rules != nil {
 		c.Rules = p.rules(rules, c.Users)
+	}
+	if fetchKey == nil && knownHosts {
+		p.errorf(root, "fetch_key_projects: give the projects (names or globs) whose ssh:// dependency sources and mirrors "+
+			"may be fetched with the server's fetch key, now that known_hosts lets them be fetched; [\"*\"] for every project, [] for none")
 	}
 	return c, p.err()
 }
@@ -262,8 +280,19 @@ func checkGlob(g string) error {
 }
 
 func (p *parser) credentials(n *yaml.Node, scopes map[string][]string) {
-	p.mapping(n, "credentials", func(k, v *yaml.Node) {
-		where := "credentials." + k.Value
+	p.scopes(n, "credentials", "the projects (names or globs) that may use it", scopes)
+}
+
+// gitCredentials reads the projects of each login under git_credentials; the login itself is the server's.
+func (p *parser) gitCredentials(n *yaml.Node, scopes map[string][]string) {
+	p.scopes(n, "git_credentials", "the projects (names or globs) whose https:// dependency sources and mirrors may use this login", scopes)
+}
+
+// scopes reads the required projects of each entry of section, a mapping by name; what says what they
+// are for, when one is missing.
+func (p *parser) scopes(n *yaml.Node, section, what string, scopes map[string][]string) {
+	p.mapping(n, section, func(k, v *yaml.Node) {
+		where := section + "." + k.Value
 		var seen bool
 		p.mapping(v, where, func(fk, fv *yaml.Node) {
 			if fk.Value == "projects" {
@@ -272,7 +301,7 @@ func (p *parser) credentials(n *yaml.Node, scopes map[string][]string) {
 			}
 		})
 		if !seen && v.Kind == yaml.MappingNode {
-			p.errorf(k, "%s: give projects, the projects (names or globs) that may use it; [\"*\"] for every project", where)
+			p.errorf(k, "%s: give projects, %s; [\"*\"] for every project", where, what)
 		}
 	})
 }

@@ -9,5 +9,7 @@
 // key removed from the files can do nothing more, even on a connection it opened before.
 //
 // Credentials are scoped: each server secret lists the projects (globs) that may name it, and
-// CheckCredentials refuses the others at a build's config stage. docs/config.md documents the format.
+// CheckCredentials refuses the others at a build's config stage. So are the server's fetch credentials:
+// FetchKeyAllowed and GitCredentialAllowed say which projects may fetch with the fetch key and with each
+// login of git_credentials (gitd asks them). docs/config.md documents the format.
 package access

@@ -29,7 +29,7 @@ const hookSecret = "It's a Secret to Everybody"
 type fetcher struct{ repos *gitd.Repositories }
 
 func (f fetcher) Fetch(ctx context.Context, project, src, branch string) (string, error) {
-	_, commit, err := f.repos.Fetch(ctx, project, src, branch)
+	_, commit, err := f.repos.Fetch(ctx, []string{project}, project, src, branch)
 	return commit, err
 }
 

@@ -29,6 +29,18 @@ type FetchConfig struct {
 	HTTP map[string]HTTPCredential
 	// AllowGitProtocol lets sources use git://, which is neither authenticated nor encrypted.
 	AllowGitProtocol bool
+	// Scope says which projects may fetch with the key and with each login of HTTP (access.Policy has
+	// it); nil lets every fetch use them, as `baleen build` does with its user's own key.
+	Scope FetchScope
+}
+
+// FetchScope says which projects may fetch with the server's credentials. Its methods are safe for
+// concurrent use.
+type FetchScope interface {
+	// FetchKeyAllowed reports whether a fetch made for project may use the fetch key (KeyPath).
+	FetchKeyAllowed(project string) bool
+	// GitCredentialAllowed reports whether a fetch made for project may use host's login in HTTP.
+	GitCredentialAllowed(host, project string) bool
 }
 
 // HTTPCredential is a user name and password (or token) for an https git host.
@@ -85,7 +97,12 @@ func (r *Repositories) lock(project string) func() {
 // URL git can fetch (ssh://, https://, file://, scp-like HOST:PATH, git:// when the config allows it) or an
 // absolute path. git fetch does the work, under the same fsck as a push: ssh through OpenSSH with the fetch
 // key and known_hosts, https with the configured credentials.
-func (r *Repositories) Fetch(ctx context.Context, project, src, branch string) (string, string, error) {
+//
+// forProjects are the projects the fetch is made for: the project whose baleen.yml names src and every
+// dependent above it, down from the build that started the chain (a mirror: its own project). With a
+// Scope, the fetch key and a host's login are used only when every one of them may use it: an ssh source
+// is refused otherwise, and an https one fetched anonymously.
+func (r *Repositories) Fetch(ctx context.Context, forProjects []string, project, src, branch string) (string, string, error) {
 	if r.fetch == nil {
 		r = r.WithFetch(FetchConfig{})
 	}
@@ -96,9 +113,15 @@ func (r *Repositories) Fetch(ctx context.Context, project, src, branch string) (
 	if err != nil {
 		return "", "", fmt.Errorf("fetch %s: %w", baleen.RedactURL(src), err)
 	}
-	env, target, err := r.fetchEnv(kind, src)
+	env, target, anonymous, err := r.fetchEnv(kind, src, forProjects)
 	if err != nil {
 		return "", "", fmt.Errorf("fetch %s: %w", baleen.RedactURL(src), err)
+	}
+	fetchErr := func(src string, err error) error {
+		if anonymous != "" {
+			err = fmt.Errorf("%w (fetched without a login: %s)", err, anonymous)
+		}
+		return wordFetchErr(src, err)
 	}
 	unlock := r.lock(project)
 	defer unlock()
@@ -203,36 +226,92 @@ func fetchFlags(kind string, allowGit bool) []string {
 		"-c", "core.hooksPath=/dev/null"}
 }
 
-// fetchEnv is the environment of a fetch from src, and the URL to hand git: ssh through OpenSSH with the
-// fetch key and known_hosts (user "git" unless the URL names one), https with the configured credentials
-// passed in the environment (never on a command line others may read), http anonymously.
-func (r *Repositories) fetchEnv(kind, src string) (env []string, target string, err error) {
+// fetchEnv is the environment of a fetch from src made for forProjects, and the URL to hand git: ssh
+// through OpenSSH with the fetch key and known_hosts (user "git" unless the URL names one), https with the
+// configured credentials passed in the environment (never on a command line others may read), http
+// anonymously. anonymous says why an https fetch goes without a login, for its failure's message.
+func (r *Repositories) fetchEnv(kind, src string, forProjects []string) (env []string, target, anonymous string, err error) {
 	env = []string{"GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false", "SSH_ASKPASS=/bin/false"}
 	switch kind {
 	case srcSSH:
 		if r.fetch.cfg.KnownHostsPath == "" {
-			return nil, "", fmt.Errorf("ssh sources need known_hosts in the server config: %w", baleen.ErrInvalid)
+			return nil, "", "", fmt.Errorf("ssh sources need known_hosts in the server config: %w", baleen.ErrInvalid)
+		}
+		if err := r.keyScope(forProjects); err != nil {
+			return nil, "", "", err
 		}
 		if _, err := r.signer(); err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		ssh := []string{"ssh", "-F", "/dev/null", "-i", r.fetch.cfg.KeyPath, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
 			"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + r.fetch.cfg.KnownHostsPath,
 			"-o", "GlobalKnownHostsFile=/dev/null", "-o", "ConnectTimeout=30"}
 		env = append(env, "GIT_SSH_COMMAND="+shell.Join(ssh), "GIT_SSH_VARIANT=ssh")
-		return env, withSSHUser(src), nil
+		return env, withSSHUser(src), "", nil
 	case srcHTTPS:
 		u, err := url.Parse(src)
 		if err != nil {
-			return nil, "", fmt.Errorf("not a URL: %w", baleen.ErrInvalid)
+			return nil, "", "", fmt.Errorf("not a URL: %w", baleen.ErrInvalid)
 		}
-		if c, ok := r.fetch.cfg.HTTP[u.Host]; ok {
+		allowed := func(p string) bool { return r.fetch.cfg.Scope.GitCredentialAllowed(u.Host, p) }
+		c, ok := r.fetch.cfg.HTTP[u.Host]
+		p, inScope := r.outsideScope(forProjects, allowed)
+		if ok && inScope {
 			token := base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password))
 			env = append(env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.https://"+u.Host+"/.extraHeader",
 				"GIT_CONFIG_VALUE_0=Authorization: Basic "+token)
+			return env, src, "", nil
+		}
+		if r.fetch.cfg.Scope == nil {
+			return env, src, "", nil // `baleen build`: no server config to point at
+		}
+		// The same words whether the host has a login or not: a pusher learns nothing of the config.
+		return env, src, "no login under git_credentials for " + u.Host + " is for project " + p, nil
+	}
+	return env, src, "", nil
+}
+
+// keyScope refuses a fetch with the fetch key made for forProjects when one of them may not use it.
+func (r *Repositories) keyScope(forProjects []string) error {
+	if p, ok := r.outsideScope(forProjects, func(p string) bool { return r.fetch.cfg.Scope.FetchKeyAllowed(p) }); !ok {
+		return fmt.Errorf("ssh sources are fetched with the server's fetch key, which project %s may not use: "+
+			"the server's config lists the projects that may under fetch_key_projects: %w", p, baleen.ErrUnauthorized)
+	}
+	return nil
+}
+
+// MayFetch returns the error that Fetch would return for src, made for forProjects, before it connects:
+// a source it refuses, or an ssh source that a project of forProjects may not fetch with the fetch key.
+// The pipeline asks it before it makes a project for src, so that a refused source leaves none.
+func (r *Repositories) MayFetch(forProjects []string, src string) error {
+	if r.fetch == nil {
+		r = r.WithFetch(FetchConfig{})
+	}
+	kind, err := r.sourceKind(src)
+	if err == nil && kind == srcSSH {
+		err = r.keyScope(forProjects)
+	}
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", baleen.RedactURL(src), err)
+	}
+	return nil
+}
+
+// outsideScope returns the first of projects that allowed refuses, and false; or "" and true when every one
+// may use the credential. Without a Scope every fetch may; with one, a fetch made for no project may not.
+func (r *Repositories) outsideScope(projects []string, allowed func(string) bool) (string, bool) {
+	if r.fetch.cfg.Scope == nil {
+		return "", true
+	}
+	if len(projects) == 0 {
+		return "(none)", false
+	}
+	for _, p := range projects {
+		if !allowed(p) {
+			return p, false
 		}
 	}
-	return env, src, nil
+	return "", true
 }
 
 // withSSHUser names the user "git" in an ssh source that names none.
@@ -249,8 +328,8 @@ func withSSHUser(src string) string {
 	return src
 }
 
-// fetchErr words a fetch failure, keeping credentials out of it.
-func fetchErr(src string, err error) error {
+// wordFetchErr words a fetch failure, keeping credentials out of it.
+func wordFetchErr(src string, err error) error {
 	msg := err.Error()
 	if u, perr := url.Parse(src); perr == nil && u.User != nil {
 		// A token may stand in the user name as well as in the password.

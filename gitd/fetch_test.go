@@ -32,24 +32,24 @@ func TestFetchAndContains(t *testing.T) {
 	base, _ := NewRepositories(t.TempDir())
 	repos := base.WithFetch(FetchConfig{KeyPath: filepath.Join(t.TempDir(), "key")})
 	for _, src := range []string{upstream, "file://" + upstream} {
-		branch, head, err := repos.Fetch(ctx, "users", src, "")
+		branch, head, err := repos.Fetch(ctx, nil, "users", src, "")
 		if err != nil || branch != "trunk" || head != second {
 			t.Errorf("Fetch(%s, default branch) = %s %s %v; want trunk %s", src, branch, head, err, second)
 		}
 	}
-	if _, head, err := repos.Fetch(ctx, "users", upstream, "side"); err != nil || head != side {
+	if _, head, err := repos.Fetch(ctx, nil, "users", upstream, "side"); err != nil || head != side {
 		t.Errorf("Fetch(side) = %s %v; want %s", head, err, side)
 	}
-	if _, _, err := repos.Fetch(ctx, "users", upstream, "nosuch"); !errors.Is(err, baleen.ErrNotFound) {
+	if _, _, err := repos.Fetch(ctx, nil, "users", upstream, "nosuch"); !errors.Is(err, baleen.ErrNotFound) {
 		t.Errorf("Fetch(nosuch): got %v, want ErrNotFound", err)
 	}
-	if _, _, err := repos.Fetch(ctx, "users", filepath.Join(t.TempDir(), "missing"), ""); err == nil {
+	if _, _, err := repos.Fetch(ctx, nil, "users", filepath.Join(t.TempDir(), "missing"), ""); err == nil {
 		t.Error("Fetch of a missing source: got nil error")
 	}
-	if _, _, err := repos.Fetch(ctx, "../evil", upstream, ""); !errors.Is(err, baleen.ErrInvalid) {
+	if _, _, err := repos.Fetch(ctx, nil, "../evil", upstream, ""); !errors.Is(err, baleen.ErrInvalid) {
 		t.Errorf("Fetch into ../evil: got %v, want ErrInvalid", err)
 	}
-	if _, _, err := repos.Fetch(ctx, "users", "ssh://git@127.0.0.1:1/x.git", ""); !errors.Is(err, baleen.ErrInvalid) {
+	if _, _, err := repos.Fetch(ctx, nil, "users", "ssh://git@127.0.0.1:1/x.git", ""); !errors.Is(err, baleen.ErrInvalid) {
 		t.Errorf("ssh fetch without known_hosts: got %v, want ErrInvalid", err)
 	}
 	// The fetched repository is one real git reads.
@@ -98,7 +98,7 @@ func TestFetchRefusesSources(t *testing.T) {
 		"users", "sub/dir", "/tmp/a b", "https://example.com/x\n--upload-pack=evil", "-uevil", "--upload-pack=touch /tmp/x",
 		"git://127.0.0.1/x.git", "ext::sh -c touch% /tmp/pwned", "fd::3",
 	} {
-		if _, _, err := repos.Fetch(context.Background(), "users", src, "main"); !errors.Is(err, baleen.ErrInvalid) {
+		if _, _, err := repos.Fetch(context.Background(), nil, "users", src, "main"); !errors.Is(err, baleen.ErrInvalid) {
 			t.Errorf("Fetch(%q): got %v, want ErrInvalid", src, err)
 		}
 	}

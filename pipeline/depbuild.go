@@ -33,7 +33,7 @@ func (s *Scheduler) dependencies(ctx context.Context, b baleen.Build, sp *baleen
 		var records []baleen.DependencyBuild
 		var err error
 		deps, records, err = ResolveDependencies(ctx, sp, append(append([]string{}, req.Chain...), b.Project), localSources{s.cfg.Repos, s.cfg.LocalSources},
-			serverProjects{s: s, id: id}, s.buildDependency(b, id, held), stages.Out())
+			serverProjects{s: s, id: id}, s.buildDependency(b, id, held, req.Out), stages.Out())
 		if _, perr := s.cfg.Builds.UpdateBuild(context.WithoutCancel(ctx), b.Project, b.Number, baleen.BuildPatch{Dependencies: records}); perr != nil {
 			s.log.Error("record dependencies", "project", b.Project, "build", b.Number, "err", perr)
 		}
@@ -115,13 +115,13 @@ type dependencyBuilds interface {
 	// reuse finds an earlier green build of t's commit whose images the engine still has, and names it for
 	// the output ("build #3 of users").
 	reuse(ctx context.Context, t DependencyTarget) (res DependencyResult, what string, ok bool)
-	// build builds t, writing its output to out; a build that did not pass is an error saying how it ended.
+	// build builds t and writes to out, the dependent's output, what the dependent's readers may see of it;
+	// a build that did not pass is an error saying how it ended.
 	build(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error)
 }
 
 // buildDependencies is the one way a dependency is built, on the server and in `baleen build` alike: a
-// green build of its commit is reused while its images remain; otherwise it is built, its output under
-// its project's name ("users | ...").
+// green build of its commit is reused while its images remain; otherwise it is built.
 func buildDependencies(d dependencyBuilds) BuildDependency {
 	return func(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error) {
 		if res, what, ok := d.reuse(ctx, t); ok {
@@ -129,24 +129,31 @@ func buildDependencies(d dependencyBuilds) BuildDependency {
 			return res, nil
 		}
 		fmt.Fprintf(out, "--- %s: building %s %s at %s\n", t.Name, t.Project, t.Branch, short(t.Commit))
-		return d.build(ctx, t, PrefixWriter(out, t.Project+" | "))
+		return d.build(ctx, t, out)
 	}
 }
 
 // buildDependency builds a dependency of b as a build of its own project, or reuses a green build of the
 // same commit whose images the engine still has. held marks the dependency build's images as in use until
-// b ends.
-func (s *Scheduler) buildDependency(b baleen.Build, id baleen.Identity, held func(baleen.BuildID)) BuildDependency {
-	return buildDependencies(serverDependencies{s: s, b: b, id: id, held: held})
+// b ends. live, when not nil, is where b's pusher watches b's output: it gets each dependency build's
+// output too, live, under the dependency's project name ("users | ...").
+func (s *Scheduler) buildDependency(b baleen.Build, id baleen.Identity, held func(baleen.BuildID), live io.Writer) BuildDependency {
+	return buildDependencies(serverDependencies{s: s, b: b, id: id, held: held, live: live})
 }
 
 // serverDependencies builds the dependencies of the server's build b as builds of their own projects,
 // acting for the same identity as b (id), so that their own dependencies are checked against it too.
+//
+// A dependency build's output is its own project's log, which only readers of that project may read: b's
+// log, which readers of b read, gets one line saying how it ended and where its log is. b's pusher, who
+// named the dependency (and needed the read role on it when it is a project of this server), watches its
+// output live on live.
 type serverDependencies struct {
 	s    *Scheduler
 	b    baleen.Build
 	id   baleen.Identity
 	held func(baleen.BuildID)
+	live io.Writer
 }
 
 func (d serverDependencies) reuse(ctx context.Context, t DependencyTarget) (DependencyResult, string, bool) {
@@ -158,21 +165,30 @@ func (d serverDependencies) reuse(ctx context.Context, t DependencyTarget) (Depe
 }
 
 func (d serverDependencies) build(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error) {
+	var live io.Writer
+	if d.live != nil {
+		live = PrefixWriter(d.live, t.Project+" | ")
+	}
 	db, err := d.s.Run(ctx, Request{
 		Project: t.Project, Branch: t.Branch, Commit: t.Commit, Chain: t.Chain[:len(t.Chain)-1],
 		Pusher: fmt.Sprintf("dependency of %s#%d", d.b.Project, d.b.Number), Identity: d.id,
-		Out: out,
+		Out: live,
 	})
 	if err != nil {
 		return DependencyResult{}, err
 	}
+	where := fmt.Sprintf("(ssh HOST logs %s %d)", t.Project, db.Number)
 	if db.Status != baleen.StatusPassed {
 		what := string(db.Status)
 		if db.FailedStage != "" {
 			what += ": " + string(db.FailedStage)
 		}
-		return DependencyResult{}, fmt.Errorf("build #%d of %s %s (ssh HOST logs %s %d)", db.Number, t.Project, what, t.Project, db.Number)
+		if why := firstLine(db.Message); why != "" {
+			what += ": " + why // masked when it was recorded, as every build's message
+		}
+		return DependencyResult{}, fmt.Errorf("build #%d of %s %s %s", db.Number, t.Project, what, where)
 	}
+	fmt.Fprintf(out, "dependency %s: build #%d of %s passed %s\n", t.Name, db.Number, t.Project, where)
 	d.held(db.ID(d.s.cfg.Instance))
 	return DependencyResult{Build: db.Number, Images: db.Images}, nil
 }
@@ -279,6 +295,7 @@ func (l *LocalDependencies) reuse(ctx context.Context, t DependencyTarget) (Depe
 }
 
 func (l *LocalDependencies) build(ctx context.Context, t DependencyTarget, out io.Writer) (DependencyResult, error) {
+	out = PrefixWriter(out, t.Project+" | ") // on a workstation, all of it: there are no readers to keep apart
 	sp, tree, images, err := l.spec(ctx, t)
 	if err != nil {
 		return DependencyResult{}, err

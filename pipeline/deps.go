@@ -12,6 +12,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/pipeline/spec"
@@ -22,8 +23,13 @@ import (
 type DependencyRepos interface {
 	baleen.Repositories
 	// Fetch fetches branch (the remote's default when empty) of src into project's repository and returns
-	// the branch and its head commit.
-	Fetch(ctx context.Context, project, src, branch string) (string, string, error)
+	// the branch and its head commit. forProjects are the projects it is made for (the dependent whose
+	// baleen.yml names src and those above it): the server's fetch credentials are used only when every
+	// one of them may use them.
+	Fetch(ctx context.Context, forProjects []string, project, src, branch string) (string, string, error)
+	// MayFetch returns the error Fetch would return for src, made for forProjects, before it connects (a
+	// source of a kind it refuses, credentials that one of forProjects may not use).
+	MayFetch(forProjects []string, src string) error
 	// Contains reports whether rev names a commit in the history of commit, and its full id.
 	Contains(ctx context.Context, project, commit, rev string) (string, bool, error)
 }
@@ -175,6 +181,9 @@ func locate(ctx context.Context, d baleen.Dependency, rec *baleen.DependencyBuil
 	if onServer {
 		rec.Project = d.Src
 	} else {
+		if err := repos.MayFetch(chain, d.Src); err != nil {
+			return err // before a project is made for it: a refused src leaves nothing
+		}
 		name, err := ProjectName(d.Src)
 		if err != nil {
 			return err
@@ -204,7 +213,7 @@ func locate(ctx context.Context, d baleen.Dependency, rec *baleen.DependencyBuil
 		}
 	} else {
 		fmt.Fprintf(out, "fetching %s (%s)\n", rec.Project, baleen.RedactURL(d.Src))
-		rec.Branch, rec.Commit, err = repos.Fetch(ctx, rec.Project, d.Src, d.Branch)
+		rec.Branch, rec.Commit, err = repos.Fetch(ctx, chain, rec.Project, d.Src, d.Branch)
 		if err != nil {
 			return err
 		}
@@ -270,4 +279,17 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// lockedWriter serialises the writes to w of several goroutines: a build's relay and those of its
+// dependency builds write to the same watcher.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -20,17 +20,17 @@ type localSources struct {
 
 // Fetch fetches src as DependencyRepos does, once a src on the server is found under the roots; it
 // fetches the very path it checked, its links resolved.
-func (l localSources) Fetch(ctx context.Context, project, src, branch string) (string, string, error) {
+func (l localSources) Fetch(ctx context.Context, forProjects []string, project, src, branch string) (string, string, error) {
 	p, local := serverPath(src)
 	if !local {
-		return l.DependencyRepos.Fetch(ctx, project, src, branch)
+		return l.DependencyRepos.Fetch(ctx, forProjects, project, src, branch)
 	}
 	refused := refusedSource(src)
 	real, ok := l.allowed(p)
 	if !ok {
 		return "", "", refused
 	}
-	b, c, err := l.DependencyRepos.Fetch(ctx, project, real, branch)
+	b, c, err := l.DependencyRepos.Fetch(ctx, forProjects, project, real, branch)
 	if err != nil {
 		return "", "", refused
 	}

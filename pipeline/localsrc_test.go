@@ -70,7 +70,7 @@ func TestLocalSourcesNoExistenceOracle(t *testing.T) {
 	var first string
 	for name, src := range refusals {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := l.Fetch(t.Context(), "dep", src, "main")
+			_, _, err := l.Fetch(t.Context(), nil, "dep", src, "main")
 			if err == nil {
 				t.Fatalf("Fetch %s: got no error, want it refused", src)
 			}
@@ -90,12 +90,12 @@ func TestLocalSourcesNoExistenceOracle(t *testing.T) {
 	}
 
 	for _, src := range []string{filepath.Join(allowed, "users"), "file://" + filepath.Join(allowed, "users")} {
-		branch, commit, err := l.Fetch(t.Context(), "dep", src, "main")
+		branch, commit, err := l.Fetch(t.Context(), nil, "dep", src, "main")
 		if err != nil || branch != "main" || commit != head {
 			t.Errorf("Fetch %s under local_sources: got %s %s, %v; want main %s", src, branch, commit, err, head)
 		}
 	}
-	_, _, err = localSources{DependencyRepos: repos}.Fetch(t.Context(), "dep2", filepath.Join(allowed, "users"), "main")
+	_, _, err = localSources{DependencyRepos: repos}.Fetch(t.Context(), nil, "dep2", filepath.Join(allowed, "users"), "main")
 	if err == nil || strings.ReplaceAll(err.Error(), filepath.Join(allowed, "users"), "SRC") != first {
 		t.Errorf("Fetch without local_sources: got %v, want the refusal %q", err, first)
 	}

@@ -211,6 +211,9 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 	if err != nil {
 		return baleen.Build{}, fmt.Errorf("record build: %w", err)
 	}
+	if req.Out != nil {
+		req.Out = &lockedWriter{w: req.Out} // the dependency builds' relays write to it too
+	}
 	stopRelay := s.relay(b, req.Out)
 	s.publishBuild(baleen.EventBuildQueued, b, 0)
 	if req.Queued != nil {

@@ -56,8 +56,12 @@ type Config struct {
 	MaxPushes int `yaml:"max_pushes"`
 	// GitMemoryLimitMB caps the address space of each git child, in MiB (0: gitd's default).
 	GitMemoryLimitMB int64 `yaml:"git_memory_limit_mb"`
-	// GitCredentials are the credentials for https:// dependency sources, by host.
-	GitCredentials map[string]Login `yaml:"git_credentials"`
+	// GitCredentials are the credentials for https:// dependency sources and mirrors, by host, each for
+	// the projects it lists.
+	GitCredentials map[string]GitLogin `yaml:"git_credentials"`
+	// FetchKeyProjects are the projects (names or globs) whose ssh:// dependency sources and mirrors may
+	// be fetched with the server's fetch key; nil when the file does not say (docs/config.md).
+	FetchKeyProjects *[]string `yaml:"fetch_key_projects"`
 	// Registries are the credentials for the registries builds push to, by host[:port].
 	Registries map[string]Login `yaml:"registries"`
 	// KeepBuilds is how many green builds per project keep their images (default 5).
@@ -101,6 +105,13 @@ type TargetConfig struct {
 type Login struct {
 	Username     string `yaml:"username"`
 	PasswordFile string `yaml:"password_file"`
+}
+
+// GitLogin is a login for an https git host and the projects (names or globs) that may fetch with it.
+// Required once users or access are configured; without them, a login that lists none is for every project.
+type GitLogin struct {
+	Login    `yaml:",inline"`
+	Projects []string `yaml:"projects"`
 }
 
 // password reads a login's password file; a trailing newline is dropped.
@@ -223,11 +234,13 @@ func (c Config) validate() error {
 		if (cr.File == "") == (cr.Env == "") {
 			errs = append(errs, fmt.Errorf("credentials.%s: give exactly one of file or env", name))
 		}
-		for _, g := range cr.Projects {
-			if _, err := path.Match(g, ""); err != nil || strings.Contains(g, "/") {
-				errs = append(errs, fmt.Errorf("credentials.%s.projects: %q is not a project name or glob", name, g))
-			}
-		}
+		errs = append(errs, checkGlobs("credentials."+name+".projects", cr.Projects))
+	}
+	for host, l := range c.GitCredentials {
+		errs = append(errs, checkGlobs("git_credentials."+host+".projects", l.Projects))
+	}
+	if c.FetchKeyProjects != nil {
+		errs = append(errs, checkGlobs("fetch_key_projects", *c.FetchKeyProjects))
 	}
 	for i, d := range c.LocalSources {
 		if !filepath.IsAbs(d) {
@@ -237,7 +250,7 @@ func (c Config) validate() error {
 	for _, group := range []struct {
 		key    string
 		logins map[string]Login
-	}{{"git_credentials", c.GitCredentials}, {"registries", c.Registries}} {
+	}{{"git_credentials", c.gitLogins()}, {"registries", c.Registries}} {
 		for host, l := range group.logins {
 			if l.Username == "" || l.PasswordFile == "" {
 				errs = append(errs, fmt.Errorf("%s.%s: give username and password_file", group.key, host))
@@ -264,6 +277,26 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("log_level: want debug, info, warn or error, got %q", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// checkGlobs refuses what is not a project name or glob in globs, the value of key.
+func checkGlobs(key string, globs []string) error {
+	var errs []error
+	for _, g := range globs {
+		if _, err := path.Match(g, ""); err != nil || strings.Contains(g, "/") {
+			errs = append(errs, fmt.Errorf("%s: %q is not a project name or glob", key, g))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// gitLogins are the logins of git_credentials without their projects.
+func (c Config) gitLogins() map[string]Login {
+	logins := map[string]Login{}
+	for host, l := range c.GitCredentials {
+		logins[host] = l.Login
+	}
+	return logins
 }
 
 // secret returns a credential's value, read when a build asks for it so that a rotated file takes effect
@@ -305,16 +338,25 @@ func (c Config) registryAuth(logger *slog.Logger) func(string) *baleen.RegistryA
 	}
 }
 
+// orEvery is globs, or every project when there are none.
+func orEvery(globs []string) []string {
+	if len(globs) == 0 {
+		return []string{"*"}
+	}
+	return globs
+}
+
 // usersConfigured reports whether the config file names users or access rules.
 func (c Config) usersConfigured() bool {
 	return c.Users.Kind != 0 || c.Access.Kind != 0
 }
 
 // accessPolicy builds who may do what: with users or access rules in the config file, package access reads
-// them (and every credential must then list its projects); without them, every key of the authorized keys
-// file is admin, and a credential that lists no projects is for every project.
+// them (and every credential and git login must then list its projects, and fetch_key_projects be given
+// with known_hosts); without them, every key of the authorized keys file is admin, and a credential or git
+// login that lists no projects is for every project, as is the fetch key without fetch_key_projects.
 func (c Config) accessPolicy(logger *slog.Logger) (*access.Policy, error) {
-	ac := access.Config{Credentials: map[string][]string{}}
+	ac := access.Config{Credentials: map[string][]string{}, GitCredentials: map[string][]string{}, FetchKey: []string{"*"}}
 	if c.usersConfigured() {
 		var err error
 		if ac, err = access.ParseFile(c.ConfigFile); err != nil {
@@ -322,10 +364,13 @@ func (c Config) accessPolicy(logger *slog.Logger) (*access.Policy, error) {
 		}
 	} else {
 		for name, cr := range c.Credentials {
-			ac.Credentials[name] = cr.Projects
-			if len(cr.Projects) == 0 {
-				ac.Credentials[name] = []string{"*"}
-			}
+			ac.Credentials[name] = orEvery(cr.Projects)
+		}
+		for host, l := range c.GitCredentials {
+			ac.GitCredentials[host] = orEvery(l.Projects)
+		}
+		if c.FetchKeyProjects != nil {
+			ac.FetchKey = *c.FetchKeyProjects
 		}
 	}
 	return access.New(access.Options{Config: ac, AuthorizedKeys: c.AuthorizedKeys, Logger: logger}), nil

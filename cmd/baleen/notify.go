@@ -79,7 +79,7 @@ func (in *integrations) wait() { in.wg.Wait() }
 type mirrorFetcher struct{ repos *gitd.Repositories }
 
 func (m mirrorFetcher) Fetch(ctx context.Context, project, src, branch string) (string, error) {
-	_, commit, err := m.repos.Fetch(ctx, project, src, branch)
+	_, commit, err := m.repos.Fetch(ctx, []string{project}, project, src, branch) // made for the mirror's project
 	return commit, err
 }
 

@@ -92,8 +92,12 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	if err != nil {
 		return err
 	}
+	policy, err := cfg.accessPolicy(logger)
+	if err != nil {
+		return err
+	}
 	fetch := gitd.FetchConfig{KeyPath: filepath.Join(cfg.Data, "fetch_ed25519_key"), KnownHostsPath: cfg.KnownHosts, HTTP: map[string]gitd.HTTPCredential{},
-		AllowGitProtocol: cfg.AllowGitProtocol}
+		AllowGitProtocol: cfg.AllowGitProtocol, Scope: policy}
 	for host, l := range cfg.GitCredentials {
 		pw, err := l.password()
 		if err != nil {
@@ -117,10 +121,6 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 		}
 		deployer = deploy.New(deploy.Options{Targets: targets, Images: engines.Images(), Secret: cfg.secret(e.getenv), Logger: logger, Grace: cfg.DeployGrace,
 			KeepImages: cfg.DeployKeepImages})
-	}
-	policy, err := cfg.accessPolicy(logger)
-	if err != nil {
-		return err
 	}
 	// One bus of build events: the scheduler publishes, and `logs -f`, the web pages, the metrics,
 	// notifications and commit statuses subscribe.

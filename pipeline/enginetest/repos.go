@@ -72,9 +72,12 @@ func (r *Repos) SetRef(_ context.Context, project, name, commit string) error {
 }
 
 // Fetch fails: nothing outside is reachable.
-func (r *Repos) Fetch(_ context.Context, project, src, _ string) (string, string, error) {
+func (r *Repos) Fetch(_ context.Context, _ []string, project, src, _ string) (string, string, error) {
 	return "", "", fmt.Errorf("fetch %s into %s: no network in tests: %w", src, project, baleen.ErrUnavailable)
 }
+
+// MayFetch refuses nothing: Fetch fails anyway.
+func (r *Repos) MayFetch([]string, string) error { return nil }
 
 // Contains reports that rev is in the history of commit only when it is commit.
 func (r *Repos) Contains(_ context.Context, _, commit, rev string) (string, bool, error) {
