@@ -3,6 +3,7 @@ package gitd
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gliderlabs/ssh"
@@ -21,12 +22,14 @@ const (
 // It is safe for concurrent use.
 //
 // Past the per-source cap a new connection is refused. Past the global cap it is not refused outright: it
-// takes the slot of the oldest pending connection of the address that holds the most, as long as that
-// address holds more than the newcomer's does (max-min fairness by address). A flood from a few addresses
-// therefore never keeps a client from another address out, and a flood spread over many addresses, one
-// connection each, recycles its own slots oldest first, which leaves a newcomer its handshake's time before
-// it is the oldest. OpenSSH's MaxStartups drops at random instead, which shuts a legitimate client out
-// with the same odds as the flood's own connections.
+// takes the slot of a pending connection that has got the least far in its handshake (silent, then
+// talking, then authenticating: see stage), and among those, the oldest of the address that holds the
+// most, as long as that address holds more than the newcomer's does (max-min fairness by address). A flood
+// from a few addresses therefore never keeps a client from another address out; a flood from many
+// addresses that sends nothing never evicts a client that has sent its first bytes; and a client that has
+// finished the key exchange is evicted only when every other pending connection has too. OpenSSH's
+// MaxStartups drops at random instead, which shuts a legitimate client out with the same odds as the
+// flood's own connections.
 type preauth struct {
 	max, perSource int
 	timeout        time.Duration
@@ -37,6 +40,18 @@ type preauth struct {
 	bySource map[string][]*pending // oldest first
 }
 
+// stage is how far a pending connection has got in its handshake; a newcomer evicts from the lowest.
+type stage int32
+
+const (
+	// stageSilent: connected, and has sent nothing.
+	stageSilent stage = iota
+	// stageTalking: has sent bytes (its version line, the key exchange).
+	stageTalking
+	// stageAuthenticating: has finished the key exchange and asked to authenticate.
+	stageAuthenticating
+)
+
 // pending is one connection that counts against the caps until it authenticates, closes or is evicted.
 type pending struct {
 	p       *preauth
@@ -45,6 +60,17 @@ type pending struct {
 	timer   *time.Timer
 	seq     uint64 // admission order
 	counted bool   // guarded by p.mu
+	stage   atomic.Int32
+}
+
+// reached records that c has got at least as far as st.
+func (c *pending) reached(st stage) {
+	for {
+		cur := c.stage.Load()
+		if cur >= int32(st) || c.stage.CompareAndSwap(cur, int32(st)) {
+			return
+		}
+	}
 }
 
 // admit counts conn in, or returns nil when it is refused. It returns the connection it evicted to make
@@ -84,17 +110,41 @@ func (p *preauth) admit(conn net.Conn) (admitted, evicted *pending) {
 }
 
 // victimLocked picks the connection a newcomer whose address already holds have pending connections may
-// evict: the oldest of the address that holds the most (the oldest such address on a tie), provided it holds
-// more than have. It returns nil when there is none.
+// evict, among those of addresses that hold more than have: the least far in its handshake, then of the
+// address that holds the most, then the oldest. It returns nil when there is none.
+//
+// A connection that looks silent is asked whether bytes wait unread in its socket: the server's reader may
+// not have got to a client's first bytes yet, and that client must not lose its slot for it.
 func (p *preauth) victimLocked(have int) *pending {
-	var victim *pending
-	most := have
-	for _, list := range p.bySource {
-		if n := len(list); n > most || n == most && victim != nil && list[0].seq < victim.seq {
-			victim, most = list[0], n
+	for {
+		var victim *pending
+		var victimHolds int
+		for _, list := range p.bySource {
+			if len(list) <= have {
+				continue
+			}
+			for _, c := range list {
+				if victim == nil || evictsBefore(c, len(list), victim, victimHolds) {
+					victim, victimHolds = c, len(list)
+				}
+			}
 		}
+		if victim == nil || stage(victim.stage.Load()) != stageSilent || !hasInput(victim.conn) {
+			return victim
+		}
+		victim.reached(stageTalking)
 	}
-	return victim
+}
+
+// evictsBefore says whether a, of an address holding aHolds, goes before b, of one holding bHolds.
+func evictsBefore(a *pending, aHolds int, b *pending, bHolds int) bool {
+	if as, bs := a.stage.Load(), b.stage.Load(); as != bs {
+		return as < bs
+	}
+	if aHolds != bHolds {
+		return aHolds > bHolds
+	}
+	return a.seq < b.seq
 }
 
 // removeLocked takes c out of the count.
@@ -126,10 +176,19 @@ func (c *pending) done() {
 	c.p.removeLocked(c)
 }
 
-// countedConn takes its connection out of the count when it closes.
+// countedConn takes its connection out of the count when it closes, and records that it talks when it
+// first reads bytes from it.
 type countedConn struct {
 	net.Conn
 	pending *pending
+}
+
+func (c *countedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.pending.reached(stageTalking)
+	}
+	return n, err
 }
 
 func (c *countedConn) Close() error {
@@ -174,6 +233,13 @@ func (s *Server) connCallback(ctx ssh.Context, conn net.Conn) net.Conn {
 		ctx.SetValue(pendingKey{}, c.pending)
 	}
 	return conn
+}
+
+// keyExchanged records that a connection has finished the key exchange and asked to authenticate.
+func keyExchanged(ctx ssh.Context) {
+	if c, ok := ctx.Value(pendingKey{}).(*pending); ok {
+		c.reached(stageAuthenticating)
+	}
 }
 
 // authenticated takes a connection out of the unauthenticated count.

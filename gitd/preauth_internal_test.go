@@ -1,6 +1,7 @@
 package gitd
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -10,20 +11,10 @@ import (
 // address from (any of 127/8).
 func loopbackConns(t *testing.T, ln net.Listener, from string, n int) []net.Conn {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 	var conns []net.Conn
 	for range n {
-		c, err := d.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatalf("dial from %s: %v", from, err)
-		}
-		t.Cleanup(func() { c.Close() })
-		s, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		conns = append(conns, s)
+		_, server := loopbackPair(t, ln, from)
+		conns = append(conns, server)
 	}
 	return conns
 }
@@ -87,4 +78,115 @@ func TestPreauthFairEviction(t *testing.T) {
 	if p.total != 4 {
 		t.Errorf("count at the end: got %d, want the global cap 4", p.total)
 	}
+}
+
+// loopbackPair dials a 127.0.0.1 listener from the local address from and returns the client's end and
+// the server's.
+func loopbackPair(t *testing.T, ln net.Listener, from string) (client, server net.Conn) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	client, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("dial from %s: %v", from, err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if server, err = ln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
+}
+
+// TestPreauthEvictsTheLeastAdvanced: past the global cap, with every address holding one connection (a
+// flood from many addresses), a newcomer takes the slot of a connection that has sent nothing, however new,
+// before one that has sent bytes (even bytes the server has not read yet), and one that has finished the
+// key exchange only when every other has too. This is what keeps a flood that says nothing, from any number
+// of addresses, from evicting a client in the middle of its handshake.
+func TestPreauthEvictsTheLeastAdvanced(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := &preauth{max: 3, perSource: 8, timeout: time.Minute, bySource: map[string][]*pending{}}
+	next := 1
+	admit := func() (net.Conn, *pending, *pending) {
+		t.Helper()
+		next++
+		client, server := loopbackPair(t, ln, fmt.Sprintf("127.0.2.%d", next))
+		a, e := p.admit(server)
+		if a == nil {
+			t.Fatalf("connection from 127.0.2.%d refused; want admitted", next)
+		}
+		t.Cleanup(a.done)
+		return client, a, e
+	}
+
+	talkingClient, talking, _ := admit()
+	_, authenticating, _ := admit()
+	_, silent, _ := admit()
+	// The client's version line, which the server has not read yet.
+	if _, err := talkingClient.Write([]byte("SSH-2.0-OpenSSH_9.2\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	authenticating.reached(stageAuthenticating)
+	waitInput(t, talking.conn)
+
+	_, newcomer, evicted := admit()
+	if evicted != silent {
+		t.Fatalf("newcomer at the cap: evicted %s; want the silent connection, not the older ones that talk or authenticate", describe(evicted))
+	}
+	if got := stage(talking.stage.Load()); got != stageTalking {
+		t.Errorf("connection with unread bytes: stage %d after the eviction; want talking (%d)", got, stageTalking)
+	}
+	// The newest is the only silent one: it goes before the oldest, which talks.
+	if _, _, evicted = admit(); evicted != newcomer {
+		t.Fatalf("second newcomer: evicted %s; want the silent first newcomer", describe(evicted))
+	}
+	// No connection is silent now but the last newcomer: make it talk, and the oldest that talks goes.
+	for _, list := range p.bySource {
+		for _, c := range list {
+			if stage(c.stage.Load()) == stageSilent {
+				c.reached(stageTalking)
+			}
+		}
+	}
+	if _, _, evicted = admit(); evicted != talking {
+		t.Fatalf("newcomer when none is silent: evicted %s; want the oldest that talks", describe(evicted))
+	}
+	if _, err := talking.conn.Read(make([]byte, 1)); err == nil {
+		t.Error("the evicted connection is still open")
+	}
+	// Every pending connection but one talks; once all have finished the key exchange, the oldest goes.
+	for _, list := range p.bySource {
+		for _, c := range list {
+			c.reached(stageAuthenticating)
+		}
+	}
+	if _, _, evicted = admit(); evicted != authenticating {
+		t.Fatalf("newcomer when all have finished the key exchange: evicted %s; want the oldest", describe(evicted))
+	}
+	if p.total != 3 {
+		t.Errorf("count at the end: got %d, want the global cap 3", p.total)
+	}
+}
+
+// waitInput waits until bytes the client wrote wait unread in conn.
+func waitInput(t *testing.T, conn net.Conn) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !hasInput(conn) {
+		if time.Now().After(deadline) {
+			t.Fatal("the client's bytes never reached the server's socket")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// describe names a pending connection in a failure message.
+func describe(c *pending) string {
+	if c == nil {
+		return "none"
+	}
+	return fmt.Sprintf("#%d from %s at stage %d", c.seq, c.source, c.stage.Load())
 }

@@ -321,6 +321,12 @@ func withDefaults(cfg Config) Config {
 // callback saw, is where the pusher's identity comes from.
 func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 	return &gossh.ServerConfig{
+		// Called once, at the client's first authentication request, after the key exchange: the
+		// connection then goes last among those a newcomer may evict (preauth). It sends no banner.
+		BannerCallback: func(gossh.ConnMetadata) string {
+			keyExchanged(ctx)
+			return ""
+		},
 		VerifiedPublicKeyCallback: func(conn gossh.ConnMetadata, key gossh.PublicKey, _ *gossh.Permissions, _ string) (*gossh.Permissions, error) {
 			perms, err := s.keys.permissions(key)
 			if err != nil {

@@ -9,29 +9,45 @@
 #
 #   docker build $(bash scripts/base-image.sh) --build-arg VERSION=... -t baleen:VERSION .
 #
+# With --debian it makes only the first and prints only its argument: enough for the Dockerfile's runtime
+# stage (`docker build --target runtime`), which is what TestDockerImage builds.
+#
 # Cached twice, as scripts/host-image.sh: nothing runs when the tags exist, and the debootstrap root is kept
 # as a tarball under ${BALEEN_CACHE:-$HOME/.cache/baleen}, so a removed image is re-imported without a new
-# debootstrap. The packages come from the Debian mirror apt is configured with; the image build itself
-# installs its packages from the same mirror (the root's sources.list names it). Runs unattended (no stdin);
-# needs root for debootstrap the first time.
+# debootstrap. The Debian image is keyed by the root's recipe alone, so that a change to go.sum or to the
+# Go stage makes neither a new debootstrap nor a new import. The packages come from the Debian mirror apt
+# is configured with; the image build itself installs its packages from the same mirror (the root's
+# sources.list names it). Runs unattended (no stdin); needs root for debootstrap the first time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+debian_only=false
+case "${1:-}" in
+  --debian) debian_only=true ;;
+  "") ;;
+  *) echo "base-image: unknown argument $1 (usage: base-image.sh [--debian])" >&2; exit 2 ;;
+esac
+
+# The root's tarball and the Debian image are keyed by its recipe (change it when the root changes), not by
+# the whole script, so that a change to the Go stage makes no new debootstrap.
+recipe="debootstrap --variant=minbase trixie; sources.list: the mirror; no apt lists, docs or man pages"
+root_hash=$(echo "$recipe" | sha256sum | cut -c1-12)
 hash=$(cat scripts/base-image.sh go.sum | sha256sum | cut -c1-12)
 gover=$(go env GOVERSION)
-base="baleen-local/debian:trixie-$hash"
+base="baleen-local/debian:trixie-$root_hash"
 golang="baleen-local/golang:${gover#go}-$hash"
-args() { printf -- '--build-arg BASE_IMAGE=%s\n--build-arg GO_IMAGE=%s\n' "$base" "$golang"; }
-if docker image inspect "$base" >/dev/null 2>&1 && docker image inspect "$golang" >/dev/null 2>&1; then
+args() {
+  printf -- '--build-arg BASE_IMAGE=%s\n' "$base"
+  $debian_only || printf -- '--build-arg GO_IMAGE=%s\n' "$golang"
+}
+have() { docker image inspect "$1" >/dev/null 2>&1; }
+if have "$base" && { $debian_only || have "$golang"; }; then
   args
   exit 0
 fi
 
 cache="${BALEEN_CACHE:-$HOME/.cache/baleen}"
-# The root's tarball is keyed by its recipe (change it when the root changes), not by the whole script, so
-# that a change to the Go stage does not make a new debootstrap.
-recipe="debootstrap --variant=minbase trixie; sources.list: the mirror; no apt lists, docs or man pages"
-tarball="$cache/trixie-$(echo "$recipe" | sha256sum | cut -c1-12).tar"
+tarball="$cache/trixie-$root_hash.tar"
 mkdir -p "$cache"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/baleen-base.XXXXXX")
@@ -61,8 +77,13 @@ if [ ! -s "$tarball" ]; then
   rm -rf "$tmp/root"
 fi
 
-docker import --change 'CMD ["bash"]' --change 'LABEL org.baleen.origin=scripts/base-image.sh' \
+have "$base" || docker import --change 'CMD ["bash"]' --change 'LABEL org.baleen.origin=scripts/base-image.sh' \
   "$tarball" "$base" >/dev/null
+if $debian_only; then
+  echo "base-image: $base" >&2
+  args
+  exit 0
+fi
 
 # The Go stage: this machine's toolchain and, taken from this machine's module cache without the network,
 # exactly the modules go.sum names.
