@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -96,18 +95,6 @@ func (d *Deployer) target(name string) (Target, error) {
 		return Target{}, fmt.Errorf("deploy target %s has no hosts: %w", name, baleen.ErrInvalid)
 	}
 	return t, nil
-}
-
-// syncWriter serialises writes from the goroutines of an "all" rollout.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // printf writes one line of progress to w; a writer that fails does not stop a rollout.

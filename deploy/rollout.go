@@ -16,6 +16,7 @@ import (
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/internal/shell"
+	"github.com/baleen-ci/baleen/internal/syncio"
 )
 
 // The strategies of Deploy.Strategy.
@@ -111,7 +112,7 @@ func (dp *Deployer) Deploy(ctx context.Context, r baleen.Release, d baleen.Deplo
 	}
 	printf(out, "deploy: release %d of %s (build %d) to %s: %d host(s), %s", r.Number, r.Project, r.Build, t.Name, len(t.Hosts), strategy)
 	if strategy == StrategyAll {
-		w := &syncWriter{w: out}
+		w := syncio.NewWriter(out)
 		var wg sync.WaitGroup
 		for i, addr := range t.Hosts {
 			wg.Go(func() { results[i] = dp.switchHost(ctx, t, addr, r, ps, w) })

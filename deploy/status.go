@@ -11,6 +11,7 @@ import (
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/internal/shell"
+	"github.com/baleen-ci/baleen/internal/syncio"
 )
 
 // defaultJournalQueryLines is how many lines Journal shows when the query names no number.
@@ -105,7 +106,7 @@ func (dp *Deployer) Journal(ctx context.Context, q baleen.JournalQuery, w io.Wri
 	if q.Follow {
 		cmd += " --follow"
 	}
-	sw := &syncWriter{w: w}
+	sw := syncio.NewWriter(w)
 	errs := make([]error, len(hosts))
 	var wg sync.WaitGroup
 	for i, addr := range hosts {

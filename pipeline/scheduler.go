@@ -14,6 +14,7 @@ import (
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/events"
+	"github.com/baleen-ci/baleen/internal/syncio"
 	"github.com/baleen-ci/baleen/pipeline/queue"
 	"github.com/baleen-ci/baleen/pipeline/retention"
 )
@@ -212,7 +213,7 @@ func (s *Scheduler) Run(ctx context.Context, req Request) (baleen.Build, error) 
 		return baleen.Build{}, fmt.Errorf("record build: %w", err)
 	}
 	if req.Out != nil {
-		req.Out = &lockedWriter{w: req.Out} // the dependency builds' relays write to it too
+		req.Out = syncio.NewWriter(req.Out) // the dependency builds' relays write to it too
 	}
 	stopRelay := s.relay(b, req.Out)
 	s.publishBuild(baleen.EventBuildQueued, b, 0)
