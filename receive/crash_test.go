@@ -147,13 +147,20 @@ func TestAtomicPushRefMovesAfterCrash(t *testing.T) {
 		// interrupted: the branch whose build did not pass; meanwhile: what moved before the restart.
 		interrupted, meanwhile string
 		moved                  bool // the push moved its refs before the stop
-		wantMoved              bool
-		why                    string // in the green builds' messages
+		// forgotten: the push had also forgotten main's pending move, not yet dev's nor its group.
+		forgotten bool
+		// stale: an older pending move of main's update is left over (its forgetting failed once).
+		stale     bool
+		wantMoved bool
+		why       string // in the green builds' messages
 	}{
 		{name: "all green", wantMoved: true},
 		{name: "a branch moved meanwhile", meanwhile: "dev", why: "dev no longer held"},
 		{name: "a build interrupted", interrupted: "dev", why: "the build of dev did not pass"},
 		{name: "moved before the stop", moved: true, wantMoved: true},
+		{name: "moved and half forgotten before the stop", moved: true, forgotten: true, wantMoved: true},
+		{name: "a stale pending move is forgotten with the group", stale: true, wantMoved: true},
+		{name: "a stale pending move never moves its branch alone", stale: true, interrupted: "dev", why: "the build of dev did not pass"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newCrashWorld(t)
@@ -179,6 +186,26 @@ func TestAtomicPushRefMovesAfterCrash(t *testing.T) {
 			if tc.meanwhile != "" {
 				gitOut(t, w.bare, "update-ref", "refs/heads/"+tc.meanwhile, w.c2)
 			}
+			if tc.forgotten {
+				if err := w.st.DoneRefMove(t.Context(), "app", 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.stale {
+				// Another green build of main's update (#3) whose pending move is recorded too: the group
+				// takes the latest as its member, and must forget both.
+				b, err := w.st.CreateBuild(t.Context(), baleen.Build{Project: "app", Branch: "main", Commit: w.c1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				passed := baleen.StatusPassed
+				if _, err := w.st.UpdateBuild(t.Context(), "app", b.Number, baleen.BuildPatch{Status: &passed}); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.st.AddRefMove(t.Context(), "app", b.Number, "refs/heads/main", w.c0, w.c1); err != nil {
+					t.Fatal(err)
+				}
+			}
 			// The stop: no PostReceive. The next start:
 			w.restart()
 			if err := CompleteRefMoves(t.Context(), w.st, w.st, w.repos, w.sched, slog.New(slog.DiscardHandler)); err != nil {
@@ -196,7 +223,11 @@ func TestAtomicPushRefMovesAfterCrash(t *testing.T) {
 					t.Errorf("%s: got %q, want %q", ref, got, commit)
 				}
 			}
-			for n := 1; n <= 2; n++ {
+			members := []int{1, 2}
+			if tc.stale {
+				members[0] = 3
+			}
+			for _, n := range members {
 				b, err := w.st.Build(t.Context(), "app", n)
 				if err != nil {
 					t.Fatal(err)
@@ -214,7 +245,14 @@ func TestAtomicPushRefMovesAfterCrash(t *testing.T) {
 			if err != nil || gerr != nil || len(moves) != 0 || len(groups) != 0 {
 				t.Errorf("after recovery: moves %+v (%v), groups %+v (%v); want none", moves, err, groups, gerr)
 			}
-			if wantSettled := map[bool]int{true: 1, false: 2}[tc.interrupted != ""]; len(w.sched.settle) != wantSettled {
+			wantSettled := map[bool]int{true: 1, false: 2}[tc.interrupted != ""]
+			if tc.forgotten {
+				wantSettled = 1 // the push settled main's
+			}
+			if tc.stale {
+				wantSettled++
+			}
+			if len(w.sched.settle) != wantSettled {
 				t.Errorf("settled: got %v, want %d builds", w.sched.settle, wantSettled)
 			}
 		})

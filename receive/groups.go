@@ -83,9 +83,10 @@ func groupID() string {
 
 // claim finds, for each move of g that waits for a build, the pending ref move its green build recorded
 // (nil: none, the build did not pass or did not end), and marks it claimed. When several match, the latest
-// build's is taken.
-func claim(g store.RefMoveGroup, pending []store.RefMove, claimed []bool) []*store.RefMove {
-	members := make([]*store.RefMove, len(g.Moves))
+// build's is the member; all the group claims are returned too, so that every one is forgotten with the
+// group and none moves its branch alone at a later start.
+func claim(g store.RefMoveGroup, pending []store.RefMove, claimed []bool) (members []*store.RefMove, all []store.RefMove) {
+	members = make([]*store.RefMove, len(g.Moves))
 	for i, gm := range g.Moves {
 		for j := range pending {
 			m := &pending[j]
@@ -93,12 +94,13 @@ func claim(g store.RefMoveGroup, pending []store.RefMove, claimed []bool) []*sto
 				continue
 			}
 			claimed[j] = true
+			all = append(all, *m)
 			if members[i] == nil || m.Number > members[i].Number {
 				members[i] = m
 			}
 		}
 	}
-	return members
+	return members, all
 }
 
 // completeGroup moves the refs of atomic push g in one transaction when every build the group waits for
@@ -106,16 +108,17 @@ func claim(g store.RefMoveGroup, pending []store.RefMove, claimed []bool) []*sto
 // none moves, and each green build's record says why. An error keeps the group for the next start.
 func completeGroup(ctx context.Context, g store.RefMoveGroup, members []*store.RefMove, builds baleen.BuildStore, repos RefSwapper, log *slog.Logger) error {
 	log = log.With("project", g.Project, "group", g.ID)
+	// The refs first: a push that moved them all before the server stopped is done, whatever pending moves
+	// it had already forgotten.
+	refsWhy, done, err := groupRefs(ctx, g, repos)
+	if err != nil || done {
+		return err
+	}
 	why, passed, err := groupVerdicts(ctx, g, members, builds)
 	if err != nil {
 		return err
 	}
-	if why == "" {
-		var done bool
-		if why, done, err = groupRefs(ctx, g, repos); err != nil || done {
-			return err
-		}
-	}
+	why = cmp.Or(why, refsWhy)
 	if why == "" {
 		updates := make([]gitd.RefUpdate, len(g.Moves))
 		for i, gm := range g.Moves {
@@ -177,7 +180,7 @@ func groupRefs(ctx context.Context, g store.RefMoveGroup, repos Resolver) (why s
 	done = true
 	for _, gm := range g.Moves {
 		if !strings.HasPrefix(gm.Ref, "refs/heads/") {
-			continue // tags and deletions: the transaction's compare-and-swap checks them
+			continue // tags: the transaction's compare-and-swap checks them
 		}
 		cur, err := repos.Resolve(ctx, g.Project, gm.Ref)
 		switch {

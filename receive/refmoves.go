@@ -65,16 +65,14 @@ func CompleteRefMoves(ctx context.Context, moves PendingRefMoves, builds baleen.
 	var errs []error
 	claimed := make([]bool, len(pending))
 	for _, g := range groups {
-		members := claim(g, pending, claimed)
+		members, all := claim(g, pending, claimed)
 		if err := completeGroup(ctx, g, members, builds, repos, log); err != nil {
 			errs = append(errs, err)
 			continue // kept for the next start
 		}
-		for _, m := range members {
-			if m != nil {
-				errs = append(errs, moves.DoneRefMove(ctx, m.Project, m.Number))
-				sched.Settle(ctx, m.Project, m.Number)
-			}
+		for _, m := range all {
+			errs = append(errs, moves.DoneRefMove(ctx, m.Project, m.Number))
+			sched.Settle(ctx, m.Project, m.Number)
 		}
 		errs = append(errs, moves.DoneRefMoveGroup(ctx, g.Project, g.ID))
 	}
