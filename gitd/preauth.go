@@ -1,6 +1,7 @@
 package gitd
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -60,6 +61,7 @@ type pending struct {
 	timer   *time.Timer
 	seq     uint64 // admission order
 	counted bool   // guarded by p.mu
+	evicted bool   // guarded by p.mu: a newcomer took its slot; it may no longer authenticate
 	stage   atomic.Int32
 }
 
@@ -93,6 +95,7 @@ func (p *preauth) admit(conn net.Conn) (admitted, evicted *pending) {
 			return nil, nil
 		}
 		p.removeLocked(evicted)
+		evicted.evicted = true
 	}
 	p.total++
 	p.seq++
@@ -168,12 +171,14 @@ func (p *preauth) removeLocked(c *pending) {
 	}
 }
 
-// done takes the connection out of the count, and stops its timer: it authenticated or closed.
-func (c *pending) done() {
+// done takes the connection out of the count, and stops its timer: it authenticated or closed. It
+// returns false when the connection had been evicted: its close is under way, and it must not go on.
+func (c *pending) done() bool {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
 	c.timer.Stop()
 	c.p.removeLocked(c)
+	return !c.evicted
 }
 
 // countedConn takes its connection out of the count when it closes, and records that it talks when it
@@ -242,9 +247,15 @@ func keyExchanged(ctx ssh.Context) {
 	}
 }
 
-// authenticated takes a connection out of the unauthenticated count.
-func authenticated(ctx ssh.Context) {
-	if c, ok := ctx.Value(pendingKey{}).(*pending); ok {
-		c.done()
+// authenticated takes a connection out of the unauthenticated count. It returns ErrEvicted when a
+// newcomer took the connection's slot before it authenticated (its close may not have happened yet): an
+// evicted connection never goes on to a session.
+func authenticated(ctx ssh.Context) error {
+	if c, ok := ctx.Value(pendingKey{}).(*pending); ok && !c.done() {
+		return errEvicted
 	}
+	return nil
 }
+
+// errEvicted refuses the authentication of a connection a newcomer evicted.
+var errEvicted = errors.New("connection evicted before it authenticated: too many unauthenticated connections")

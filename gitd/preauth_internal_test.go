@@ -32,7 +32,7 @@ func TestPreauthFairEviction(t *testing.T) {
 	admit := func(c net.Conn) (*pending, *pending) {
 		a, e := p.admit(c)
 		if a != nil {
-			t.Cleanup(a.done)
+			t.Cleanup(func() { a.done() })
 		}
 		return a, e
 	}
@@ -62,6 +62,11 @@ func TestPreauthFairEviction(t *testing.T) {
 	if _, err := held[0].conn.Read(make([]byte, 1)); err == nil {
 		t.Error("the evicted connection is still open")
 	}
+	// Its key check finishing now (it raced the eviction) does not let it on to a session.
+	if held[0].done() {
+		t.Error("the evicted connection's authentication was let through")
+	}
+
 	if got := len(p.bySource["127.0.0.2"]); got != 2 {
 		t.Errorf("127.0.0.2's count after the eviction: got %d, want 2", got)
 	}
@@ -77,6 +82,9 @@ func TestPreauthFairEviction(t *testing.T) {
 	}
 	if p.total != 4 {
 		t.Errorf("count at the end: got %d, want the global cap 4", p.total)
+	}
+	if !held[2].done() {
+		t.Error("a connection still counted was refused its authentication")
 	}
 }
 
@@ -118,7 +126,7 @@ func TestPreauthEvictsTheLeastAdvanced(t *testing.T) {
 		if a == nil {
 			t.Fatalf("connection from 127.0.2.%d refused; want admitted", next)
 		}
-		t.Cleanup(a.done)
+		t.Cleanup(func() { a.done() })
 		return client, a, e
 	}
 

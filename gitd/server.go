@@ -332,7 +332,9 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 			if err != nil {
 				return nil, err
 			}
-			authenticated(ctx)
+			if err := authenticated(ctx); err != nil {
+				return nil, err
+			}
 			return perms, nil
 		},
 	}
