@@ -232,6 +232,12 @@ func fetchFlags(kind string, allowGit bool) []string {
 // anonymously. anonymous says why an https fetch goes without a login, for its failure's message.
 func (r *Repositories) fetchEnv(kind, src string, forProjects []string) (env []string, target, anonymous string, err error) {
 	env = []string{"GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false", "SSH_ASKPASS=/bin/false"}
+	if r.fetch.cfg.Scope != nil {
+		// On a server, the only logins a fetch may use are the scoped ones below: never one in the server
+		// user's ~/.gitconfig or ~/.config/git/config (an extraHeader, a credential helper) nor curl's
+		// ~/.netrc. Git settings the operator sets on purpose stay: $XDG_CONFIG_HOME/git/config.
+		env = append(env, "HOME=/nonexistent")
+	}
 	switch kind {
 	case srcSSH:
 		if r.fetch.cfg.KnownHostsPath == "" {

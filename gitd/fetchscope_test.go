@@ -100,6 +100,33 @@ func TestFetchLoginOnlyForItsProjects(t *testing.T) {
 	}
 }
 
+// TestFetchIgnoresLoginsInTheServersHome stops a login kept in the server user's home (an extraHeader in
+// ~/.gitconfig, a ~/.netrc entry) from reaching a fetch made for a project outside git_credentials' scope.
+func TestFetchIgnoresLoginsInTheServersHome(t *testing.T) {
+	src, _, logins := privateHTTPSRepo(t)
+	u, _ := url.Parse(src)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	header := "[http \"https://" + u.Host + "/\"]\n\textraHeader = Authorization: Basic Y2k6czNjcmV0LXRva2Vu\n" // ci:s3cret-token
+	netrc := "machine " + u.Hostname() + " login ci password s3cret-token\n"
+	for name, text := range map[string]string{".gitconfig": header, ".netrc": netrc} {
+		if err := os.WriteFile(filepath.Join(home, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, err := gitd.NewRepositories(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos := base.WithFetch(gitd.FetchConfig{Scope: scope(t, u.Host)})
+	if _, _, err := repos.Fetch(context.Background(), []string{"lab"}, "private", src, "main"); err == nil {
+		t.Error("the fetch for lab read the private repository")
+	}
+	if n := logins.Load(); n != 0 {
+		t.Errorf("the fetch for lab sent a login from the server user's home %d times", n)
+	}
+}
+
 // TestFetchKeyOnlyForItsProjects stops a writer of any project from reading what the server's deploy key
 // reaches: an ssh source is refused, before anything connects, unless every project the fetch is made
 // for is under fetch_key_projects, and the refusal names the project and the setting.

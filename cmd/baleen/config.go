@@ -338,9 +338,9 @@ func (c Config) registryAuth(logger *slog.Logger) func(string) *baleen.RegistryA
 	}
 }
 
-// orEvery is globs, or every project when there are none.
+// orEvery is globs, or every project when the config gave no projects key (an explicit [] is for none).
 func orEvery(globs []string) []string {
-	if len(globs) == 0 {
+	if globs == nil { // no projects key; an explicit [] is for none
 		return []string{"*"}
 	}
 	return globs

@@ -12,7 +12,8 @@ const bobUser = "users:\n  bob: {keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM
 // a server that can fetch ssh:// sources must say who may use its key, and each git login its projects.
 func TestFetchCredentialScopes(t *testing.T) {
 	c, err := loadConfigText(t, "git_credentials:\n  old.example.com: {username: u, password_file: /p}\n"+
-		"  new.example.com: {username: u, password_file: /p, projects: [\"shop-*\"]}\n")
+		"  new.example.com: {username: u, password_file: /p, projects: [\"shop-*\"]}\n"+
+		"  off.example.com: {username: u, password_file: /p, projects: []}\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +30,7 @@ func TestFetchCredentialScopes(t *testing.T) {
 		{"a login without projects", p.GitCredentialAllowed("old.example.com", "anything"), true},
 		{"a login for shop-*, by shop-api", p.GitCredentialAllowed("new.example.com", "shop-api"), true},
 		{"a login for shop-*, by lab", p.GitCredentialAllowed("new.example.com", "lab"), false},
+		{"a login for no project ([])", p.GitCredentialAllowed("off.example.com", "anything"), false},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.what, tc.got, tc.want)
