@@ -183,9 +183,8 @@ func (d serverDependencies) build(ctx context.Context, t DependencyTarget, out i
 		if db.FailedStage != "" {
 			what += ": " + string(db.FailedStage)
 		}
-		if why := firstLine(db.Message); why != "" {
-			what += ": " + why // masked when it was recorded, as every build's message
-		}
+		// Not the dependency's message: it goes into the dependent's record, which readers of the dependent
+		// may read without the read role on the dependency. The stage and the log's address say where to look.
 		return DependencyResult{}, fmt.Errorf("build #%d of %s %s %s", db.Number, t.Project, what, where)
 	}
 	fmt.Fprintf(out, "dependency %s: build #%d of %s passed %s\n", t.Name, db.Number, t.Project, where)

@@ -43,3 +43,24 @@ func TestDependencyOutputStaysInItsOwnLog(t *testing.T) {
 		t.Errorf("the watcher lacks the summary %q:\n%s", summary, live)
 	}
 }
+
+// TestFailedDependencyKeepsItsMessage stops a reader of a project from reading a failed dependency's
+// message through the dependent's record and log: they name the dependency build, its status and stage,
+// and where its log is, not what its message says.
+func TestFailedDependencyKeepsItsMessage(t *testing.T) {
+	sv := newServer(t, nil)
+	sv.eng.FailBuild = map[string]string{"app": "svc-only detail"}
+	sv.commit("svc", "s1", appSpec)
+	sv.commit("app", "a1", dependsOn("svc"))
+	b := sv.run("app", "a1", nil)
+	want := "build #1 of svc failed: build (ssh HOST logs svc 1)"
+	if b.Status != baleen.StatusFailed || !strings.Contains(b.Message, want) {
+		t.Fatalf("app: got %s (%s), want failed with %q", b.Status, b.Message, want)
+	}
+	if own, err := sv.st.Build(t.Context(), "svc", 1); err != nil || !strings.Contains(own.Message, "svc-only detail") {
+		t.Fatalf("svc's own record: got %+v, %v; want its message", own, err)
+	}
+	if stored := storedLog(t, sv, "app", b.Number); strings.Contains(b.Message, "svc-only detail") || strings.Contains(stored, "svc-only detail") {
+		t.Errorf("app's record or log holds svc's message:\n%s\n%s", b.Message, stored)
+	}
+}
