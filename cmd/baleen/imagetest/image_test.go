@@ -37,8 +37,8 @@ func dockerCLI(t *testing.T, ctx context.Context, args ...string) string {
 // with git and ssh, the unprivileged user, the labels, the entrypoint), from a Debian base that
 // scripts/base-image.sh makes from a local debootstrap (cached between runs), plus a binary built outside
 // Docker with the build stage's command, added as the Dockerfile's last stage adds it. The image must
-// print the version it was stamped with, not "dev", and run as an unprivileged user with git at hand.
-// TestDockerImageBuild builds the whole Dockerfile, compiling Baleen in a container.
+// print the version it was stamped with, not "dev", and run as an unprivileged user with git at hand
+// (TestDockerImageBuild builds the whole Dockerfile, compiling Baleen in a container).
 func TestDockerImage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Docker image from a Debian root made by debootstrap; -short runs without it")
@@ -50,8 +50,7 @@ func TestDockerImage(t *testing.T) {
 	version, suffix := imageVersion()
 	runtimeTag, tag := "baleen-test/image-runtime:"+suffix, "baleen-test/image:"+suffix
 	t.Cleanup(func() {
-		exec.Command("docker", "rmi", "-f", tag).Run()
-		exec.Command("docker", "rmi", "-f", runtimeTag).Run()
+		removeImages(t, tag, runtimeTag)
 	})
 
 	start := time.Now()
@@ -101,7 +100,7 @@ func TestDockerImageBuild(t *testing.T) {
 	tag := "baleen-test/image:" + suffix
 	t.Cleanup(func() {
 		// The image, then what the build stage left without a tag (it carries the base's label).
-		exec.Command("docker", "rmi", "-f", tag).Run()
+		removeImages(t, tag)
 		exec.Command("docker", "image", "prune", "-f", "--filter", "label=org.baleen.origin=scripts/base-image.sh").Run()
 	})
 	start := time.Now()
@@ -163,5 +162,12 @@ func checkImage(t *testing.T, ctx context.Context, tag, version string) {
 	}
 	if got := dockerCLI(t, ctx, "image", "inspect", "-f", "{{.Config.User}} {{index .Config.Labels \"org.opencontainers.image.version\"}}", tag); strings.TrimSpace(got) != "baleen "+version {
 		t.Errorf("image config: got user and version label %q, want %q", strings.TrimSpace(got), "baleen "+version)
+	}
+}
+
+// removeImages removes the test's images, and says so when the engine refuses.
+func removeImages(t *testing.T, tags ...string) {
+	if out, err := exec.Command("docker", append([]string{"rmi", "-f"}, tags...)...).CombinedOutput(); err != nil {
+		t.Errorf("remove images %v: %v\n%s", tags, err, out)
 	}
 }
