@@ -201,8 +201,7 @@ func (s *Server) moveRefs(p Push, errs []error) {
 func (s *Server) updateRefs(repo string, updates ...RefUpdate) error {
 	_, err := s.git.run(s.base, repo, updateRefInput(updates), "update-ref", "--stdin")
 	if err != nil {
-		if strings.Contains(err.Error(), "but expected") || strings.Contains(err.Error(), "already exists") ||
-			strings.Contains(err.Error(), "unable to resolve") {
+		if lostRace(err) {
 			return fmt.Errorf("%s moved while this push ran; fetch and push again: %w", updates[0].Name, baleen.ErrConflict)
 		}
 		if strings.Contains(err.Error(), "cannot lock ref") {

@@ -39,8 +39,7 @@ func (r *Repositories) SwapRefs(ctx context.Context, project string, updates ...
 	}
 	dir := filepath.Join(r.dir, project+".git")
 	if _, err := (&gitRunner{}).run(ctx, dir, updateRefInput(updates), "update-ref", "-m", "baleen", "--stdin"); err != nil {
-		msg := err.Error()
-		if strings.Contains(msg, "but expected") || strings.Contains(msg, "already exists") || strings.Contains(msg, "unable to resolve") {
+		if lostRace(err) {
 			if len(updates) == 1 {
 				return fmt.Errorf("%s of %s no longer holds %s: %w", updates[0].Name, project, short(updates[0].Old), baleen.ErrConflict)
 			}
@@ -79,4 +78,10 @@ func updateRefInput(updates []RefUpdate) []byte {
 		}
 	}
 	return []byte(b.String())
+}
+
+// lostRace says whether git update-ref failed because a ref no longer held the old value it was given.
+func lostRace(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "but expected") || strings.Contains(msg, "already exists") || strings.Contains(msg, "unable to resolve")
 }
