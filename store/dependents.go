@@ -35,20 +35,14 @@ type Rebuild struct {
 
 // AddRebuilds records rebuilds, in one transaction. Adding one again replaces it.
 func (s *Store) AddRebuilds(ctx context.Context, rs []Rebuild) error {
-	vals := make([][]byte, len(rs))
-	for i, r := range rs {
+	for _, r := range rs {
 		if err := checkRebuild(r); err != nil {
 			return fmt.Errorf("add rebuild: %w", err)
 		}
-		v, err := encode(r)
-		if err != nil {
-			return err
-		}
-		vals[i] = v
 	}
 	err := s.update(ctx, func(txn *badger.Txn) error {
-		for i, r := range rs {
-			if err := txn.Set(rebuildKey(r), vals[i]); err != nil {
+		for _, r := range rs {
+			if err := set(txn, rebuildKey(r), r); err != nil {
 				return err
 			}
 		}
@@ -74,23 +68,15 @@ func (s *Store) DoneRebuild(ctx context.Context, r Rebuild) error {
 
 // Rebuilds returns the rebuilds not queued yet, by pushed project, ref and commit.
 func (s *Store) Rebuilds(ctx context.Context) ([]Rebuild, error) {
-	var rs []Rebuild
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: rebuildPrefix, PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var r Rebuild
-			if err := it.Item().Value(func(v []byte) error { return decode(v, &r) }); err != nil {
-				return fmt.Errorf("rebuild %q: %w", it.Item().Key(), err)
-			}
-			rs = append(rs, r)
-		}
-		return nil
+	var out []Rebuild
+	err := s.view(ctx, func(txn *badger.Txn) (err error) {
+		out, err = all[Rebuild](ctx, txn, rebuildPrefix)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list rebuilds: %w", err)
 	}
-	return rs, nil
+	return out, nil
 }
 
 // checkRebuild refuses a rebuild whose fields could not make its key alone.

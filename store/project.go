@@ -52,21 +52,9 @@ func (s *Store) Project(ctx context.Context, name string) (baleen.Project, error
 // Projects lists all projects by name.
 func (s *Store) Projects(ctx context.Context) ([]baleen.Project, error) {
 	var ps []baleen.Project
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		prefix := projectPrefix()
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 100})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var p baleen.Project
-			if err := it.Item().Value(func(b []byte) error { return decode(b, &p) }); err != nil {
-				return fmt.Errorf("%s: %w", it.Item().Key(), err)
-			}
-			ps = append(ps, p)
-		}
-		return nil
+	err := s.view(ctx, func(txn *badger.Txn) (err error) {
+		ps, err = all[baleen.Project](ctx, txn, projectPrefix())
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)

@@ -36,11 +36,8 @@ func (s *Store) AddRefMove(ctx context.Context, project string, number int, ref,
 	if err := checkBuild(project, number); err != nil {
 		return fmt.Errorf("add ref move: %w", err)
 	}
-	v, err := encode(RefMove{Project: project, Number: number, Ref: ref, Old: old, New: new})
-	if err != nil {
-		return err
-	}
-	if err := s.update(ctx, func(txn *badger.Txn) error { return txn.Set(refMoveKey(project, number), v) }); err != nil {
+	m := RefMove{Project: project, Number: number, Ref: ref, Old: old, New: new}
+	if err := s.update(ctx, func(txn *badger.Txn) error { return set(txn, refMoveKey(project, number), m) }); err != nil {
 		return fmt.Errorf("add ref move of %s: %w", buildName(project, number), err)
 	}
 	return nil
@@ -57,23 +54,15 @@ func (s *Store) DoneRefMove(ctx context.Context, project string, number int) err
 
 // RefMoves returns the ref moves not done yet, by project and build number.
 func (s *Store) RefMoves(ctx context.Context) ([]RefMove, error) {
-	var moves []RefMove
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: refMovePrefix, PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var m RefMove
-			if err := it.Item().Value(func(v []byte) error { return decode(v, &m) }); err != nil {
-				return fmt.Errorf("ref move %s: %w", it.Item().Key(), err)
-			}
-			moves = append(moves, m)
-		}
-		return nil
+	var out []RefMove
+	err := s.view(ctx, func(txn *badger.Txn) (err error) {
+		out, err = all[RefMove](ctx, txn, refMovePrefix)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list ref moves: %w", err)
 	}
-	return moves, nil
+	return out, nil
 }
 
 // The ref updates of an atomic push of several refs are kept as one group under "rg/<project>/<id>",
@@ -111,11 +100,7 @@ func (s *Store) AddRefMoveGroup(ctx context.Context, g RefMoveGroup) error {
 	if err := checkGroup(g.Project, g.ID); err != nil {
 		return fmt.Errorf("add ref move group: %w", err)
 	}
-	v, err := encode(g)
-	if err != nil {
-		return err
-	}
-	if err := s.update(ctx, func(txn *badger.Txn) error { return txn.Set(refMoveGroupKey(g.Project, g.ID), v) }); err != nil {
+	if err := s.update(ctx, func(txn *badger.Txn) error { return set(txn, refMoveGroupKey(g.Project, g.ID), g) }); err != nil {
 		return fmt.Errorf("add ref move group %s of %s: %w", g.ID, g.Project, err)
 	}
 	return nil
@@ -135,23 +120,15 @@ func (s *Store) DoneRefMoveGroup(ctx context.Context, project, id string) error 
 
 // RefMoveGroups returns the groups not done yet, by project and id.
 func (s *Store) RefMoveGroups(ctx context.Context) ([]RefMoveGroup, error) {
-	var groups []RefMoveGroup
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: refMoveGroupPrefix, PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var g RefMoveGroup
-			if err := it.Item().Value(func(v []byte) error { return decode(v, &g) }); err != nil {
-				return fmt.Errorf("ref move group %s: %w", it.Item().Key(), err)
-			}
-			groups = append(groups, g)
-		}
-		return nil
+	var out []RefMoveGroup
+	err := s.view(ctx, func(txn *badger.Txn) (err error) {
+		out, err = all[RefMoveGroup](ctx, txn, refMoveGroupPrefix)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list ref move groups: %w", err)
 	}
-	return groups, nil
+	return out, nil
 }
 
 // checkGroup refuses a group whose project or id could not name it alone.

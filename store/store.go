@@ -222,6 +222,25 @@ func get[T any](txn *badger.Txn, key []byte, v *T) error {
 	return item.Value(func(b []byte) error { return decode(b, v) })
 }
 
+// all reads every record under prefix, in key order. A record that does not decode is an error naming its
+// key.
+func all[T any](ctx context.Context, txn *badger.Txn, prefix []byte) ([]T, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 100})
+	defer it.Close()
+	var out []T
+	for it.Rewind(); it.Valid(); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var v T
+		if err := it.Item().Value(func(b []byte) error { return decode(b, &v) }); err != nil {
+			return nil, fmt.Errorf("%s: %w", it.Item().Key(), err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // set writes v as a record at key.
 func set[T any](txn *badger.Txn, key []byte, v T) error {
 	b, err := encode(v)
