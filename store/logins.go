@@ -26,17 +26,9 @@ func (s *Store) CreateLoginLink(ctx context.Context, l baleen.LoginLink) error {
 	if len(l.Hash) != 64 {
 		return fmt.Errorf("create login link: want a SHA-256 hash: %w", baleen.ErrInvalid)
 	}
-	ttl := time.Until(l.Expires)
-	if ttl <= 0 {
-		return fmt.Errorf("create login link: expires in the past: %w", baleen.ErrInvalid)
-	}
-	b, err := encode(storedLink{LoginLink: l, Hash: l.Hash})
-	if err != nil {
-		return fmt.Errorf("create login link: %w", err)
-	}
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn *badger.Txn) error {
 		return insert(txn, linkKey(l.Hash), func() error {
-			return txn.SetEntry(badger.NewEntry(linkKey(l.Hash), b).WithTTL(ttl))
+			return setExpiring(txn, linkKey(l.Hash), storedLink{LoginLink: l, Hash: l.Hash}, l.Expires)
 		})
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/dgraph-io/badger/v4"
@@ -248,6 +249,19 @@ func set[T any](txn *badger.Txn, key []byte, v T) error {
 		return err
 	}
 	return txn.Set(key, b)
+}
+
+// setExpiring writes v as a record at key with a badger TTL at expires, so that it goes by itself.
+func setExpiring[T any](txn *badger.Txn, key []byte, v T, expires time.Time) error {
+	ttl := time.Until(expires)
+	if ttl <= 0 {
+		return fmt.Errorf("expires in the past: %w", baleen.ErrInvalid)
+	}
+	b, err := encode(v)
+	if err != nil {
+		return err
+	}
+	return txn.SetEntry(badger.NewEntry(key, b).WithTTL(ttl))
 }
 
 // badgerLogger sends badger's log lines to slog. Informational and debug chatter goes out at debug level;

@@ -143,15 +143,10 @@ func sessionKey(hash string) []byte { return append(slices.Clone(sessionPrefix),
 
 // putSession writes s with a badger TTL at its expiry, so that an abandoned session goes by itself.
 func putSession(txn *badger.Txn, s baleen.WebSession) error {
-	ttl := time.Until(s.Expires)
-	if ttl <= 0 {
-		return fmt.Errorf("session expires in the past: %w", baleen.ErrInvalid)
+	if err := setExpiring(txn, sessionKey(s.Hash), storedSession{WebSession: s, Hash: s.Hash}, s.Expires); err != nil {
+		return fmt.Errorf("session: %w", err)
 	}
-	b, err := encode(storedSession{WebSession: s, Hash: s.Hash})
-	if err != nil {
-		return err
-	}
-	return txn.SetEntry(badger.NewEntry(sessionKey(s.Hash), b).WithTTL(ttl))
+	return nil
 }
 
 // CreateSession records s under its hash; ErrExists if the hash is taken.
