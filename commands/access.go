@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,8 +33,9 @@ type WebSessions interface {
 
 // Engines is the server's pool of Docker engines, for `engines`.
 type Engines interface {
-	// WriteStatus writes each engine's state to w, as JSON when asJSON is set.
-	WriteStatus(w io.Writer, asJSON bool) error
+	// WriteStatus writes each engine's state to w, as JSON when asJSON is set, naming only the builds
+	// visible reports true for (the others count in the slots in use).
+	WriteStatus(w io.Writer, asJSON bool, visible func(baleen.BuildID) bool) error
 }
 
 // require checks that the caller holds need on project; a Handler without an Authorizer allows all.
@@ -91,7 +94,7 @@ func (h *Handler) webLogout(ctx context.Context, c *baleen.Call, _ *flags) int {
 	return ExitOK
 }
 
-func (h *Handler) engines(_ context.Context, c *baleen.Call, fl *flags) int {
+func (h *Handler) engines(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if h.Engines == nil && fl.json {
 		// One engine, not pooled: the server does not watch its state.
 		return writeJSON(c.Stdout, []api.Engine{api.NewEngine("default", baleen.RedactURL(h.DockerHost), "unwatched", "", nil, 0, nil, time.Time{})})
@@ -100,7 +103,58 @@ func (h *Handler) engines(_ context.Context, c *baleen.Call, fl *flags) int {
 		fmt.Fprintf(c.Stdout, "one engine: %s\n", dash(h.DockerHost))
 		return ExitOK
 	}
-	return done(c, h.Engines.WriteStatus(c.Stdout, fl.json))
+	visible, err := h.readableBuilds(ctx, c)
+	if err != nil {
+		return fail(c, err)
+	}
+	return done(c, h.Engines.WriteStatus(c.Stdout, fl.json, visible))
+}
+
+// readableBuilds reports whether a BuildID is a build of a project the caller may read: a user who may
+// not read a project must not learn from `engines` that it exists or builds.
+func (h *Handler) readableBuilds(ctx context.Context, c *baleen.Call) (func(baleen.BuildID) bool, error) {
+	if h.Authz == nil {
+		return func(baleen.BuildID) bool { return true }, nil
+	}
+	ps, err := h.Projects.Projects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var readable []string
+	for _, p := range ps {
+		if h.holds(ctx, c, p.Name, baleen.RoleRead) {
+			readable = append(readable, p.Name)
+		}
+	}
+	return func(id baleen.BuildID) bool {
+		for _, name := range readable {
+			if rest, ok := strings.CutPrefix(string(id), name+"-"); ok && buildIDTail.MatchString(rest) {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
+
+// buildIDTail is what follows "<project>-" in a BuildID: the number, a retry's "-r<n>" and the instance.
+var buildIDTail = regexp.MustCompile(`^[0-9]+(?:-r[0-9]+)?-[a-z0-9]+$`)
+
+// visibleDeps is b with the dependency builds of projects the caller may not read reduced to their
+// names (the key under depends:, which the project's own baleen.yml shows): their project, branch,
+// commit and build number are that project's records.
+func (h *Handler) visibleDeps(ctx context.Context, c *baleen.Call, b baleen.Build) baleen.Build {
+	if len(b.Dependencies) == 0 {
+		return b
+	}
+	deps := make([]baleen.DependencyBuild, len(b.Dependencies))
+	for i, d := range b.Dependencies {
+		if !h.holds(ctx, c, d.Project, baleen.RoleRead) {
+			d = baleen.DependencyBuild{Name: d.Name}
+		}
+		deps[i] = d
+	}
+	b.Dependencies = deps
+	return b
 }
 
 // token answers `token create [--read-only] [--expires 30d]`, `token list [--all]` and `token revoke <id>`.
@@ -304,19 +358,27 @@ func PoolEngines(p *pool.Pool) Engines { return poolEngines{p} }
 
 type poolEngines struct{ p *pool.Pool }
 
-func (e poolEngines) WriteStatus(w io.Writer, asJSON bool) error {
-	if !asJSON {
-		return pool.RenderStatus(w, e.p.Status())
+func (e poolEngines) WriteStatus(w io.Writer, asJSON bool, visible func(baleen.BuildID) bool) error {
+	st := e.p.Status()
+	for i := range st {
+		st[i].Builds = slices.DeleteFunc(st[i].Builds, func(id baleen.BuildID) bool { return !visible(id) })
 	}
-	return encode(w, EngineStates(e.p))
+	if !asJSON {
+		return pool.RenderStatus(w, st)
+	}
+	return encode(w, engineStates(st))
 }
 
 // EngineStates is the state of each engine of p in its one JSON shape, as `engines --json`, the web's
 // engines page and its metrics show it.
-func EngineStates(p *pool.Pool) []api.Engine {
+func EngineStates(p *pool.Pool) []api.Engine { return engineStates(p.Status()) }
+
+func engineStates(st []pool.EngineStatus) []api.Engine {
 	out := []api.Engine{}
-	for _, s := range p.Status() {
-		out = append(out, api.NewEngine(s.Name, s.Host, string(s.State), s.Reason, s.Labels, s.Slots, s.Builds, s.Since))
+	for _, s := range st {
+		e := api.NewEngine(s.Name, s.Host, string(s.State), s.Reason, s.Labels, s.Slots, s.Builds, s.Since)
+		e.InUse = s.InUse // the slots the builds not shown hold too
+		out = append(out, e)
 	}
 	return out
 }

@@ -318,7 +318,11 @@ func (h *Handler) projects(ctx context.Context, c *baleen.Call, fl *flags) int {
 		if err != nil {
 			return fail(c, err)
 		}
-		ps = append(ps, api.NewProject(p, api.LatestPerBranch(bs)))
+		latest := api.LatestPerBranch(bs)
+		for i := range latest {
+			latest[i] = h.visibleDeps(ctx, c, latest[i])
+		}
+		ps = append(ps, api.NewProject(p, latest))
 	}
 	if fl.json {
 		return writeJSON(c.Stdout, ps)
@@ -394,6 +398,9 @@ func (h *Handler) builds(ctx context.Context, c *baleen.Call, fl *flags) int {
 		return fail(c, err)
 	}
 	if fl.json {
+		for i := range bs {
+			bs[i] = h.visibleDeps(ctx, c, bs[i])
+		}
 		return writeJSON(c.Stdout, api.NewBuilds(bs))
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
@@ -459,6 +466,7 @@ func (h *Handler) status(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if err != nil {
 		return fail(c, err)
 	}
+	b = h.visibleDeps(ctx, c, b)
 	if fl.json {
 		return writeJSON(c.Stdout, api.NewBuild(b))
 	}
@@ -489,11 +497,16 @@ func (h *Handler) report(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if err != nil {
 		return fail(c, err)
 	}
+	b = h.visibleDeps(ctx, c, b)
 	if fl.json {
 		return writeJSON(c.Stdout, api.NewReport(b, noReport(b)))
 	}
 	fmt.Fprintf(c.Stdout, "build #%d of %s: %s\n", b.Number, b.Project, statusWord(b))
 	for _, d := range b.Dependencies {
+		if d.Project == "" {
+			fmt.Fprintf(c.Stdout, "  dependency %s: a build of a project you may not read\n", d.Name)
+			continue
+		}
 		how := "built"
 		if d.Reused {
 			how = "reused"

@@ -1,0 +1,78 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/api"
+	"github.com/baleen-ci/baleen/pipeline/docker/pool"
+)
+
+// A reader of api must not learn from `engines` that another project exists or builds, though the slots
+// its builds hold still count.
+func TestEnginesHideBuildsOfUnreadableProjects(t *testing.T) {
+	h, reader := policyHandler(t)
+	p, err := pool.New(pool.Config{"build-1": {Host: "tcp://127.0.0.1:1", Slots: 3}}, pool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	for _, id := range []baleen.BuildID{"api-1-abc", "empty-7-abc", "empty-8-r2-abc"} {
+		l, err := p.Acquire(context.Background(), id, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(l.Release)
+	}
+	h.Engines = PoolEngines(p)
+	code, out, errOut := callAs(h, reader, "engines")
+	if code != ExitOK || !strings.Contains(out, "api-1-abc") || !strings.Contains(out, "3/3") || strings.Contains(out, "empty") {
+		t.Errorf("engines: exit %d, want api-1-abc, 3/3 and no build of empty\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = callAs(h, reader, "engines", "--json")
+	var got []api.Engine
+	if code != ExitOK || json.Unmarshal([]byte(out), &got) != nil || len(got) != 1 {
+		t.Fatalf("engines --json: exit %d\n%s%s", code, out, errOut)
+	}
+	if got[0].InUse != 3 || len(got[0].Builds) != 1 || got[0].Builds[0] != "api-1-abc" {
+		t.Errorf("engines --json: in use %d, builds %v; want 3 and [api-1-abc]", got[0].InUse, got[0].Builds)
+	}
+}
+
+// A reader of api who may not read the project api depends on must not see that project's branch, commit
+// or build number through api's build: in report, status, builds and projects, as text or JSON.
+func TestDependencyOfUnreadableProjectIsHidden(t *testing.T) {
+	h, reader := policyHandler(t)
+	ctx := context.Background()
+	if err := h.Projects.CreateProject(ctx, baleen.Project{Name: "secretdb", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	deps := []baleen.DependencyBuild{{Name: "db", Project: "secretdb", Branch: "hidden-branch", Commit: strings.Repeat("c", 40), Build: 3}}
+	if _, err := h.Builds.UpdateBuild(ctx, "api", 1, baleen.BuildPatch{Dependencies: deps}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"report", "api", "1"}, {"report", "api", "--json"}, {"status", "api", "--json"},
+		{"builds", "api", "--json"}, {"projects", "--json"}} {
+		code, out, errOut := callAs(h, reader, args...)
+		if code != ExitOK {
+			t.Errorf("%v: exit %d: %s", args, code, errOut)
+		}
+		for _, secret := range []string{"secretdb", "hidden-branch", "ccccccc"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%v shows %q of a project the reader may not read:\n%s", args, secret, out)
+			}
+		}
+	}
+	if _, out, _ := callAs(h, reader, "report", "api", "1"); !strings.Contains(out, "dependency db: a build of a project you may not read") {
+		t.Errorf("report does not say the dependency is hidden:\n%s", out)
+	}
+	// Without a policy every caller reads every project: the dependency is shown in full.
+	h.Authz = nil
+	if _, out, _ := call(h, "report", "api", "1"); !strings.Contains(out, "dependency db: secretdb hidden-branch") {
+		t.Errorf("report without a policy hides the dependency:\n%s", out)
+	}
+}
