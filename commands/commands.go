@@ -100,6 +100,9 @@ type command struct {
 	run  func(h *Handler, ctx context.Context, c *baleen.Call, fl *flags) int
 	// dry accepts --dry-run; tar accepts --tar.
 	dry, tar bool
+	// content says that the command writes content to stdout (a build's log or output, a journal, a
+	// backup) rather than records shown as metadata, which are cleaned of what could drive a terminal.
+	content bool
 }
 
 // usage is the command's usage line, its flags included.
@@ -132,17 +135,17 @@ type flags struct {
 var table = []command{
 	{name: "projects", role: baleen.RoleRead, help: "list the projects", json: true, run: (*Handler).projects},
 	{name: "builds", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "list a project's builds, newest first", json: true, run: (*Handler).builds},
-	{name: "logs", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, follow: true, json: true, run: (*Handler).logs,
+	{name: "logs", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, follow: true, json: true, content: true, run: (*Handler).logs,
 		help: "print a build's log (the latest by default), or with --unit a deployed unit's journal; -f follows; --json writes a JSON object per line"},
 	{name: "status", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "show a project's latest build", json: true, run: (*Handler).status},
 	{name: "report", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, help: "show a build's test counts, failed tests and coverage", json: true, run: (*Handler).report},
 	{name: "artifacts", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, json: true, tar: true, run: (*Handler).artifacts,
 		help: "list a build's artifacts (the latest build's by default); --tar writes them to stdout as a tar stream"},
-	{name: "rebuild", role: baleen.RoleWrite, args: "<project> [<build>|<ref>]", min: 1, max: 2, help: "build a commit again (the latest build's by default), streaming like a push", run: (*Handler).rebuild},
+	{name: "rebuild", role: baleen.RoleWrite, args: "<project> [<build>|<ref>]", min: 1, max: 2, help: "build a commit again (the latest build's by default), streaming like a push", content: true, run: (*Handler).rebuild},
 	{name: "cancel", role: baleen.RoleWrite, args: "<project> [<build>]", min: 1, max: 2, help: "cancel a queued or running build (the latest by default)", run: (*Handler).cancel},
 	{name: "releases", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "list a project's releases, newest first", json: true, run: (*Handler).releases},
-	{name: "deploy", role: baleen.RoleDeploy, args: "<project> [<build>]", min: 1, max: 2, help: "deploy a green build again (the latest green by default)", run: (*Handler).deploy},
-	{name: "rollback", role: baleen.RoleDeploy, args: "<project> [<release>]", min: 1, max: 2, help: "deploy an earlier release's build again (default: the one before the current)", run: (*Handler).rollback},
+	{name: "deploy", role: baleen.RoleDeploy, args: "<project> [<build>]", min: 1, max: 2, help: "deploy a green build again (the latest green by default)", content: true, run: (*Handler).deploy},
+	{name: "rollback", role: baleen.RoleDeploy, args: "<project> [<release>]", min: 1, max: 2, help: "deploy an earlier release's build again (default: the one before the current)", content: true, run: (*Handler).rollback},
 	{name: "deploy-key", help: "print the public key this server fetches dependency repositories with", run: (*Handler).deployKey},
 	{name: "tests", args: "<project> [--branch B] [--failing|--flaky|--slowest] [--json]", raw: true, run: (*Handler).tests,
 		help: "show the history of a project's tests on a branch: failing, flaky or slowest"},
@@ -159,7 +162,7 @@ var table = []command{
 		help: "follow another git host's repository as a project, list or stop following (admin)"},
 	{name: "sync", args: "<project>", min: 1, max: 1, run: (*Handler).sync, help: "fetch a followed repository now and build what is new (admin)"},
 	{name: "engines", json: true, run: (*Handler).engines, help: "show the Docker engines builds run on"},
-	{name: "backup", role: baleen.RoleAdmin, help: "write a backup of the server's records to stdout, in badger's backup format (admin)", run: (*Handler).backup},
+	{name: "backup", role: baleen.RoleAdmin, content: true, help: "write a backup of the server's records to stdout, in badger's backup format (admin)", run: (*Handler).backup},
 	{name: "gc", dry: true, role: baleen.RoleAdmin, help: "delete the builds the retention rules no longer keep; --dry-run lists them (admin)", run: (*Handler).gc},
 	{name: "help", help: "this text"}, // answered by Run: it prints this table
 }
@@ -174,8 +177,18 @@ func lookup(name string) (command, bool) {
 }
 
 // Run answers one ssh command and returns its exit code; it is the server's gitd.CommandHandler. gitd has
-// checked that the caller's key is still authorized; Run checks the role the command needs.
-func (h *Handler) Run(ctx context.Context, c *baleen.Call) int {
+// checked that the caller's key is still authorized; Run checks the role the command needs. What it writes
+// to stderr, and to stdout but a command's content, is cleaned of what could drive a terminal.
+func (h *Handler) Run(ctx context.Context, call *baleen.Call) int {
+	c := *call
+	errOut := newCleanWriter(call.Stderr)
+	c.Stderr = errOut
+	defer errOut.Flush()
+	return h.run(ctx, &c)
+}
+
+// run is Run once stderr is cleaned.
+func (h *Handler) run(ctx context.Context, c *baleen.Call) int {
 	if len(c.Args) == 0 {
 		fmt.Fprint(c.Stderr, usage())
 		return ExitUsage
@@ -193,7 +206,7 @@ func (h *Handler) Run(ctx context.Context, c *baleen.Call) int {
 		if len(c.Args)-1 < cmd.min {
 			return usagef(c, "usage: %s", cmd.usage())
 		}
-		return cmd.run(h, ctx, c, &flags{args: c.Args[1:]})
+		return runShown(h, ctx, c, cmd, &flags{args: c.Args[1:]})
 	}
 	fl, err := parseFlags(cmd, c.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
@@ -222,7 +235,23 @@ func (h *Handler) Run(ctx context.Context, c *baleen.Call) int {
 			return fail(c, err)
 		}
 	}
-	return cmd.run(h, ctx, c, fl)
+	return runShown(h, ctx, c, cmd, fl)
+}
+
+// runShown runs cmd with the caller's stdout cleaned, unless it writes content: a log, a build's output,
+// a tar stream, a backup.
+func runShown(h *Handler, ctx context.Context, c *baleen.Call, cmd command, fl *flags) int {
+	if cmd.content || fl.tar {
+		return cmd.run(h, ctx, c, fl)
+	}
+	out := newCleanWriter(c.Stdout)
+	shown := *c
+	shown.Stdout = out
+	code := cmd.run(h, ctx, &shown, fl)
+	if err := out.Flush(); err != nil && code == ExitOK {
+		return ExitInternal
+	}
+	return code
 }
 
 func parseFlags(cmd command, args []string) (*flags, error) {

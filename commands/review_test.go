@@ -76,3 +76,65 @@ func TestDependencyOfUnreadableProjectIsHidden(t *testing.T) {
 		t.Errorf("report without a policy hides the dependency:\n%s", out)
 	}
 }
+
+// Stored metadata (a branch, a pusher, a stage's message, a test's name and message) is written by whoever
+// pushed: shown as metadata, none of its control characters or escape sequences may reach the caller's
+// terminal, as text or JSON. A build's log is its output and passes as it is.
+func TestMetadataCannotDriveTheTerminal(t *testing.T) {
+	h := newHandler(t)
+	ctx := context.Background()
+	evil := "x\x1b]0;owned\x07\x1b[2J\r\u009b31m\u202eY"
+	b, err := h.Builds.CreateBuild(ctx, baleen.Build{Project: "api", Commit: strings.Repeat("b", 40), Branch: "main" + evil, Pusher: "p" + evil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed, stage, msg := baleen.StatusFailed, baleen.StageTest, "msg"+evil
+	if _, err := h.Builds.UpdateBuild(ctx, "api", b.Number, baleen.BuildPatch{Status: &failed, FailedStage: &stage,
+		Stages:  []baleen.StageResult{{Stage: baleen.StageTest, Status: baleen.StatusFailed, Message: "m" + evil}},
+		Message: &msg,
+		Report:  &baleen.TestReport{Failed: 1, Failures: []baleen.TestFailure{{Name: "t" + evil, Message: "f" + evil}}, Warnings: []string{"w" + evil}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"status api", "status api --json", "builds api", "builds api --json", "report api", "report api --json",
+		"projects", "projects --json", "cancel api 1", "logs api " + evil, "report api " + evil} {
+		code, out, errOut := call(h, strings.Fields(line)...)
+		for _, bad := range []string{"\x1b", "\x07", "\r", "\u009b", "\u202e"} {
+			if strings.Contains(out, bad) || strings.Contains(errOut, bad) {
+				t.Errorf("%q (exit %d) writes %q:\nstdout: %q\nstderr: %q", line, code, bad, out, errOut)
+				break
+			}
+		}
+		if strings.HasSuffix(line, "--json") && !json.Valid([]byte(out)) {
+			t.Errorf("%q: not JSON:\n%s", line, out)
+		}
+	}
+}
+
+// The cleaning holds a character cut between two writes, so that a C1 control split in two is caught and a
+// letter split in two is kept.
+func TestCleanWriterAcrossWrites(t *testing.T) {
+	for _, tc := range []struct {
+		parts []string
+		want  string
+	}{
+		{[]string{"a\xc2", "\x9bb"}, "a?b"},
+		{[]string{"caf\xc3", "\xa9\n"}, "café\n"},
+		{[]string{"tab\there\x1b[1m"}, "tab\there?[1m"},
+		{[]string{"bad \xff byte"}, "bad ? byte"},
+		{[]string{"cut \xe2\x80"}, "cut ?"},
+	} {
+		var b strings.Builder
+		cw := newCleanWriter(&b)
+		for _, p := range tc.parts {
+			if n, err := cw.Write([]byte(p)); n != len(p) || err != nil {
+				t.Fatalf("%q: wrote %d, %v", p, n, err)
+			}
+		}
+		if err := cw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.parts, b.String(), tc.want)
+		}
+	}
+}
