@@ -220,7 +220,7 @@ func (h *Handler) tokenList(ctx context.Context, c *baleen.Call, args []string) 
 		case "json":
 			asJSON = true
 		default:
-			return usagef(c, "usage: token list [--all] [--json]")
+			return usagef(c, "token list: unexpected %q\nusage: token list [--all] [--json]", a)
 		}
 	}
 	if all {

@@ -103,6 +103,8 @@ type command struct {
 	// content says that the command writes content to stdout (a build's log or output, a journal, a
 	// backup) rather than records shown as metadata, which are cleaned of what could drive a terminal.
 	content bool
+	// numbered says that the second argument, when given, is a build's (or a release's) number.
+	numbered bool
 }
 
 // usage is the command's usage line, its flags included.
@@ -135,17 +137,17 @@ type flags struct {
 var table = []command{
 	{name: "projects", role: baleen.RoleRead, help: "list the projects", json: true, run: (*Handler).projects},
 	{name: "builds", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "list a project's builds, newest first", json: true, run: (*Handler).builds},
-	{name: "logs", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, follow: true, json: true, content: true, run: (*Handler).logs,
+	{name: "logs", numbered: true, role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, follow: true, json: true, content: true, run: (*Handler).logs,
 		help: "print a build's log (the latest by default), or with --unit a deployed unit's journal; -f follows; --json writes a JSON object per line"},
 	{name: "status", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "show a project's latest build", json: true, run: (*Handler).status},
-	{name: "report", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, help: "show a build's test counts, failed tests and coverage", json: true, run: (*Handler).report},
-	{name: "artifacts", role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, json: true, tar: true, run: (*Handler).artifacts,
+	{name: "report", numbered: true, role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, help: "show a build's test counts, failed tests and coverage", json: true, run: (*Handler).report},
+	{name: "artifacts", numbered: true, role: baleen.RoleRead, args: "<project> [<build>]", min: 1, max: 2, json: true, tar: true, run: (*Handler).artifacts,
 		help: "list a build's artifacts (the latest build's by default); --tar writes them to stdout as a tar stream"},
 	{name: "rebuild", role: baleen.RoleWrite, args: "<project> [<build>|<ref>]", min: 1, max: 2, help: "build a commit again (the latest build's by default), streaming like a push", content: true, run: (*Handler).rebuild},
-	{name: "cancel", role: baleen.RoleWrite, args: "<project> [<build>]", min: 1, max: 2, help: "cancel a queued or running build (the latest by default)", run: (*Handler).cancel},
+	{name: "cancel", numbered: true, role: baleen.RoleWrite, args: "<project> [<build>]", min: 1, max: 2, help: "cancel a queued or running build (the latest by default)", run: (*Handler).cancel},
 	{name: "releases", role: baleen.RoleRead, args: "<project>", min: 1, max: 1, help: "list a project's releases, newest first", json: true, run: (*Handler).releases},
-	{name: "deploy", role: baleen.RoleDeploy, args: "<project> [<build>]", min: 1, max: 2, help: "deploy a green build again (the latest green by default)", content: true, run: (*Handler).deploy},
-	{name: "rollback", role: baleen.RoleDeploy, args: "<project> [<release>]", min: 1, max: 2, help: "deploy an earlier release's build again (default: the one before the current)", content: true, run: (*Handler).rollback},
+	{name: "deploy", numbered: true, role: baleen.RoleDeploy, args: "<project> [<build>]", min: 1, max: 2, help: "deploy a green build again (the latest green by default)", content: true, run: (*Handler).deploy},
+	{name: "rollback", numbered: true, role: baleen.RoleDeploy, args: "<project> [<release>]", min: 1, max: 2, help: "deploy an earlier release's build again (default: the one before the current)", content: true, run: (*Handler).rollback},
 	{name: "deploy-key", help: "print the public key this server fetches dependency repositories with", run: (*Handler).deployKey},
 	{name: "tests", args: "<project> [--branch B] [--failing|--flaky|--slowest] [--json]", raw: true, run: (*Handler).tests,
 		help: "show the history of a project's tests on a branch: failing, flaky or slowest"},
@@ -216,8 +218,8 @@ func (h *Handler) run(ctx context.Context, c *baleen.Call) int {
 	if err != nil {
 		return usagef(c, "%s: %v\nusage: %s", name, err, cmd.usage())
 	}
-	if len(fl.args) < cmd.min || len(fl.args) > cmd.max {
-		return usagef(c, "usage: %s", cmd.usage())
+	if err := checkArgs(cmd, fl.args); err != nil {
+		return usagef(c, "%s: %v\nusage: %s", name, err, cmd.usage())
 	}
 	project := anyProject
 	if len(fl.args) > 0 && cmd.min > 0 && cmd.role < baleen.RoleAdmin {
@@ -254,6 +256,21 @@ func runShown(h *Handler, ctx context.Context, c *baleen.Call, cmd command, fl *
 	return code
 }
 
+// checkArgs checks the number of args, and that a number stands where cmd takes one.
+func checkArgs(cmd command, args []string) error {
+	switch {
+	case len(args) < cmd.min:
+		return errors.New("missing arguments")
+	case len(args) > cmd.max:
+		return fmt.Errorf("unexpected argument %q", args[cmd.max])
+	case cmd.numbered && len(args) > 1:
+		if _, err := parseBuildNumber(args[1]); err != nil {
+			return fmt.Errorf("%q is not a number such as 7", args[1])
+		}
+	}
+	return nil
+}
+
 func parseFlags(cmd command, args []string) (*flags, error) {
 	fl := &flags{}
 	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
@@ -278,6 +295,10 @@ func parseFlags(cmd command, args []string) (*flags, error) {
 		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
+		if endedFlags(args, len(args)-fs.NArg()) {
+			rest = append(rest, fs.Args()...) // after "--", every word is an argument
+			break
+		}
 		args = fs.Args()
 		if len(args) > 0 {
 			rest = append(rest, args[0])
@@ -286,6 +307,22 @@ func parseFlags(cmd command, args []string) (*flags, error) {
 	}
 	fl.args = rest
 	return fl, nil
+}
+
+// endedFlags reports whether the parse of args that took their first n words stopped at "--" (rather than
+// taking "--" as the value of --unit or --host).
+func endedFlags(args []string, n int) bool {
+	if n == 0 || args[n-1] != "--" {
+		return false
+	}
+	if n == 1 {
+		return true
+	}
+	switch strings.TrimLeft(args[n-2], "-") {
+	case "unit", "host":
+		return !strings.HasPrefix(args[n-2], "-")
+	}
+	return true
 }
 
 func usage() string {
@@ -411,8 +448,9 @@ func (h *Handler) build(ctx context.Context, args []string) (baleen.Build, error
 }
 
 func parseBuildNumber(s string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimPrefix(s, "#"))
-	if err != nil || n < 1 {
+	digits := strings.TrimPrefix(s, "#")
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 1 || strings.TrimLeft(digits, "0123456789") != "" {
 		return 0, fmt.Errorf("build %q: want a build number such as 7: %w", s, baleen.ErrInvalid)
 	}
 	return n, nil

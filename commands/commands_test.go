@@ -78,7 +78,7 @@ func TestCommands(t *testing.T) {
 		{"report", []string{"report", "api", "1"}, ExitOK, "FAIL t.x: boom"},
 		{"report unknown build", []string{"report", "api", "9"}, ExitFailed, "no build #9"},
 		{"report bad build", []string{"report", "api", "-3"}, ExitUsage, "flag provided but not defined"},
-		{"report zero", []string{"report", "api", "0"}, ExitFailed, "want a build number"},
+		{"report zero", []string{"report", "api", "0"}, ExitUsage, `"0" is not a number`},
 		{"logs json of a unit refused", []string{"logs", "api", "--unit", "web", "--json"}, ExitUsage, "--json is for a build's log"},
 		{"artifacts none kept", []string{"artifacts", "api", "1"}, ExitFailed, "kept no artifacts"},
 		{"artifacts of the latest build", []string{"artifacts", "api"}, ExitFailed, "kept no artifacts"},

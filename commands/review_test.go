@@ -138,3 +138,22 @@ func TestCleanWriterAcrossWrites(t *testing.T) {
 		}
 	}
 }
+
+// A build or release number that is not one is a wrong argument: exit 2, naming the argument and the usage,
+// for every command that takes one; and "--" ends the flags, so that what follows it is an argument.
+func TestBadNumbersAndDoubleDash(t *testing.T) {
+	h := newHandler(t)
+	for _, args := range [][]string{{"logs", "api", "0"}, {"report", "api", "x"}, {"artifacts", "api", "99999999999999999999"},
+		{"cancel", "api", "+1"}, {"deploy", "api", "1.5"}, {"rollback", "api", "#"}, {"logs", "api", "--", "-3"}, {"status", "api", "٣"}} {
+		code, out, errOut := call(h, args...)
+		if code != ExitUsage || !strings.Contains(errOut, args[len(args)-1]) || !strings.Contains(errOut, "usage: "+args[0]+" <project>") {
+			t.Errorf("%q: exit %d, want %d naming the argument and the usage\nstdout: %s\nstderr: %s", args, code, ExitUsage, out, errOut)
+		}
+	}
+	if code, out, errOut := call(h, "builds", "--", "api", "--json"); code != ExitUsage || strings.Contains(out, "{") {
+		t.Errorf("builds -- api --json: exit %d, want %d: the --json after -- is an argument\nstdout: %s\nstderr: %s", code, ExitUsage, out, errOut)
+	}
+	if code, out, errOut := call(h, "report", "api", "#1"); code != ExitOK {
+		t.Errorf("report api #1: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
