@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +157,45 @@ func TestBadNumbersAndDoubleDash(t *testing.T) {
 	if code, out, errOut := call(h, "report", "api", "#1"); code != ExitOK {
 		t.Errorf("report api #1: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
+}
+
+// FuzzCommandArgs: any words at all (empty ones, spaces, control characters, odd unicode) make no panic; each
+// answer is a known exit code; a refusal says why on stderr; a --json answer that succeeds is JSON (a JSON
+// object per line for logs); and nothing of what the handler writes carries an escape character.
+func FuzzCommandArgs(f *testing.F) {
+	for _, s := range []string{"builds\x00api", "logs\x00api\x00\x001", "report\x00--json\x00api\x00#1", "status\x00--\x00api",
+		"logs\x00api\x00--json", "artifacts\x00api\x00--json", "token\x00list\x00--json", "projects\x00--json", "tests\x00api\x00--json",
+		"cancel\x00api\x00 1", "engines\x00--json", "logs\x00api\x00--unit\x00--\x00-f", "help\x00\x1b[2J"} {
+		f.Add(s)
+	}
+	h := newHandler(f)
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Split(line, "\x00")
+		code, out, errOut := call(h, args...)
+		switch code {
+		case ExitOK, ExitFailed, ExitUsage, ExitInfra, ExitInternal:
+		default:
+			t.Fatalf("%q: exit %d", args, code)
+		}
+		if code != ExitOK && strings.TrimSpace(errOut) == "" {
+			t.Fatalf("%q: exit %d with nothing on stderr", args, code)
+		}
+		if strings.Contains(errOut, "\x1b") || (args[0] != "logs" && strings.Contains(out, "\x1b")) {
+			t.Fatalf("%q: writes an escape:\nstdout: %q\nstderr: %q", args, out, errOut)
+		}
+		if code != ExitOK || !slices.Contains(args, "--json") || slices.Contains(args, "--") {
+			return
+		}
+		if args[0] == "logs" {
+			for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+				if l != "" && !json.Valid([]byte(l)) {
+					t.Fatalf("%q: a line that is not JSON: %q", args, l)
+				}
+			}
+			return
+		}
+		if !json.Valid([]byte(out)) {
+			t.Fatalf("%q: not JSON:\n%s", args, out)
+		}
+	})
 }
