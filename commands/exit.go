@@ -4,10 +4,12 @@ package commands
 const (
 	// ExitOK: done, or the build passed.
 	ExitOK = 0
-	// ExitFailed: the pipeline failed (a build, a dependency, the tests, a release), or the project or
-	// build asked for does not exist.
+	// ExitFailed: the pipeline failed (a build, a dependency, the tests, a release), the project or build
+	// asked for does not exist, the caller lacks the role the command needs, or the server lacks the part
+	// it needs (no web side, no deploy targets...).
 	ExitFailed = 1
-	// ExitUsage: an unknown command, a wrong argument or flag, or a configuration that is not valid.
+	// ExitUsage: an unknown command, a missing, extra or wrong argument (a build number that is not one),
+	// an unknown flag, or a configuration that is not valid.
 	ExitUsage = 2
 	// ExitInfra: infrastructure could not be used: the Docker engine, a deploy host, a git host.
 	ExitInfra = 3
@@ -16,5 +18,5 @@ const (
 )
 
 // ExitCodes is the exit codes in words, for usage texts.
-const ExitCodes = `Exit codes: 0 done (or passed), 1 failed (or not found), 2 usage, 3 infrastructure unreachable, 4 internal error.
+const ExitCodes = `Exit codes: 0 done (or passed), 1 failed (or not found, or refused), 2 usage, 3 infrastructure unreachable, 4 internal error.
 `
