@@ -136,13 +136,32 @@ func (h *Handler) readableBuilds(ctx context.Context, c *baleen.Call) (func(bale
 	}, nil
 }
 
+// visiblePusher is pusher, unless it names a project the caller may not read: "dependency of X#N" (a
+// dependency's build that X's build started) or "rebuild after X B" (a rebuild of dependents after a push
+// to X's branch B).
+func (h *Handler) visiblePusher(ctx context.Context, c *baleen.Call, pusher string) string {
+	for _, by := range []struct{ prefix, cut string }{{"dependency of ", "#"}, {"rebuild after ", " "}} {
+		rest, ok := strings.CutPrefix(pusher, by.prefix)
+		if !ok {
+			continue
+		}
+		project, _, _ := strings.Cut(rest, by.cut)
+		if !h.holds(ctx, c, project, baleen.RoleRead) {
+			return by.prefix + "a project you may not read"
+		}
+	}
+	return pusher
+}
+
 // buildIDTail is what follows "<project>-" in a BuildID: the number, a retry's "-r<n>" and the instance.
 var buildIDTail = regexp.MustCompile(`^[0-9]+(?:-r[0-9]+)?-[a-z0-9]+$`)
 
-// visibleDeps is b with the dependency builds of projects the caller may not read reduced to their
-// names (the key under depends:, which the project's own baleen.yml shows): their project, branch,
-// commit and build number are that project's records.
-func (h *Handler) visibleDeps(ctx context.Context, c *baleen.Call, b baleen.Build) baleen.Build {
+// visible is b as the caller may see it. The dependency builds of projects the caller may not read are
+// reduced to their names (the key under depends:, which the project's own baleen.yml shows): their
+// project, branch, commit and build number are that project's records. A pusher that names such a
+// project (a build another project's build started) no longer names it.
+func (h *Handler) visible(ctx context.Context, c *baleen.Call, b baleen.Build) baleen.Build {
+	b.Pusher = h.visiblePusher(ctx, c, b.Pusher)
 	if len(b.Dependencies) == 0 {
 		return b
 	}

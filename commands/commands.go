@@ -386,7 +386,7 @@ func (h *Handler) projects(ctx context.Context, c *baleen.Call, fl *flags) int {
 		}
 		latest := api.LatestPerBranch(bs)
 		for i := range latest {
-			latest[i] = h.visibleDeps(ctx, c, latest[i])
+			latest[i] = h.visible(ctx, c, latest[i])
 		}
 		ps = append(ps, api.NewProject(p, latest))
 	}
@@ -466,7 +466,7 @@ func (h *Handler) builds(ctx context.Context, c *baleen.Call, fl *flags) int {
 	}
 	if fl.json {
 		for i := range bs {
-			bs[i] = h.visibleDeps(ctx, c, bs[i])
+			bs[i] = h.visible(ctx, c, bs[i])
 		}
 		return writeJSON(c.Stdout, api.NewBuilds(bs))
 	}
@@ -533,7 +533,7 @@ func (h *Handler) status(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if err != nil {
 		return fail(c, err)
 	}
-	b = h.visibleDeps(ctx, c, b)
+	b = h.visible(ctx, c, b)
 	if fl.json {
 		return writeJSON(c.Stdout, api.NewBuild(b))
 	}
@@ -564,7 +564,7 @@ func (h *Handler) report(ctx context.Context, c *baleen.Call, fl *flags) int {
 	if err != nil {
 		return fail(c, err)
 	}
-	b = h.visibleDeps(ctx, c, b)
+	b = h.visible(ctx, c, b)
 	if fl.json {
 		return writeJSON(c.Stdout, api.NewReport(b, noReport(b)))
 	}

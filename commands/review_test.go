@@ -199,3 +199,28 @@ func FuzzCommandArgs(f *testing.F) {
 		}
 	})
 }
+
+// A build that another project's build started names that project in its pusher ("dependency of X#N",
+// "rebuild after X main"): a reader who may not read X must not learn it from the build.
+func TestPusherNamingUnreadableProjectIsHidden(t *testing.T) {
+	h, reader := policyHandler(t)
+	ctx := context.Background()
+	for _, pusher := range []string{"dependency of secretapp#4", "rebuild after secretapp hidden-branch"} {
+		if _, err := h.Builds.CreateBuild(ctx, baleen.Build{Project: "api", Commit: strings.Repeat("d", 40), Branch: "main", Pusher: pusher}); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"status", "api"}, {"status", "api", "--json"}, {"builds", "api", "--json"}, {"projects", "--json"}} {
+			code, out, errOut := callAs(h, reader, args...)
+			if code != ExitOK || strings.Contains(out, "secretapp") || strings.Contains(out, "hidden-branch") {
+				t.Errorf("%v after a build by %q: exit %d, shows the other project:\n%s%s", args, pusher, code, out, errOut)
+			}
+			if !strings.Contains(out, "a project you may not read") {
+				t.Errorf("%v after a build by %q does not say who, in general:\n%s", args, pusher, out)
+			}
+		}
+	}
+	h.Authz = nil
+	if _, out, _ := call(h, "status", "api"); !strings.Contains(out, "rebuild after secretapp hidden-branch") {
+		t.Errorf("status without a policy hides the pusher:\n%s", out)
+	}
+}
