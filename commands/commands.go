@@ -604,7 +604,7 @@ func (h *Handler) artifacts(ctx context.Context, c *baleen.Call, fl *flags) int 
 		return fail(c, err)
 	}
 	dir := filepath.Join(h.ArtifactsDir, b.Project, strconv.Itoa(b.Number))
-	if len(b.Artifacts) == 0 {
+	if len(b.Artifacts) == 0 && !fl.json {
 		return fail(c, fmt.Errorf("build #%d of %s kept no artifacts: %w", b.Number, b.Project, baleen.ErrNotFound))
 	}
 	if !fl.tar {

@@ -224,3 +224,17 @@ func TestPusherNamingUnreadableProjectIsHidden(t *testing.T) {
 		t.Errorf("status without a policy hides the pusher:\n%s", out)
 	}
 }
+
+// `artifacts --json` of a build that kept none is an empty list, as GET .../artifacts answers and as
+// docs/api.md promises of every list; the table and --tar still say that there is nothing.
+func TestArtifactsJSONOfNoneIsEmptyList(t *testing.T) {
+	h := newHandler(t)
+	if code, out, errOut := call(h, "artifacts", "api", "1", "--json"); code != ExitOK || strings.TrimSpace(out) != "[]" {
+		t.Errorf("artifacts --json of none: exit %d, %q, %s; want 0 and []", code, out, errOut)
+	}
+	for _, args := range [][]string{{"artifacts", "api", "1"}, {"artifacts", "api", "--tar"}} {
+		if code, _, errOut := call(h, args...); code != ExitFailed || !strings.Contains(errOut, "kept no artifacts") {
+			t.Errorf("%v of none: exit %d, %s", args, code, errOut)
+		}
+	}
+}
