@@ -205,6 +205,10 @@ func (h *Handler) run(ctx context.Context, c *baleen.Call) int {
 		return ExitUsage
 	}
 	if cmd.raw {
+		if len(c.Args) == 2 && (c.Args[1] == "--help" || c.Args[1] == "-h") {
+			fmt.Fprintf(c.Stdout, "usage: %s\n", cmd.usage())
+			return ExitOK
+		}
 		if len(c.Args)-1 < cmd.min {
 			return usagef(c, "usage: %s", cmd.usage())
 		}
