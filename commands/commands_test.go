@@ -138,10 +138,11 @@ func TestStatusWordInfrastructure(t *testing.T) {
 	}
 }
 
-// `<command> --help` is a question, not a mistake: usage on stdout and exit 0.
+// `<command> --help` is a question, not a mistake: usage on stdout and exit 0, for the commands that parse
+// their own words (token, tests, mirror) too.
 func TestCommandHelpFlag(t *testing.T) {
 	h := newHandler(t)
-	for _, args := range [][]string{{"builds", "--help"}, {"logs", "-h"}, {"projects", "--help"}} {
+	for _, args := range [][]string{{"builds", "--help"}, {"logs", "-h"}, {"projects", "--help"}, {"token", "--help"}, {"tests", "-h"}, {"mirror", "--help"}} {
 		code, stdout, stderr := call(h, args...)
 		if code != ExitOK || !strings.HasPrefix(stdout, "usage: "+args[0]) || stderr != "" {
 			t.Errorf("%q: got exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", args, code, stdout, stderr)

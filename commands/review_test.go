@@ -238,14 +238,3 @@ func TestArtifactsJSONOfNoneIsEmptyList(t *testing.T) {
 		}
 	}
 }
-
-// `<command> --help` is a question for the commands that parse their own words too.
-func TestRawCommandHelpFlag(t *testing.T) {
-	h := newHandler(t)
-	for _, args := range [][]string{{"token", "--help"}, {"tests", "-h"}, {"mirror", "--help"}} {
-		code, stdout, stderr := call(h, args...)
-		if code != ExitOK || !strings.HasPrefix(stdout, "usage: "+args[0]) || stderr != "" {
-			t.Errorf("%q: got exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", args, code, stdout, stderr)
-		}
-	}
-}
