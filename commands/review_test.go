@@ -3,12 +3,15 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/baleen-ci/baleen"
+	"github.com/baleen-ci/baleen/access"
 	"github.com/baleen-ci/baleen/api"
 	"github.com/baleen-ci/baleen/pipeline/docker/pool"
 )
@@ -236,5 +239,37 @@ func TestArtifactsJSONOfNoneIsEmptyList(t *testing.T) {
 		if code, _, errOut := call(h, args...); code != ExitFailed || !strings.Contains(errOut, "kept no artifacts") {
 			t.Errorf("%v of none: exit %d, %s", args, code, errOut)
 		}
+	}
+}
+
+// The admin of one project must not make it follow a path on the server (another project's repository, any
+// repository the server's user can read) and so read what the access rules keep from them; only an admin
+// of every project may. A URL of another host is theirs to follow.
+func TestMirrorOfServerPathNeedsServerAdmin(t *testing.T) {
+	h := newHandler(t)
+	line, fp := newUserKey(t)
+	cfg := filepath.Join(t.TempDir(), "baleen.yml")
+	yml := "users:\n  lead: {keys: [\"" + line + "\"]}\naccess:\n  - {projects: [team-*], users: [lead], role: admin}\n"
+	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ac, err := access.ParseFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Authz, h.Mirrors = access.New(access.Options{Config: ac}), noMirrors{}
+	lead := baleen.Identity{User: "lead", Fingerprint: fp}
+	for _, src := range []string{"/var/lib/baleen/repos/secret.git", "file:///var/lib/baleen/repos/secret.git", "FILE:///x.git"} {
+		code, _, errOut := callAs(h, lead, "mirror", "add", "team-x", src)
+		if code != ExitFailed || !strings.Contains(errOut, "admin of every project") {
+			t.Errorf("mirror add team-x %s by a project admin: exit %d, %s", src, code, errOut)
+		}
+	}
+	if _, _, errOut := callAs(h, lead, "mirror", "add", "team-x", "https://example.test/x.git"); !strings.Contains(errOut, "asked") {
+		t.Errorf("mirror add of another host's URL was not handed on: %s", errOut)
+	}
+	h.Authz = nil // every caller is admin of every project
+	if _, _, errOut := call(h, "mirror", "add", "team-x", "/srv/x.git"); !strings.Contains(errOut, "asked") {
+		t.Errorf("mirror add of a path by an admin of every project was not handed on: %s", errOut)
 	}
 }
