@@ -37,9 +37,17 @@ func newUserKey(t *testing.T) (string, string) {
 func policyHandler(t *testing.T) (*Handler, baleen.Identity) {
 	t.Helper()
 	h := newHandler(t)
+	id := withPolicy(t, h, "reader", "{projects: [api], users: [reader], role: read}")
+	h.Tokens, h.Mirrors = h.Projects.(baleen.TokenStore), noMirrors{}
+	return h, id
+}
+
+// withPolicy gives h a policy of one user with a new key and one access rule, and returns the user.
+func withPolicy(t *testing.T, h *Handler, user, rule string) baleen.Identity {
+	t.Helper()
 	line, fp := newUserKey(t)
 	cfg := filepath.Join(t.TempDir(), "baleen.yml")
-	yml := "users:\n  reader: {keys: [\"" + line + "\"]}\naccess:\n  - {projects: [api], users: [reader], role: read}\n"
+	yml := "users:\n  " + user + ": {keys: [\"" + line + "\"]}\naccess:\n  - " + rule + "\n"
 	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +56,8 @@ func policyHandler(t *testing.T) (*Handler, baleen.Identity) {
 		t.Fatal(err)
 	}
 	p := access.New(access.Options{Config: ac})
-	h.Authz, h.Whoami, h.Tokens, h.Mirrors = p, p.Whoami, h.Projects.(baleen.TokenStore), noMirrors{}
-	return h, baleen.Identity{User: "reader", Fingerprint: fp}
+	h.Authz, h.Whoami = p, p.Whoami
+	return baleen.Identity{User: user, Fingerprint: fp}
 }
 
 func callAs(h *Handler, id baleen.Identity, args ...string) (int, string, string) {

@@ -3,15 +3,12 @@ package commands
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/baleen-ci/baleen"
-	"github.com/baleen-ci/baleen/access"
 	"github.com/baleen-ci/baleen/api"
 	"github.com/baleen-ci/baleen/pipeline/docker/pool"
 )
@@ -247,18 +244,8 @@ func TestArtifactsJSONOfNoneIsEmptyList(t *testing.T) {
 // of every project may. A URL of another host is theirs to follow.
 func TestMirrorOfServerPathNeedsServerAdmin(t *testing.T) {
 	h := newHandler(t)
-	line, fp := newUserKey(t)
-	cfg := filepath.Join(t.TempDir(), "baleen.yml")
-	yml := "users:\n  lead: {keys: [\"" + line + "\"]}\naccess:\n  - {projects: [team-*], users: [lead], role: admin}\n"
-	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ac, err := access.ParseFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Authz, h.Mirrors = access.New(access.Options{Config: ac}), noMirrors{}
-	lead := baleen.Identity{User: "lead", Fingerprint: fp}
+	lead := withPolicy(t, h, "lead", "{projects: [team-*], users: [lead], role: admin}")
+	h.Mirrors = noMirrors{}
 	for _, src := range []string{"/var/lib/baleen/repos/secret.git", "file:///var/lib/baleen/repos/secret.git", "FILE:///x.git"} {
 		code, _, errOut := callAs(h, lead, "mirror", "add", "team-x", src)
 		if code != ExitFailed || !strings.Contains(errOut, "admin of every project") {
