@@ -136,18 +136,18 @@ func (h *Handler) readableBuilds(ctx context.Context, c *baleen.Call) (func(bale
 	}, nil
 }
 
-// visiblePusher is pusher, unless it names a project the caller may not read: "dependency of X#N" (a
-// dependency's build that X's build started) or "rebuild after X B" (a rebuild of dependents after a push
-// to X's branch B).
+// visiblePusher is pusher (or a release's "push by <pusher>"), unless it names a project the caller may
+// not read: "dependency of X#N" (a dependency's build that X's build started) or "rebuild after X B" (a
+// rebuild of dependents after a push to X's branch B).
 func (h *Handler) visiblePusher(ctx context.Context, c *baleen.Call, pusher string) string {
-	for _, by := range []struct{ prefix, cut string }{{"dependency of ", "#"}, {"rebuild after ", " "}} {
-		rest, ok := strings.CutPrefix(pusher, by.prefix)
+	for _, by := range []struct{ marker, cut string }{{"dependency of ", "#"}, {"rebuild after ", " "}} {
+		before, rest, ok := strings.Cut(pusher, by.marker)
 		if !ok {
 			continue
 		}
 		project, _, _ := strings.Cut(rest, by.cut)
 		if !h.holds(ctx, c, project, baleen.RoleRead) {
-			return by.prefix + "a project you may not read"
+			return before + by.marker + "a project you may not read"
 		}
 	}
 	return pusher

@@ -881,6 +881,9 @@ func (h *Handler) releases(ctx context.Context, c *baleen.Call, fl *flags) int {
 		return fail(c, err)
 	}
 	if fl.json {
+		for i := range rs {
+			rs[i].By = h.visiblePusher(ctx, c, rs[i].By)
+		}
 		return writeJSON(c.Stdout, api.NewReleases(rs))
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)

@@ -219,6 +219,14 @@ func TestPusherNamingUnreadableProjectIsHidden(t *testing.T) {
 			}
 		}
 	}
+	h.Releases = h.Projects.(baleen.ReleaseStore)
+	if _, err := h.Releases.CreateRelease(ctx, baleen.Release{Project: "api", Build: 1, Target: "prod", By: "push by rebuild after secretapp hidden-branch"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := callAs(h, reader, "releases", "api", "--json"); code != ExitOK || strings.Contains(out, "secretapp") ||
+		!strings.Contains(out, `"by": "push by rebuild after a project you may not read"`) {
+		t.Errorf("releases --json: exit %d, want the release's by without the other project:\n%s%s", code, out, errOut)
+	}
 	h.Authz = nil
 	if _, out, _ := call(h, "status", "api"); !strings.Contains(out, "rebuild after secretapp hidden-branch") {
 		t.Errorf("status without a policy hides the pusher:\n%s", out)
