@@ -344,7 +344,7 @@ func usage() string {
 
 func (h *Handler) deployKey(_ context.Context, c *baleen.Call, _ *flags) int {
 	if h.DeployKey == nil {
-		return fail(c, errors.New("this server fetches no repositories"))
+		return off(c, "this server fetches no repositories")
 	}
 	key, err := h.DeployKey()
 	if err != nil {

@@ -268,3 +268,12 @@ func TestMirrorOfServerPathNeedsServerAdmin(t *testing.T) {
 		t.Errorf("mirror add of a path by an admin of every project was not handed on: %s", errOut)
 	}
 }
+
+// A server without the part a command needs answers exit 1 for every such command: deploy-key too.
+func TestDeployKeyOfServerThatFetchesNothing(t *testing.T) {
+	h := newHandler(t)
+	h.DeployKey = nil
+	if code, _, errOut := call(h, "deploy-key"); code != ExitFailed || !strings.Contains(errOut, "fetches no repositories") {
+		t.Errorf("deploy-key without a key: exit %d, %s; want %d", code, errOut, ExitFailed)
+	}
+}
