@@ -711,6 +711,29 @@ func (p *parser) deploy(n *yaml.Node) *baleen.Deploy {
 	return out
 }
 
+// oneLine reports each string under n, at path, that bad finds fault with: what a deploy unit writes into a
+// unit file or an environment file, where a line break would end the line and start one of the pusher's
+// choosing. what says what it holds and why that cannot be.
+func (p *parser) oneLine(n *yaml.Node, path string, bad func(string) bool, what string) {
+	v := deref(n)
+	switch {
+	case v == nil:
+	case v.Kind == yaml.ScalarNode && bad(v.Value):
+		p.errorf(n, "%s: holds %s", path, what)
+	case v.Kind == yaml.SequenceNode:
+		for i, e := range v.Content[:min(len(v.Content), MaxEntries)] {
+			p.oneLine(e, fmt.Sprintf("%s[%d]", path, i), bad, what)
+		}
+	case v.Kind == yaml.MappingNode:
+		for i := 0; i+1 < min(len(v.Content), 2*MaxEntries); i += 2 {
+			p.oneLine(v.Content[i+1], join(path, v.Content[i].Value), bad, what)
+		}
+	}
+}
+
+// hasLineBreak reports whether s holds a newline or a carriage return.
+func hasLineBreak(s string) bool { return strings.ContainsAny(s, "\r\n") }
+
 // units reads deploy.units, in file order.
 func (p *parser) units(n *yaml.Node) []baleen.DeployUnit {
 	pairs, ok := p.mapping(n, "deploy.units", "a mapping of unit names to units")
@@ -742,18 +765,20 @@ func (p *parser) units(n *yaml.Node) []baleen.DeployUnit {
 		}
 		if f, ok := m["command"]; ok {
 			u.Command = p.command(f.val, path+".command")
+			p.oneLine(f.val, path+".command", hasControl, "a line break or a tab, which a unit file cannot hold: write one line")
 		}
 		if f, ok := m["ports"]; ok {
 			list, nodes := p.strList(f.val, path+".ports", "ports")
 			for i, s := range list {
-				if !portPattern.MatchString(s) {
-					p.errorf(nodes[i], "%s.ports[%d]: %q is not a port: want [ip:][host_port:]container_port[/tcp|udp]", path, i, s)
+				if !checkPort(s) {
+					p.errorf(nodes[i], "%s.ports[%d]: %q is not a port: want [ip:][host_port:]container_port[/tcp|udp], ports from 1 to 65535", path, i, s)
 				}
 			}
 			u.Ports = list
 		}
 		if f, ok := m["env"]; ok {
 			u.Env = p.envMap(f.val, path+".env", "variable")
+			p.oneLine(f.val, path+".env", hasLineBreak, "a line break, which an environment file cannot hold")
 		}
 		if f, ok := m["credentials"]; ok {
 			u.Credentials = p.names(f.val, path+".credentials", "secret names")

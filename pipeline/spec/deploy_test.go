@@ -1,0 +1,67 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+)
+
+// unitFile is a baleen.yml with one deploy unit whose body is the YAML flow mapping's inside.
+func unitFile(body string) string {
+	return "build: {api: .}\ndeploy:\n  units:\n    web: {image: api, " + body + "}\n"
+}
+
+// TestDeployUnitInjection stops a baleen.yml from carrying into a systemd unit file, or a docker run
+// command line, what breaks out of it: a line break in a command or an environment value would end the
+// Exec line or the env file's line and start a directive of the pusher's choosing; a volume or port that
+// starts with '-' would be read as a docker option. The deployer refuses them too, but only after a green
+// build: the parser must refuse them at the line they are on.
+func TestDeployUnitInjection(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"command with a line break", `command: "run\nExecStartPre=/bin/sh -c evil"`,
+			`baleen.yml:4:32: deploy.units.web.command: holds a line break or a tab, which a unit file cannot hold: write one line`},
+		{"exec argument with a line break", `command: [run, "a\nb"]`,
+			`baleen.yml:4:38: deploy.units.web.command[1]: holds a line break or a tab, which a unit file cannot hold: write one line`},
+		{"env value with a line break", `env: {A: "x\nB=y"}`,
+			`baleen.yml:4:32: deploy.units.web.env.A: holds a line break, which an environment file cannot hold`},
+		{"volume that is a docker option", `volumes: ["--privileged:/x"]`,
+			`baleen.yml:4:33: deploy.units.web.volumes[0]: volume "--privileged:/x": want source:/path/in/container[:options]`},
+		{"volume with a line break", `volumes: ["/a\nExecStartPre=/x:/y"]`,
+			`deploy.units.web.volumes[0]: volume "/a\nExecStartPre=/x:/y": want source:/path/in/container[:options]`},
+		{"port out of range", `ports: ["99999"]`,
+			`baleen.yml:4:31: deploy.units.web.ports[0]: "99999" is not a port: want [ip:][host_port:]container_port[/tcp|udp], ports from 1 to 65535`},
+		{"host port out of range", `ports: ["70000:80"]`, `"70000:80" is not a port`},
+		{"port zero", `ports: ["0"]`, `"0" is not a port`},
+		{"range reversed", `ports: ["8090-8080:8090-8080"]`, `"8090-8080:8090-8080" is not a port`},
+		{"bad ip", `ports: ["300.0.0.1:80:80"]`, `"300.0.0.1:80:80" is not a port`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("baleen.yml", []byte(unitFile(tt.body)))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	for _, body := range []string{
+		`ports: ["8080", "127.0.0.1:8080:80", "8000-8010:8000-8010/udp", "[::1]:53:53/udp", "0.0.0.0::80"]`,
+		`command: "serve --port 80"`, `env: {A: "tab\tinside"}`, `volumes: ["/var/lib/api:/data:ro", "named:/data"]`,
+	} {
+		if _, err := Parse("baleen.yml", []byte(unitFile(body))); err != nil {
+			t.Errorf("%s: got %v, want nil", body, err)
+		}
+	}
+}
+
+// TestContainerPathsAreOneLine checks that the paths inside the test container (workdir, artifacts) hold no
+// line break: a path is one line in every record and message that shows it.
+func TestContainerPathsAreOneLine(t *testing.T) {
+	for _, in := range []string{
+		"build: {api: .}\ntest: {workdir: \"/src\\nx\"}\n",
+		"build: {api: .}\nartifacts: {files: \"/out\\nx\"}\n",
+	} {
+		_, err := Parse("baleen.yml", []byte(in))
+		if err == nil || !strings.Contains(err.Error(), "holds a control character") {
+			t.Errorf("%q: got %v, want it refused for its line break", in, err)
+		}
+	}
+}
