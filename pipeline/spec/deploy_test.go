@@ -7,7 +7,7 @@ import (
 
 // unitFile is a baleen.yml with one deploy unit whose body is the YAML flow mapping's inside.
 func unitFile(body string) string {
-	return "build: {api: .}\ndeploy:\n  units:\n    web: {image: api, " + body + "}\n"
+	return "build: {api: .}\ndeploy:\n  target: prod\n  units:\n    web: {image: api, " + body + "}\n"
 }
 
 // TestDeployUnitInjection stops a baleen.yml from carrying into a systemd unit file, or a docker run
@@ -18,17 +18,17 @@ func unitFile(body string) string {
 func TestDeployUnitInjection(t *testing.T) {
 	tests := []struct{ name, body, want string }{
 		{"command with a line break", `command: "run\nExecStartPre=/bin/sh -c evil"`,
-			`baleen.yml:4:32: deploy.units.web.command: holds a line break or a tab, which a unit file cannot hold: write one line`},
+			`baleen.yml:5:32: deploy.units.web.command: holds a line break or a tab, which a unit file cannot hold: write one line`},
 		{"exec argument with a line break", `command: [run, "a\nb"]`,
-			`baleen.yml:4:38: deploy.units.web.command[1]: holds a line break or a tab, which a unit file cannot hold: write one line`},
+			`baleen.yml:5:38: deploy.units.web.command[1]: holds a line break or a tab, which a unit file cannot hold: write one line`},
 		{"env value with a line break", `env: {A: "x\nB=y"}`,
-			`baleen.yml:4:32: deploy.units.web.env.A: holds a line break, which an environment file cannot hold`},
+			`baleen.yml:5:32: deploy.units.web.env.A: holds a line break, which an environment file cannot hold`},
 		{"volume that is a docker option", `volumes: ["--privileged:/x"]`,
-			`baleen.yml:4:33: deploy.units.web.volumes[0]: volume "--privileged:/x": want source:/path/in/container[:options]`},
+			`baleen.yml:5:33: deploy.units.web.volumes[0]: volume "--privileged:/x": want source:/path/in/container[:options]`},
 		{"volume with a line break", `volumes: ["/a\nExecStartPre=/x:/y"]`,
 			`deploy.units.web.volumes[0]: volume "/a\nExecStartPre=/x:/y": want source:/path/in/container[:options]`},
 		{"port out of range", `ports: ["99999"]`,
-			`baleen.yml:4:31: deploy.units.web.ports[0]: "99999" is not a port: want [ip:][host_port:]container_port[/tcp|udp], ports from 1 to 65535`},
+			`baleen.yml:5:31: deploy.units.web.ports[0]: "99999" is not a port: want [ip:][host_port:]container_port[/tcp|udp], ports from 1 to 65535`},
 		{"host port out of range", `ports: ["70000:80"]`, `"70000:80" is not a port`},
 		{"port zero", `ports: ["0"]`, `"0" is not a port`},
 		{"range reversed", `ports: ["8090-8080:8090-8080"]`, `"8090-8080:8090-8080" is not a port`},
@@ -63,5 +63,50 @@ func TestContainerPathsAreOneLine(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "holds a control character") {
 			t.Errorf("%q: got %v, want it refused for its line break", in, err)
 		}
+	}
+}
+
+// TestDeployTarget checks deploy.target at the line it is on: required (the deployer has no target ""), one
+// line, and, once the server's targets are known, one of them.
+func TestDeployTarget(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"missing", "build: {api: .}\ndeploy: {units: {web: {image: api}}}\n",
+			"baleen.yml:2:9: deploy.target: required when deploy is set: a target in the server config's targets"},
+		{"line break", "build: {api: .}\ndeploy: {target: \"prod\\nx\", units: {web: {image: api}}}\n",
+			`baleen.yml:2:18: deploy.target: "prod\nx" is not a target name: no spaces or control characters`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("baleen.yml", []byte(tt.in))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+	f, err := ParseFile("baleen.yml", []byte("build: {api: .}\ndeploy:\n  target: prdo\n  units: {web: {image: api}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `baleen.yml:3:11: deploy.target: "prdo" is not a target of this server; did you mean prod?`
+	if err := f.CheckTargets([]string{"prod", "staging"}); err == nil || err.Error() != want {
+		t.Errorf("CheckTargets: got %v, want %q", err, want)
+	}
+	want = `baleen.yml:3:11: deploy.target: "prdo" is not a target of this server (it has none)`
+	if err := f.CheckTargets(nil); err == nil || err.Error() != want {
+		t.Errorf("CheckTargets without targets: got %v, want %q", err, want)
+	}
+	if err := f.CheckTargets([]string{"prdo"}); err != nil {
+		t.Errorf("CheckTargets: got %v, want nil", err)
+	}
+}
+
+// TestUnitNameWithDots checks that a unit name with ".." is refused at parse: "baleen-<project>..<unit>"
+// is how the deployer keeps units of two projects apart, so ".." in a unit name could make one project's
+// unit another's.
+func TestUnitNameWithDots(t *testing.T) {
+	_, err := Parse("baleen.yml", []byte("build: {api: .}\ndeploy: {target: prod, units: {a..b: {image: api}}}\n"))
+	want := `baleen.yml:2:32: deploy.units.a..b: "a..b" is not a valid unit name: use lowercase letters, digits, '.', '_' and '-', at most 63, without ".."`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/baleen-ci/baleen"
 	"go.yaml.in/yaml/v3"
@@ -26,6 +27,7 @@ type File struct {
 	name    string
 	images  map[string]imagePos
 	secrets []SecretUse
+	target  position
 }
 
 // position is a place in the file.
@@ -64,7 +66,8 @@ func ParseFile(filename string, data []byte) (*File, error) {
 	if err := p.result(); err != nil {
 		return nil, err
 	}
-	return &File{Spec: s, Warnings: p.warnings.sorted(), name: filename, images: p.images, secrets: p.secrets}, nil
+	return &File{Spec: s, Warnings: p.warnings.sorted(), name: filename, images: p.images, secrets: p.secrets,
+		target: p.target}, nil
 }
 
 // TooLarge is the problem of a file of size bytes, over MaxSize: for callers that stop reading at MaxSize
@@ -94,6 +97,8 @@ type parser struct {
 	warnings Errors
 	// secrets are the secret names the file lists, where it lists them.
 	secrets []SecretUse
+	// target is where deploy.target is written.
+	target position
 }
 
 // errorf records a problem at n (the start of the file when n is nil), or only counts it past MaxErrors.
@@ -684,8 +689,14 @@ func (p *parser) deploy(n *yaml.Node) *baleen.Deploy {
 	}
 	if f, ok := m["target"]; ok {
 		if s, ok := p.str(f.val, "deploy.target", "a deploy target"); ok {
-			out.Target = s
+			if strings.ContainsFunc(s, unicode.IsSpace) || hasControl(s) {
+				p.errorf(f.val, "deploy.target: %q is not a target name: no spaces or control characters", s)
+			} else {
+				out.Target, p.target = s, pos(f.val)
+			}
 		}
+	} else {
+		p.errorf(n, "deploy.target: required when deploy is set: a target in the server config's targets")
 	}
 	if f, ok := m["branch"]; ok {
 		if s, ok := p.str(f.val, "deploy.branch", "a branch name"); ok {
@@ -745,9 +756,10 @@ func (p *parser) units(n *yaml.Node) []baleen.DeployUnit {
 	for _, kv := range pairs {
 		path := join("deploy.units", kv.name)
 		// A bad name is reported, and what it holds is checked all the same.
-		badName := !unitNamePattern.MatchString(kv.name)
+		// ".." is the deployer's separator between project and unit ("baleen-<project>..<unit>").
+		badName := !unitNamePattern.MatchString(kv.name) || strings.Contains(kv.name, "..")
 		if badName {
-			p.errorf(kv.key, "%s: %q is not a valid unit name: use lowercase letters, digits, '.', '_' and '-', at most 63", path, kv.name)
+			p.errorf(kv.key, "%s: %q is not a valid unit name: use lowercase letters, digits, '.', '_' and '-', at most 63, without \"..\"", path, kv.name)
 		}
 		pairs, ok := p.mapping(kv.val, path, "a mapping with at least image")
 		if !ok {

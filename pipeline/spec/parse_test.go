@@ -241,6 +241,7 @@ func TestParseBad(t *testing.T) {
 			`baleen.yml:6:18: push.tags[1]: "-x" is not a valid tag: want commit, short, branch, build, latest, or letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')`}},
 		{"deploy", goodBuild + "deploy:\n  strategy: canary\n  units:\n    web:\n      command: x\n" +
 			"    api:\n      image: apx\n      ports: [http]\n      volumes: [/data]\n      health: {http: 'localhost:8080', timeout: 5}\n      hosts: [a]\n", []string{
+			"baleen.yml:4:3: deploy.target: required when deploy is set: a target in the server config's targets",
 			`baleen.yml:4:13: deploy.strategy: want rolling or all, got "canary"`,
 			"baleen.yml:7:7: deploy.units.web.image: required: the build image the unit runs",
 			`baleen.yml:9:14: deploy.units.api.image: "apx" is not one of the build images; did you mean api?`,
