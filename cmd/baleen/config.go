@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/baleen-ci/baleen"
@@ -740,8 +741,9 @@ func (c Config) validate() error {
 // value reaches the containers as one.
 var credentialNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// validateNames checks what reaches a listener, the containers' environment and SSH: the listen address,
-// the credentials' names and the deploy hosts.
+// validateNames checks what reaches a listener, the containers' environment and SSH, and what baleen.yml
+// must be able to name: the listen address, the credentials' names, the registries, the deploy targets and
+// their hosts.
 func (c Config) validateNames() error {
 	var errs []error
 	if !isAddress(c.Listen, 0) {
@@ -752,7 +754,15 @@ func (c Config) validateNames() error {
 			errs = append(errs, fmt.Errorf("credentials.%s: %q is not a variable name (letters, digits and '_', not starting with a digit): no baleen.yml could name it", name, name))
 		}
 	}
+	for name := range c.Registries {
+		if name == "" || strings.Contains(name, "://") || strings.ContainsFunc(name, isSpaceOrControl) {
+			errs = append(errs, fmt.Errorf("registries.%s: want host[:port][/namespace] as baleen.yml's push.registry gives it, without a scheme", name))
+		}
+	}
 	for name, t := range c.Targets {
+		if name == "" || strings.ContainsFunc(name, isSpaceOrControl) {
+			errs = append(errs, fmt.Errorf("targets.%s: %q is not a name baleen.yml's deploy.target can give: no spaces or control characters", name, name))
+		}
 		seen := map[string]bool{}
 		for i, h := range t.Hosts {
 			key := fmt.Sprintf("targets.%s.hosts[%d]", name, i)
@@ -774,8 +784,11 @@ func isAddress(addr string, lowest int) bool {
 	host, port, err := net.SplitHostPort(addr)
 	n, perr := strconv.Atoi(port)
 	return err == nil && perr == nil && n >= lowest && n <= 65535 && (host != "" || lowest == 0) &&
-		!strings.HasPrefix(host, "-") && !strings.ContainsFunc(host, func(r rune) bool { return r <= ' ' || r == 0x7f })
+		!strings.HasPrefix(host, "-") && !strings.ContainsFunc(host, isSpaceOrControl)
 }
+
+// isSpaceOrControl reports whether r is white space or a control character.
+func isSpaceOrControl(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 
 // checkGlobs refuses what is not a project name or glob in globs, the value of key.
 func checkGlobs(key string, globs []string) error {

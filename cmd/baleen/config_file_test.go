@@ -130,6 +130,10 @@ func TestConfigNames(t *testing.T) {
 		{"port out of range", "targets:\n  prod: {user: u, identity: /i, known_hosts: /k, hosts: [\"web1:99999\"]}\n", `line 2, column 58: targets.prod.hosts[0]: "web1:99999": want "host:port" or "local"`},
 		{"host as an option", "targets:\n  prod: {user: u, identity: /i, known_hosts: /k, hosts: [\"-oProxyCommand=x:22\"]}\n", `targets.prod.hosts[0]: "-oProxyCommand=x:22": want "host:port" or "local"`},
 		{"host twice", "targets:\n  prod: {hosts: [local, local]}\n", `targets.prod.hosts[1]: "local" is listed twice`},
+		{"registry with a scheme", "registries:\n  \"https://r.example.com\": {username: u, password_file: /p}\n",
+			`line 2, column 3: registries.https://r.example.com: want host[:port][/namespace] as baleen.yml's push.registry gives it, without a scheme`},
+		{"target name with a space", "targets:\n  \"prod eu\": {hosts: [local]}\n",
+			`targets.prod eu: "prod eu" is not a name baleen.yml's deploy.target can give: no spaces or control characters`},
 		{"listen not an address", "listen: everywhere\n", `line 1, column 9: listen: "everywhere": want [host]:port, such as :2222 or 127.0.0.1:2222`},
 		{"listen port out of range", "listen: \":70000\"\n", `listen: ":70000": want [host]:port`},
 	}
