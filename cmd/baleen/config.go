@@ -612,11 +612,17 @@ func flatten(err error) []error {
 	return out
 }
 
+// namedEntry is a list entry followed by its name, as the notify section's messages give it
+// ("notify[0] (chat)").
+var namedEntry = regexp.MustCompile(`(\[\d+\]) \([^)]*\)`)
+
 // findKey returns the node of the longest key path msg starts with, before a ": ", or nil.
 func findKey(root *yaml.Node, msg string) *yaml.Node {
 	var found *yaml.Node
 	for i := strings.Index(msg, ": "); i >= 0; {
-		if n := resolve(root, msg[:i]); n != nil {
+		// "engines.e: slots: ..." names engines.e.slots.
+		path := namedEntry.ReplaceAllString(msg[:i], "$1")
+		if n := cmp.Or(resolve(root, strings.ReplaceAll(path, ": ", ".")), resolve(root, path)); n != nil {
 			found = n
 		}
 		j := strings.Index(msg[i+2:], ": ")

@@ -40,6 +40,8 @@ func TestConfigFileProblems(t *testing.T) {
 		{"integer overflow", "concurrency: 99999999999999999999\n", []string{"concurrency: want a whole number, got 99999999999999999999"}, nil},
 		{"validation has a position", "data: /a\nconcurrency: 0\n", []string{"c.yml: line 2, column 14: concurrency: want 1 or more, got 0"}, nil},
 		{"validation under a dotted key", "registries:\n  registry.example.com:5000: {username: u}\n", []string{"c.yml: line 2, column 3: registries.registry.example.com:5000: give username and password_file"}, nil},
+		{"validation of a named list entry", "notify:\n  - name: chat\n    slack: {}\n", []string{"c.yml: line 2, column 5: notify[0] (chat): slack.url_file"}, nil},
+		{"validation of a nested value", "engines:\n  e: {host: \"unix:///s\", slots: -1}\n", []string{"c.yml: line 2, column 33: engines.e: slots: -1 is negative"}, nil},
 		{"every problem at once", "listn: x\nconcurrency: many\n", []string{"listn: unknown key", "concurrency: want a whole number"}, nil},
 	}
 	dir := t.TempDir()
