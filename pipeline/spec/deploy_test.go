@@ -110,3 +110,31 @@ func TestUnitNameWithDots(t *testing.T) {
 		t.Errorf("got %v, want %q", err, want)
 	}
 }
+
+// TestEnvNamesACredential checks that an environment variable may not share its name with a credential the
+// same container gets: one would silently replace the other, a literal where a secret was meant or the
+// reverse.
+func TestEnvNamesACredential(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"subject", "build: {api: .}\ncredentials: [DB]\ntest: {env: {DB: x}}\n",
+			"baleen.yml:3:14: test.env.DB: DB is also a credential this container gets: name the variable otherwise, or drop it"},
+		{"subject, test credentials", "build: {api: .}\ntest: {credentials: [DB], env: {DB: x}}\n",
+			"baleen.yml:2:33: test.env.DB: DB is also a credential"},
+		{"dependency", "build: {api: .}\ndepends: {db: {image: postgres, credentials: [DB], env: {DB: x}}}\n",
+			"baleen.yml:2:58: depends.db.env.DB: DB is also a credential"},
+		{"unit", "build: {api: .}\ndeploy: {target: p, units: {w: {image: api, credentials: [DB], env: {DB: x}}}}\n",
+			"baleen.yml:2:70: deploy.units.w.env.DB: DB is also a credential"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("baleen.yml", []byte(tt.in))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	// A dependency's env may name a credential of the subject's: the dependency does not get it.
+	if _, err := Parse("baleen.yml", []byte("build: {api: .}\ncredentials: [DB]\ndepends: {db: {image: postgres, env: {DB: x}}}\n")); err != nil {
+		t.Errorf("got %v, want nil", err)
+	}
+}

@@ -185,6 +185,7 @@ func (p *parser) spec(top *yaml.Node) *baleen.Spec {
 	if kv, ok := m["credentials"]; ok && !isNull(kv.val) {
 		s.Credentials = p.names(kv.val, "credentials", "secret names")
 	}
+	p.envClash(valueOf(m["test"].val, "env"), "test.env", s.SubjectSecrets())
 	if kv, ok := m["artifacts"]; ok && !isNull(kv.val) {
 		s.Artifacts = p.artifacts(kv.val)
 	}
@@ -397,6 +398,7 @@ func (p *parser) depends(n *yaml.Node) []baleen.Dependency {
 		}
 		if f, ok := m["credentials"]; ok && !isNull(f.val) {
 			d.Credentials = p.names(f.val, path+".credentials", "secret names")
+			p.envClash(m["env"].val, path+".env", d.Credentials)
 		}
 		if f, ok := m["command"]; ok {
 			d.Command = p.command(f.val, path+".command")
@@ -722,6 +724,38 @@ func (p *parser) deploy(n *yaml.Node) *baleen.Deploy {
 	return out
 }
 
+// envClash reports each variable of the env mapping n, at path, that shares its name with one of creds, the
+// credentials the same container gets: one would silently replace the other.
+func (p *parser) envClash(n *yaml.Node, path string, creds []string) {
+	v := deref(n)
+	if v == nil || v.Kind != yaml.MappingNode || len(creds) == 0 {
+		return
+	}
+	secret := make(map[string]bool, len(creds))
+	for _, c := range creds {
+		secret[c] = true
+	}
+	for i := 0; i+1 < min(len(v.Content), 2*MaxEntries); i += 2 {
+		if k := deref(v.Content[i]); k != nil && secret[k.Value] {
+			p.errorf(v.Content[i], "%s: %s is also a credential this container gets: name the variable otherwise, or drop it", join(path, k.Value), k.Value)
+		}
+	}
+}
+
+// valueOf returns the value of key in the mapping n, or nil.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	v := deref(n)
+	if v == nil || v.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		if k := deref(v.Content[i]); k != nil && k.Value == key {
+			return v.Content[i+1]
+		}
+	}
+	return nil
+}
+
 // oneLine reports each string under n, at path, that bad finds fault with: what a deploy unit writes into a
 // unit file or an environment file, where a line break would end the line and start one of the pusher's
 // choosing. what says what it holds and why that cannot be.
@@ -794,6 +828,7 @@ func (p *parser) units(n *yaml.Node) []baleen.DeployUnit {
 		}
 		if f, ok := m["credentials"]; ok {
 			u.Credentials = p.names(f.val, path+".credentials", "secret names")
+			p.envClash(m["env"].val, path+".env", u.Credentials)
 		}
 		if f, ok := m["volumes"]; ok {
 			list, nodes := p.strList(f.val, path+".volumes", "volumes")
