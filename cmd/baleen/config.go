@@ -268,7 +268,7 @@ func readAtMost(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: over the limit of %d MiB", path, limit>>20)
+		return nil, fmt.Errorf("%s: over the limit of %d bytes", path, limit)
 	}
 	return data, nil
 }
@@ -752,6 +752,9 @@ var credentialNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // their hosts.
 func (c Config) validateNames() error {
 	var errs []error
+	if c.Data == "" { // "data: ''" would put the repositories and the database in the working directory
+		errs = append(errs, errors.New("data: want a directory, got an empty string"))
+	}
 	if !isAddress(c.Listen, 0) {
 		errs = append(errs, fmt.Errorf("listen: %q: want [host]:port, such as :2222 or 127.0.0.1:2222", c.Listen))
 	}

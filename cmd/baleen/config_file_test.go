@@ -136,6 +136,7 @@ func TestConfigNames(t *testing.T) {
 			`line 2, column 3: registries.https://r.example.com: want host[:port][/namespace] as baleen.yml's push.registry gives it, without a scheme`},
 		{"target name with a space", "targets:\n  \"prod eu\": {hosts: [local]}\n",
 			`targets.prod eu: "prod eu" is not a name baleen.yml's deploy.target can give: no spaces or control characters`},
+		{"data empty", "data: \"\"\n", `line 1, column 7: data: want a directory, got an empty string`},
 		{"listen not an address", "listen: everywhere\n", `line 1, column 9: listen: "everywhere": want [host]:port, such as :2222 or 127.0.0.1:2222`},
 		{"listen port out of range", "listen: \":70000\"\n", `listen: ":70000": want [host]:port`},
 	}
@@ -151,5 +152,16 @@ func TestConfigNames(t *testing.T) {
 		"targets:\n  prod: {user: u, identity: /i, known_hosts: /k, hosts: [local, \"web1:22\", \"[fd00::1]:2222\"]}\n"
 	if _, err := loadConfig([]string{"--config", writeConfig(t, good)}, testEnv(nil)); err != nil {
 		t.Errorf("valid names: got %v, want nil", err)
+	}
+}
+
+// TestConfigFileTooLarge checks that a config file past the limit is refused without being read whole.
+func TestConfigFileTooLarge(t *testing.T) {
+	file := writeConfig(t, "data: /a\n"+strings.Repeat("# padding\n", 200))
+	if _, err := readAtMost(file, 1<<20); err != nil {
+		t.Fatalf("a small file: got %v, want nil", err)
+	}
+	if _, err := readAtMost(file, 100); err == nil || !strings.Contains(err.Error(), "over the limit") {
+		t.Errorf("got %v, want the file refused as over the limit", err)
 	}
 }
