@@ -504,9 +504,9 @@ func (r *configReader) eachPair(n *yaml.Node, path string, f func(key, val *yaml
 		line, dup := first[key.Value]
 		switch {
 		case key.Kind != yaml.ScalarNode:
-			r.errorf(v.Content[i], "%s: want a string key, got %s", path, nodeKind(key))
+			r.errorf(v.Content[i], "%swant a string key, got %s", strings.TrimPrefix(path+": ", ": "), nodeKind(key))
 		case key.Tag == "!!merge":
-			r.errorf(v.Content[i], "%s: merge keys (<<) are not supported; write the keys out", path)
+			r.errorf(v.Content[i], "%smerge keys (<<) are not supported; write the keys out", strings.TrimPrefix(path+": ", ": "))
 		case dup && !r.reported[v.Content[i]]: // once, though aliases may lead here again
 			r.reported[v.Content[i]] = true
 			r.errorf(v.Content[i], "%s: duplicate key (first at line %d)", keyPath(path, key.Value), line)

@@ -42,6 +42,8 @@ func TestConfigFileProblems(t *testing.T) {
 		{"validation under a dotted key", "registries:\n  registry.example.com:5000: {username: u}\n", []string{"c.yml: line 2, column 3: registries.registry.example.com:5000: give username and password_file"}, nil},
 		{"validation of a named list entry", "notify:\n  - name: chat\n    slack: {}\n", []string{"c.yml: line 2, column 5: notify[0] (chat): slack.url_file"}, nil},
 		{"validation of a nested value", "engines:\n  e: {host: \"unix:///s\", slots: -1}\n", []string{"c.yml: line 2, column 33: engines.e: slots: -1 is negative"}, nil},
+		{"merge key", "base: &b {data: /a}\n<<: *b\n", []string{"line 2, column 1: merge keys (<<) are not supported; write the keys out"}, nil},
+		{"key not a string", "targets:\n  [a]: {hosts: [local]}\n", []string{"line 2, column 3: targets: want a string key, got a list"}, nil},
 		{"every problem at once", "listn: x\nconcurrency: many\n", []string{"listn: unknown key", "concurrency: want a whole number"}, nil},
 	}
 	dir := t.TempDir()
