@@ -768,6 +768,18 @@ func (c Config) validateNames() error {
 			errs = append(errs, fmt.Errorf("registries.%s: want host[:port][/namespace] as baleen.yml's push.registry gives it, without a scheme", name))
 		}
 	}
+	for host := range c.GitCredentials {
+		if host == "" || strings.ContainsAny(host, "/@") || strings.ContainsFunc(host, isSpaceOrControl) {
+			errs = append(errs, fmt.Errorf("git_credentials.%s: want the host[:port] of https:// sources, without a scheme or path", host))
+		}
+	}
+	return errors.Join(append(errs, c.validateTargets())...)
+}
+
+// validateTargets checks the deploy targets' names, which baleen.yml's deploy.target gives, and their hosts,
+// which SSH dials.
+func (c Config) validateTargets() error {
+	var errs []error
 	for name, t := range c.Targets {
 		if name == "" || strings.ContainsFunc(name, isSpaceOrControl) {
 			errs = append(errs, fmt.Errorf("targets.%s: %q is not a name baleen.yml's deploy.target can give: no spaces or control characters", name, name))

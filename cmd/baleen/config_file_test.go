@@ -136,6 +136,8 @@ func TestConfigNames(t *testing.T) {
 		{"host twice", "targets:\n  prod: {hosts: [local, local]}\n", `targets.prod.hosts[1]: "local" is listed twice`},
 		{"registry with a scheme", "registries:\n  \"https://r.example.com\": {username: u, password_file: /p}\n",
 			`line 2, column 3: registries.https://r.example.com: want host[:port][/namespace] as baleen.yml's push.registry gives it, without a scheme`},
+		{"git host with a scheme", "git_credentials:\n  \"https://git.example.com\": {username: u, password_file: /p}\n",
+			`line 2, column 3: git_credentials.https://git.example.com: want the host[:port] of https:// sources, without a scheme or path`},
 		{"target name with a space", "targets:\n  \"prod eu\": {hosts: [local]}\n",
 			`targets.prod eu: "prod eu" is not a name baleen.yml's deploy.target can give: no spaces or control characters`},
 		{"data empty", "data: \"\"\n", `line 1, column 7: data: want a directory, got an empty string`},
