@@ -2,17 +2,25 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/access"
@@ -20,6 +28,7 @@ import (
 	"github.com/baleen-ci/baleen/notify"
 	"github.com/baleen-ci/baleen/pipeline/docker/pool"
 	"github.com/baleen-ci/baleen/pipeline/retention"
+	"github.com/baleen-ci/baleen/pipeline/spec"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -160,8 +169,10 @@ func loadConfig(args []string, e env) (Config, error) {
 		*configFile = e.getenv("BALEEN_CONFIG")
 	}
 	c := defaults()
+	var root *yaml.Node
 	if *configFile != "" {
-		if err := readConfigFile(*configFile, &c); err != nil {
+		var err error
+		if root, err = readConfigFile(*configFile, &c); err != nil {
 			return Config{}, err
 		}
 		c.ConfigFile = *configFile
@@ -181,7 +192,7 @@ func loadConfig(args []string, e env) (Config, error) {
 			return Config{}, err
 		}
 	}
-	return c, c.validate()
+	return c, locate(c.ConfigFile, root, c.validate())
 }
 
 func pick(over, base string) string {
@@ -191,15 +202,468 @@ func pick(over, base string) string {
 	return base
 }
 
-func readConfigFile(path string, c *Config) error {
-	data, err := os.ReadFile(path)
+// maxConfigSize is the largest config file the server reads: far above any real one (users' keys inline
+// included), far below what would strain start-up.
+const maxConfigSize = 16 << 20
+
+// configAliasBudget is how many nodes the config file may reach through YAML aliases, all together: a few
+// reused anchors pass, a "billion laughs" file is refused without being expanded.
+const configAliasBudget = 10000
+
+// configLinePattern picks the line out of YAML's syntax errors ("yaml: line 3: ...").
+var configLinePattern = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// configReader collects the problems of one config file, each at a position.
+type configReader struct {
+	file     string
+	problems []configProblem
+	aliased  int
+	// reported holds the duplicate keys reported.
+	reported map[*yaml.Node]bool
+}
+
+// configProblem is one problem of the config file; line 0 when it has no position.
+type configProblem struct {
+	line, col int
+	msg       string
+}
+
+// readConfigFile reads the config file at path into c, over the defaults c holds, and returns the file's
+// top node (nil for an empty file) for locate. Every problem says where it is and what is wrong, in
+// words: unknown and duplicate keys, values of the wrong type, durations without a unit, bytes that are
+// not UTF-8, more than one document, aliases that reach too far.
+func readConfigFile(path string, c *Config) (*yaml.Node, error) {
+	data, err := readAtMost(path, maxConfigSize)
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return parseConfig(path, data, c)
+}
+
+// parseConfig is readConfigFile on the content data of the file named file.
+func parseConfig(file string, data []byte, c *Config) (*yaml.Node, error) {
+	r := &configReader{file: file, reported: map[*yaml.Node]bool{}}
+	root := r.decode(data)
+	if root != nil && r.scan(root, false) {
+		r.check(root, reflect.TypeOf(*c), "")
+	}
+	if err := r.err(); err != nil || root == nil {
+		return nil, err
+	}
+	if err := root.Decode(c); err != nil { // check found nothing, so this is not expected
+		return nil, fmt.Errorf("config %s: %w", file, err)
+	}
+	return root, nil
+}
+
+// readAtMost reads the file at path, refusing one larger than limit bytes.
+func readAtMost(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: over the limit of %d bytes", path, limit)
+	}
+	return data, nil
+}
+
+func (r *configReader) errorf(n *yaml.Node, format string, args ...any) {
+	p := configProblem{msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		p.line, p.col = n.Line, n.Column
+	}
+	r.problems = append(r.problems, p)
+}
+
+// err returns the problems in file order, one line each, or nil.
+func (r *configReader) err() error {
+	if len(r.problems) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(r.problems, func(a, b configProblem) int {
+		return cmp.Or(cmp.Compare(a.line, b.line), cmp.Compare(a.col, b.col))
+	})
+	lines := make([]string, len(r.problems))
+	for i, p := range r.problems {
+		lines[i] = configPosition(r.file, p.line, p.col) + p.msg
+	}
+	return configError(strings.Join(lines, "\n"))
+}
+
+// configError is the problems of a config file, one line each; it wraps baleen.ErrInvalid.
+type configError string
+
+func (e configError) Error() string { return string(e) }
+
+// Unwrap returns baleen.ErrInvalid: a bad config file is invalid input.
+func (e configError) Unwrap() error { return baleen.ErrInvalid }
+
+// configPosition is the start of a message about the config file at a line and column: "FILE: line L,
+// column C: ", without the parts that are not known.
+func configPosition(file string, line, col int) string {
+	switch {
+	case line <= 0:
+		return file + ": "
+	case col <= 0:
+		return fmt.Sprintf("%s: line %d: ", file, line)
+	}
+	return fmt.Sprintf("%s: line %d, column %d: ", file, line, col)
+}
+
+// decode checks the bytes of data and reads its one YAML document; nil for an empty file or a problem.
+func (r *configReader) decode(data []byte) (top *yaml.Node) {
+	defer func() {
+		if v := recover(); v != nil { // yaml reports some internal errors by panicking
+			top = nil
+			r.errorf(nil, "invalid YAML: %v", v)
+		}
+	}()
+	if !r.checkBytes(data) {
+		return nil
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
-		return fmt.Errorf("config %s: %w", path, err)
+	var doc, next yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if !errors.Is(err, io.EOF) { // io.EOF: an empty file
+			r.syntaxError(err)
+		}
+		return nil
+	}
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		r.errorf(&next, "a second YAML document: want exactly one (remove the '---')")
+		return nil
+	case !errors.Is(err, io.EOF):
+		r.syntaxError(err)
+		return nil
+	}
+	if len(doc.Content) == 0 || isNullNode(doc.Content[0]) {
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// syntaxError reports a YAML syntax error at the line it names.
+func (r *configReader) syntaxError(err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := configLinePattern.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	r.problems = append(r.problems, configProblem{line: line, msg: "invalid YAML: " + msg})
+}
+
+// checkBytes refuses bytes that are not UTF-8 and control characters but tab, newline and carriage return,
+// at their line and column; YAML's own messages for them say neither.
+func (r *configReader) checkBytes(data []byte) bool {
+	line, lineStart := 1, 0
+	for i := 0; i < len(data); {
+		c, size := utf8.DecodeRune(data[i:])
+		var what string
+		switch {
+		case c == utf8.RuneError && size == 1:
+			what = fmt.Sprintf("byte 0x%02x is not UTF-8: the config file is UTF-8 text", data[i])
+		case c == 0:
+			what = "a NUL byte: the config file is plain text"
+		case c == '\n':
+			line, lineStart = line+1, i+1
+		case c != '\t' && c != '\r' && (c < 0x20 || c == 0x7f):
+			what = fmt.Sprintf("a control character (U+%04X): the config file is plain text", c)
+		}
+		if what != "" {
+			r.problems = append(r.problems, configProblem{line: line, col: utf8.RuneCount(data[lineStart:i]) + 1, msg: what})
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// scan walks the document once before it is checked: it counts the nodes reached through aliases, refusing the file past configAliasBudget. It returns false when the budget ran out.
+func (r *configReader) scan(n *yaml.Node, aliased bool) bool {
+	if aliased {
+		if r.aliased++; r.aliased > configAliasBudget {
+			return false
+		}
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias != nil && !r.scan(n.Alias, true) {
+			if !aliased {
+				r.errorf(n, "alias *%s: aliases reach more than %d nodes; refusing to expand them", n.Value, configAliasBudget)
+			}
+			return false
+		}
+		return true
+	}
+	for _, c := range n.Content {
+		if !r.scan(c, aliased) {
+			return false
+		}
+	}
+	return true
+}
+
+// derefNode follows an alias to the node it names.
+func derefNode(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 8; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNullNode(n *yaml.Node) bool {
+	n = derefNode(n)
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// keyPath appends key to the dotted path of a setting.
+func keyPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// nodeKind says what a node is, for "want X, got Y" messages.
+func nodeKind(n *yaml.Node) string {
+	n = derefNode(n)
+	switch {
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	case n.Tag == "!!str":
+		return strconv.Quote(n.Value)
+	}
+	return n.Value
+}
+
+var (
+	yamlNodeType = reflect.TypeFor[yaml.Node]()
+	durationType = reflect.TypeFor[time.Duration]()
+)
+
+// check compares the node n, at path, with the Go type t it is decoded into, and reports what does not fit:
+// unknown keys, a list for a mapping, a word for a number, a duration without a unit. A null leaves the
+// default. Sections kept as YAML (users, access) are checked by their own parser.
+func (r *configReader) check(n *yaml.Node, t reflect.Type, path string) {
+	v := derefNode(n)
+	if t == yamlNodeType || isNullNode(n) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		r.check(n, t.Elem(), path)
+	case reflect.Struct:
+		if path == "" && v.Kind != yaml.MappingNode {
+			r.errorf(n, "want a mapping of settings (data, listen, ...), got %s", nodeKind(n))
+			return
+		}
+		r.eachPair(n, path, func(key, val *yaml.Node) {
+			fields := yamlFields(t)
+			i := slices.IndexFunc(fields, func(f yamlField) bool { return f.name == key.Value })
+			if i < 0 {
+				r.unknownKey(key, path, fields)
+				return
+			}
+			r.check(val, fields[i].typ, keyPath(path, key.Value))
+		})
+	case reflect.Map:
+		r.eachPair(n, path, func(key, val *yaml.Node) { r.check(val, t.Elem(), keyPath(path, key.Value)) })
+	case reflect.Slice:
+		if v.Kind != yaml.SequenceNode {
+			r.errorf(n, "%s: want a list, got %s", path, nodeKind(n))
+			return
+		}
+		for i, e := range v.Content {
+			r.check(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	default:
+		r.checkScalar(n, t, path)
+	}
+}
+
+// eachPair calls f with each key and value of the mapping n, at path, after checking that n is one and that
+// its keys are strings.
+func (r *configReader) eachPair(n *yaml.Node, path string, f func(key, val *yaml.Node)) {
+	v := derefNode(n)
+	if v.Kind != yaml.MappingNode {
+		r.errorf(n, "%s: want a mapping, got %s", path, nodeKind(n))
+		return
+	}
+	first := map[string]int{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		key := derefNode(v.Content[i])
+		line, dup := first[key.Value]
+		switch {
+		case key.Kind != yaml.ScalarNode:
+			r.errorf(v.Content[i], "%swant a string key, got %s", strings.TrimPrefix(path+": ", ": "), nodeKind(key))
+		case key.Tag == "!!merge":
+			r.errorf(v.Content[i], "%smerge keys (<<) are not supported; write the keys out", strings.TrimPrefix(path+": ", ": "))
+		case dup && !r.reported[v.Content[i]]: // once, though aliases may lead here again
+			r.reported[v.Content[i]] = true
+			r.errorf(v.Content[i], "%s: duplicate key (first at line %d)", keyPath(path, key.Value), line)
+		case !dup:
+			first[key.Value] = v.Content[i].Line
+			f(v.Content[i], v.Content[i+1])
+		}
+	}
+}
+
+func (r *configReader) unknownKey(key *yaml.Node, path string, fields []yamlField) {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.name
+	}
+	// "field X not found" is what earlier versions said; scripts may look for it.
+	what := fmt.Sprintf("%s: unknown key (field %s not found)", keyPath(path, key.Value), key.Value)
+	if s := spec.Suggest(key.Value, names); s != "" {
+		r.errorf(key, "%s; did you mean %s?", what, s)
+		return
+	}
+	r.errorf(key, "%s; want one of %s", what, strings.Join(names, ", "))
+}
+
+// checkScalar checks a value decoded into a string, a number, a boolean or a duration.
+func (r *configReader) checkScalar(n *yaml.Node, t reflect.Type, path string) {
+	v := derefNode(n)
+	want := map[reflect.Kind]string{reflect.Bool: "true or false", reflect.String: "a string"}[t.Kind()]
+	ok := v.Kind == yaml.ScalarNode
+	switch {
+	case t == durationType:
+		want = "a duration with a unit, such as 30s or 5m"
+		_, err := time.ParseDuration(v.Value)
+		ok = ok && v.Tag == "!!str" && err == nil
+	case t.Kind() == reflect.Bool:
+		ok = ok && v.Tag == "!!bool"
+	case t.Kind() != reflect.String:
+		want = "a whole number"
+		ok = ok && v.Tag == "!!int" && v.Decode(reflect.New(t).Interface()) == nil
+	}
+	if !ok {
+		r.errorf(n, "%s: want %s, got %s", path, want, nodeKind(n))
+	}
+}
+
+// yamlField is a key of a mapping decoded into a struct, and the type of its value.
+type yamlField struct {
+	name string
+	typ  reflect.Type
+}
+
+// yamlFields lists the keys of struct type t as yaml decodes them, inline structs' among them, in order.
+func yamlFields(t reflect.Type) []yamlField {
+	var out []yamlField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case !f.IsExported() || name == "-":
+		case opts == "inline":
+			out = append(out, yamlFields(f.Type)...)
+		case name == "":
+			out = append(out, yamlField{strings.ToLower(f.Name), f.Type})
+		default:
+			out = append(out, yamlField{name, f.Type})
+		}
+	}
+	return out
+}
+
+// locate gives each problem of err whose text starts with a key path of the config file ("targets.prod:
+// ...") the file, line and column of that key; err is validate's, whose problems name keys, not lines.
+func locate(file string, root *yaml.Node, err error) error {
+	if err == nil || root == nil {
+		return err
+	}
+	leaves := flatten(err)
+	for i, e := range leaves {
+		if n := findKey(root, e.Error()); n != nil {
+			leaves[i] = fmt.Errorf("%s%w", configPosition(file, n.Line, n.Column), e)
+		}
+	}
+	return errors.Join(leaves...)
+}
+
+// flatten lists the problems errors.Join put together in err, and err itself when it is one.
+func flatten(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var msgs []string
+	var out []error
+	for _, e := range j.Unwrap() {
+		if e != nil {
+			msgs = append(msgs, e.Error())
+			out = append(out, flatten(e)...)
+		}
+	}
+	if strings.Join(msgs, "\n") != err.Error() { // not a join: one error of its own words
+		return []error{err}
+	}
+	return out
+}
+
+// namedEntry is a list entry followed by its name, as the notify section's messages give it
+// ("notify[0] (chat)").
+var namedEntry = regexp.MustCompile(`(\[\d+\]) \([^)]*\)`)
+
+// findKey returns the node of the longest key path msg starts with, before a ": ", or nil.
+func findKey(root *yaml.Node, msg string) *yaml.Node {
+	var found *yaml.Node
+	for i := strings.Index(msg, ": "); i >= 0; {
+		// "engines.e: slots: ..." names engines.e.slots.
+		path := namedEntry.ReplaceAllString(msg[:i], "$1")
+		if n := cmp.Or(resolve(root, strings.ReplaceAll(path, ": ", ".")), resolve(root, path)); n != nil {
+			found = n
+		}
+		j := strings.Index(msg[i+2:], ": ")
+		if j < 0 {
+			break
+		}
+		i += 2 + j
+	}
+	return found
+}
+
+// resolve follows a key path ("targets.prod.hosts[1]", keys may hold dots) from n: it returns the value's
+// node when the value is a scalar, its key's node otherwise; nil when the path is not in the file.
+func resolve(n *yaml.Node, path string) *yaml.Node {
+	v := derefNode(n)
+	switch {
+	case v.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			rest, ok := strings.CutPrefix(path, v.Content[i].Value)
+			switch {
+			case !ok:
+			case rest == "" && derefNode(v.Content[i+1]).Kind == yaml.ScalarNode:
+				return v.Content[i+1]
+			case rest == "":
+				return v.Content[i]
+			case rest[0] == '.' || rest[0] == '[':
+				if found := resolve(v.Content[i+1], strings.TrimPrefix(rest, ".")); found != nil {
+					return found
+				}
+			}
+		}
+	case v.Kind == yaml.SequenceNode && strings.HasPrefix(path, "["):
+		idx, rest, _ := strings.Cut(path[1:], "]")
+		i, err := strconv.Atoi(idx)
+		if err != nil || i < 0 || i >= len(v.Content) {
+			return nil
+		}
+		if rest == "" {
+			return v.Content[i]
+		}
+		return resolve(v.Content[i], strings.TrimPrefix(rest, "."))
 	}
 	return nil
 }
@@ -269,7 +733,7 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("targets.%s: give user, identity and known_hosts (an unknown host key is refused)", name))
 		}
 	}
-	errs = append(errs, c.HTTP.validate())
+	errs = append(errs, c.validateNames(), c.HTTP.validate())
 	errs = append(errs, c.validateIntegrations())
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
@@ -278,6 +742,74 @@ func (c Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// credentialNamePattern is what a baleen.yml may name under credentials: a shell variable's name, since the
+// value reaches the containers as one.
+var credentialNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validateNames checks what reaches a listener, the containers' environment and SSH, and what baleen.yml
+// must be able to name: the listen address, the credentials' names, the registries, the deploy targets and
+// their hosts.
+func (c Config) validateNames() error {
+	var errs []error
+	if c.Data == "" { // "data: ''" would put the repositories and the database in the working directory
+		errs = append(errs, errors.New("data: want a directory, got an empty string"))
+	}
+	if !isAddress(c.Listen, 0) {
+		errs = append(errs, fmt.Errorf("listen: %q: want [host]:port, such as :2222 or 127.0.0.1:2222", c.Listen))
+	}
+	for name := range c.Credentials {
+		if !credentialNamePattern.MatchString(name) {
+			errs = append(errs, fmt.Errorf("credentials.%s: %q is not a variable name (letters, digits and '_', not starting with a digit): no baleen.yml could name it", name, name))
+		}
+	}
+	for name := range c.Registries {
+		if name == "" || strings.Contains(name, "://") || strings.ContainsFunc(name, isSpaceOrControl) {
+			errs = append(errs, fmt.Errorf("registries.%s: want host[:port][/namespace] as baleen.yml's push.registry gives it, without a scheme", name))
+		}
+	}
+	for host := range c.GitCredentials {
+		if host == "" || strings.ContainsAny(host, "/@") || strings.ContainsFunc(host, isSpaceOrControl) {
+			errs = append(errs, fmt.Errorf("git_credentials.%s: want the host[:port] of https:// sources, without a scheme or path", host))
+		}
+	}
+	return errors.Join(append(errs, c.validateTargets())...)
+}
+
+// validateTargets checks the deploy targets' names, which baleen.yml's deploy.target gives, and their hosts,
+// which SSH dials.
+func (c Config) validateTargets() error {
+	var errs []error
+	for name, t := range c.Targets {
+		if name == "" || strings.ContainsFunc(name, isSpaceOrControl) {
+			errs = append(errs, fmt.Errorf("targets.%s: %q is not a name baleen.yml's deploy.target can give: no spaces or control characters", name, name))
+		}
+		seen := map[string]bool{}
+		for i, h := range t.Hosts {
+			key := fmt.Sprintf("targets.%s.hosts[%d]", name, i)
+			switch {
+			case h != "local" && !isAddress(h, 1):
+				errs = append(errs, fmt.Errorf("%s: %q: want \"host:port\" or \"local\"", key, h))
+			case seen[h]:
+				errs = append(errs, fmt.Errorf("%s: %q is listed twice", key, h))
+			}
+			seen[h] = true
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// isAddress reports whether addr is host:port with a port from lowest to 65535 and a host that is empty
+// (only when lowest is 0: every address of the machine) or a name or address, not an ssh option.
+func isAddress(addr string, lowest int) bool {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	return err == nil && perr == nil && n >= lowest && n <= 65535 && (host != "" || lowest == 0) &&
+		!strings.HasPrefix(host, "-") && !strings.ContainsFunc(host, isSpaceOrControl)
+}
+
+// isSpaceOrControl reports whether r is white space or a control character.
+func isSpaceOrControl(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 
 // checkGlobs refuses what is not a project name or glob in globs, the value of key.
 func checkGlobs(key string, globs []string) error {

@@ -68,7 +68,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown key", []string{"--config", write("a.yml", "listn: x\n")}, "field listn not found"},
+		{"unknown key", []string{"--config", write("a.yml", "listn: x\n")}, "listn: unknown key (field listn not found); did you mean listen?"},
 		{"wrong type", []string{"--config", write("b.yml", "concurrency: many\n")}, "line 1"},
 		{"bad concurrency", []string{"--config", write("c.yml", "concurrency: 0\n")}, "concurrency: want 1 or more"},
 		{"credential with both", []string{"--config", write("d.yml", "credentials: {X: {file: f, env: E}}\n")}, "credentials.X: give exactly one"},

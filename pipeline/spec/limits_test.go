@@ -93,7 +93,7 @@ func TestAllAtOnce(t *testing.T) {
 			`baleen.yml:2:8: build.Api: build context "/abs": want a relative path, got an absolute one`,
 			"baleen.yml:3:9: build.web.contxt: unknown key; did you mean context?"}},
 		{"a bad unit name does not hide its typo", goodBuild + "deploy:\n  target: prod\n  units:\n    Web:\n      image: apii\n      prots: [80]\n", []string{
-			`baleen.yml:6:5: deploy.units.Web: "Web" is not a valid unit name: use lowercase letters, digits, '.', '_' and '-', at most 63`,
+			`baleen.yml:6:5: deploy.units.Web: "Web" is not a valid unit name: use lowercase letters, digits, '.', '_' and '-', at most 63, without ".."`,
 			`baleen.yml:7:14: deploy.units.Web.image: "apii" is not one of the build images; did you mean api?`,
 			"baleen.yml:8:7: deploy.units.Web.prots: unknown key; did you mean ports?"}},
 		{"syntax-level and meaning-level mistakes together", "build:\n  api: .\n  api: web\ntest: {env: {1X: a}, image: !custom x}\nstages: [a]\n", []string{

@@ -2,9 +2,11 @@ package spec
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/baleen-ci/baleen"
@@ -29,8 +31,6 @@ var (
 	minhashPattern = regexp.MustCompile(`^[0-9a-fA-F]{4,40}$`)
 	// scpLikePattern is git's "user@host:path" form of an SSH URL.
 	scpLikePattern = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$`)
-	// portPattern is a published port: [ip:][host_port:]container_port[/protocol], ports or ranges.
-	portPattern = regexp.MustCompile(`^(?:(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:]+\]):)?(?:\d{1,5}(?:-\d{1,5})?:)?\d{1,5}(?:-\d{1,5})?(?:/(?:tcp|udp|sctp))?$`)
 )
 
 // maxImageName is Docker's limit on a repository name.
@@ -85,6 +85,9 @@ func cleanRel(p, what string) (string, string) {
 
 // cleanAbs cleans an absolute path inside a container.
 func cleanAbs(p, what string) (string, string) {
+	if hasControl(p) {
+		return "", fmt.Sprintf("%s %q holds a control character (a line break or a tab): write one line", what, p)
+	}
 	if !path.IsAbs(p) {
 		return "", fmt.Sprintf("%s %q: want an absolute path inside the container", what, p)
 	}
@@ -159,10 +162,63 @@ func checkHTTP(s string) string {
 	return ""
 }
 
+// hasControl reports whether s holds a control character, tab and line breaks among them.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+// checkPort reports whether s is a published port as docker run's -p takes it:
+// [ip:][host_port:]container_port[/tcp|udp|sctp], each port from 1 to 65535 or a range of them, low-high,
+// and the host port left empty only after an address ("127.0.0.1::80": a port the engine picks).
+func checkPort(s string) bool {
+	if rest, proto, ok := strings.Cut(s, "/"); ok {
+		if proto != "tcp" && proto != "udp" && proto != "sctp" {
+			return false
+		}
+		s = rest
+	}
+	ip := ""
+	switch {
+	case strings.HasPrefix(s, "["):
+		end := strings.Index(s, "]:")
+		if end < 0 {
+			return false
+		}
+		a, err := netip.ParseAddr(s[1:end])
+		if err != nil || !a.Is6() {
+			return false
+		}
+		ip, s = s[1:end], s[end+2:]
+	case strings.Count(s, ":") == 2:
+		ip, s, _ = strings.Cut(s, ":")
+		if a, err := netip.ParseAddr(ip); err != nil || !a.Is4() {
+			return false
+		}
+	}
+	host, container, published := strings.Cut(s, ":")
+	if !published {
+		host, container = "", s
+	}
+	return portRange(container) && (host == "" && (ip != "" || !published) || portRange(host))
+}
+
+// portRange reports whether s is a port from 1 to 65535, or a range of them, low-high.
+func portRange(s string) bool {
+	lo, hi, isRange := strings.Cut(s, "-")
+	if !isRange {
+		hi = lo
+	}
+	l, errL := strconv.Atoi(lo)
+	h, errH := strconv.Atoi(hi)
+	return errL == nil && errH == nil && lo[0] != '+' && hi[0] != '+' && l >= 1 && l <= h && h <= 65535
+}
+
 // checkVolume reports what is wrong with a deploy volume "source:/target[:options]".
 func checkVolume(v string) string {
 	parts := strings.Split(v, ":")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || !path.IsAbs(parts[1]) {
+	// A source that starts with '-' would reach docker run as an option; a line break, the unit file.
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || strings.HasPrefix(parts[0], "-") || hasControl(v) ||
+		!path.IsAbs(parts[1]) {
 		return fmt.Sprintf("volume %q: want source:/path/in/container[:options]", v)
 	}
 	return ""
@@ -194,8 +250,11 @@ func distance(a, b string) int {
 	return d[len(a)][len(b)]
 }
 
-// suggest returns the candidate closest to s if it is close enough to be a likely misspelling, else "".
-// Case does not count: "Image" suggests "image".
+// Suggest returns the candidate closest to s if it is close enough to be a likely misspelling, else "".
+// Case does not count: "Image" suggests "image". The server's config reader uses it for its unknown keys.
+func Suggest(s string, candidates []string) string { return suggest(s, candidates) }
+
+// suggest is Suggest.
 func suggest(s string, candidates []string) string {
 	if len(s) > 64 {
 		return ""

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/baleen-ci/baleen"
 	"go.yaml.in/yaml/v3"
@@ -26,6 +27,7 @@ type File struct {
 	name    string
 	images  map[string]imagePos
 	secrets []SecretUse
+	target  position
 }
 
 // position is a place in the file.
@@ -64,7 +66,8 @@ func ParseFile(filename string, data []byte) (*File, error) {
 	if err := p.result(); err != nil {
 		return nil, err
 	}
-	return &File{Spec: s, Warnings: p.warnings.sorted(), name: filename, images: p.images, secrets: p.secrets}, nil
+	return &File{Spec: s, Warnings: p.warnings.sorted(), name: filename, images: p.images, secrets: p.secrets,
+		target: p.target}, nil
 }
 
 // TooLarge is the problem of a file of size bytes, over MaxSize: for callers that stop reading at MaxSize
@@ -94,6 +97,8 @@ type parser struct {
 	warnings Errors
 	// secrets are the secret names the file lists, where it lists them.
 	secrets []SecretUse
+	// target is where deploy.target is written.
+	target position
 }
 
 // errorf records a problem at n (the start of the file when n is nil), or only counts it past MaxErrors.
@@ -180,6 +185,7 @@ func (p *parser) spec(top *yaml.Node) *baleen.Spec {
 	if kv, ok := m["credentials"]; ok && !isNull(kv.val) {
 		s.Credentials = p.names(kv.val, "credentials", "secret names")
 	}
+	p.envClash(valueOf(m["test"].val, "env"), "test.env", s.SubjectSecrets())
 	if kv, ok := m["artifacts"]; ok && !isNull(kv.val) {
 		s.Artifacts = p.artifacts(kv.val)
 	}
@@ -392,6 +398,7 @@ func (p *parser) depends(n *yaml.Node) []baleen.Dependency {
 		}
 		if f, ok := m["credentials"]; ok && !isNull(f.val) {
 			d.Credentials = p.names(f.val, path+".credentials", "secret names")
+			p.envClash(m["env"].val, path+".env", d.Credentials)
 		}
 		if f, ok := m["command"]; ok {
 			d.Command = p.command(f.val, path+".command")
@@ -684,8 +691,14 @@ func (p *parser) deploy(n *yaml.Node) *baleen.Deploy {
 	}
 	if f, ok := m["target"]; ok {
 		if s, ok := p.str(f.val, "deploy.target", "a deploy target"); ok {
-			out.Target = s
+			if strings.ContainsFunc(s, unicode.IsSpace) || hasControl(s) {
+				p.errorf(f.val, "deploy.target: %q is not a target name: no spaces or control characters", s)
+			} else {
+				out.Target, p.target = s, pos(f.val)
+			}
 		}
+	} else {
+		p.errorf(n, "deploy.target: required when deploy is set: a target in the server config's targets")
 	}
 	if f, ok := m["branch"]; ok {
 		if s, ok := p.str(f.val, "deploy.branch", "a branch name"); ok {
@@ -711,6 +724,61 @@ func (p *parser) deploy(n *yaml.Node) *baleen.Deploy {
 	return out
 }
 
+// envClash reports each variable of the env mapping n, at path, that shares its name with one of creds, the
+// credentials the same container gets: one would silently replace the other.
+func (p *parser) envClash(n *yaml.Node, path string, creds []string) {
+	v := deref(n)
+	if v == nil || v.Kind != yaml.MappingNode || len(creds) == 0 {
+		return
+	}
+	secret := make(map[string]bool, len(creds))
+	for _, c := range creds {
+		secret[c] = true
+	}
+	for i := 0; i+1 < min(len(v.Content), 2*MaxEntries); i += 2 {
+		if k := deref(v.Content[i]); k != nil && secret[k.Value] {
+			p.errorf(v.Content[i], "%s: %s is also a credential this container gets: name the variable otherwise, or drop it", join(path, k.Value), k.Value)
+		}
+	}
+}
+
+// valueOf returns the value of key in the mapping n, or nil.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	v := deref(n)
+	if v == nil || v.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		if k := deref(v.Content[i]); k != nil && k.Value == key {
+			return v.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// oneLine reports each string under n, at path, that bad finds fault with: what a deploy unit writes into a
+// unit file or an environment file, where a line break would end the line and start one of the pusher's
+// choosing. what says what it holds and why that cannot be.
+func (p *parser) oneLine(n *yaml.Node, path string, bad func(string) bool, what string) {
+	v := deref(n)
+	switch {
+	case v == nil:
+	case v.Kind == yaml.ScalarNode && bad(v.Value):
+		p.errorf(n, "%s: holds %s", path, what)
+	case v.Kind == yaml.SequenceNode:
+		for i, e := range v.Content[:min(len(v.Content), MaxEntries)] {
+			p.oneLine(e, fmt.Sprintf("%s[%d]", path, i), bad, what)
+		}
+	case v.Kind == yaml.MappingNode:
+		for i := 0; i+1 < min(len(v.Content), 2*MaxEntries); i += 2 {
+			p.oneLine(v.Content[i+1], join(path, v.Content[i].Value), bad, what)
+		}
+	}
+}
+
+// hasLineBreak reports whether s holds a newline or a carriage return.
+func hasLineBreak(s string) bool { return strings.ContainsAny(s, "\r\n") }
+
 // units reads deploy.units, in file order.
 func (p *parser) units(n *yaml.Node) []baleen.DeployUnit {
 	pairs, ok := p.mapping(n, "deploy.units", "a mapping of unit names to units")
@@ -722,9 +790,10 @@ func (p *parser) units(n *yaml.Node) []baleen.DeployUnit {
 	for _, kv := range pairs {
 		path := join("deploy.units", kv.name)
 		// A bad name is reported, and what it holds is checked all the same.
-		badName := !unitNamePattern.MatchString(kv.name)
+		// ".." is the deployer's separator between project and unit ("baleen-<project>..<unit>").
+		badName := !unitNamePattern.MatchString(kv.name) || strings.Contains(kv.name, "..")
 		if badName {
-			p.errorf(kv.key, "%s: %q is not a valid unit name: use lowercase letters, digits, '.', '_' and '-', at most 63", path, kv.name)
+			p.errorf(kv.key, "%s: %q is not a valid unit name: use lowercase letters, digits, '.', '_' and '-', at most 63, without \"..\"", path, kv.name)
 		}
 		pairs, ok := p.mapping(kv.val, path, "a mapping with at least image")
 		if !ok {
@@ -742,21 +811,24 @@ func (p *parser) units(n *yaml.Node) []baleen.DeployUnit {
 		}
 		if f, ok := m["command"]; ok {
 			u.Command = p.command(f.val, path+".command")
+			p.oneLine(f.val, path+".command", hasControl, "a line break or a tab, which a unit file cannot hold: write one line")
 		}
 		if f, ok := m["ports"]; ok {
 			list, nodes := p.strList(f.val, path+".ports", "ports")
 			for i, s := range list {
-				if !portPattern.MatchString(s) {
-					p.errorf(nodes[i], "%s.ports[%d]: %q is not a port: want [ip:][host_port:]container_port[/tcp|udp]", path, i, s)
+				if !checkPort(s) {
+					p.errorf(nodes[i], "%s.ports[%d]: %q is not a port: want [ip:][host_port:]container_port[/tcp|udp], ports from 1 to 65535", path, i, s)
 				}
 			}
 			u.Ports = list
 		}
 		if f, ok := m["env"]; ok {
 			u.Env = p.envMap(f.val, path+".env", "variable")
+			p.oneLine(f.val, path+".env", hasLineBreak, "a line break, which an environment file cannot hold")
 		}
 		if f, ok := m["credentials"]; ok {
 			u.Credentials = p.names(f.val, path+".credentials", "secret names")
+			p.envClash(m["env"].val, path+".env", u.Credentials)
 		}
 		if f, ok := m["volumes"]; ok {
 			list, nodes := p.strList(f.val, path+".volumes", "volumes")

@@ -241,10 +241,11 @@ func TestParseBad(t *testing.T) {
 			`baleen.yml:6:18: push.tags[1]: "-x" is not a valid tag: want commit, short, branch, build, latest, or letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')`}},
 		{"deploy", goodBuild + "deploy:\n  strategy: canary\n  units:\n    web:\n      command: x\n" +
 			"    api:\n      image: apx\n      ports: [http]\n      volumes: [/data]\n      health: {http: 'localhost:8080', timeout: 5}\n      hosts: [a]\n", []string{
+			"baleen.yml:4:3: deploy.target: required when deploy is set: a target in the server config's targets",
 			`baleen.yml:4:13: deploy.strategy: want rolling or all, got "canary"`,
 			"baleen.yml:7:7: deploy.units.web.image: required: the build image the unit runs",
 			`baleen.yml:9:14: deploy.units.api.image: "apx" is not one of the build images; did you mean api?`,
-			`baleen.yml:10:15: deploy.units.api.ports[0]: "http" is not a port: want [ip:][host_port:]container_port[/tcp|udp]`,
+			`baleen.yml:10:15: deploy.units.api.ports[0]: "http" is not a port: want [ip:][host_port:]container_port[/tcp|udp], ports from 1 to 65535`,
 			`baleen.yml:11:17: deploy.units.api.volumes[0]: volume "/data": want source:/path/in/container[:options]`,
 			`baleen.yml:12:22: deploy.units.api.health.http: "localhost:8080": want an http or https URL, such as http://localhost:8080/health`,
 			"baleen.yml:13:7: deploy.units.api.hosts: unknown key; want one of image, command, ports, env, credentials, volumes, health"}},

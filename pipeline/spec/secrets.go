@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // SecretUse is one place a baleen.yml names a server secret: under the top-level credentials, a
@@ -34,4 +35,21 @@ func (f *File) CheckSecrets(refuse func(name string) error) error {
 		}
 	}
 	return errs.orNil()
+}
+
+// CheckTargets checks deploy.target against targets, the names of the server's deploy targets, so that a
+// push learns at its config stage, at the line, of a target the server does not have, rather than after
+// its build; nil without a deploy section.
+func (f *File) CheckTargets(targets []string) error {
+	if f.Spec.Deploy == nil || f.Spec.Deploy.Target == "" || slices.Contains(targets, f.Spec.Deploy.Target) {
+		return nil
+	}
+	name := f.Spec.Deploy.Target
+	msg := fmt.Sprintf("deploy.target: %q is not a target of this server (it has none)", name)
+	if s := suggest(name, targets); s != "" {
+		msg = fmt.Sprintf("deploy.target: %q is not a target of this server; did you mean %s?", name, s)
+	} else if len(targets) > 0 {
+		msg = fmt.Sprintf("deploy.target: %q is not a target of this server (%s)", name, truncate(strings.Join(slices.Sorted(slices.Values(targets)), ", "), 200))
+	}
+	return Errors{{File: f.name, Line: f.target.line, Col: f.target.col, Msg: msg}}
 }
