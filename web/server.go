@@ -97,6 +97,15 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// readTimeout bounds reading a whole request, body included, so that a client sending slowly cannot hold a
+// connection; idleTimeout closes a kept-alive connection that sends no next request. There is no write
+// timeout: live logs stream for as long as a build runs (net/http lifts the read deadline once a handler
+// has read the request, so a stream outlasts readTimeout).
+const (
+	readTimeout = time.Minute
+	idleTimeout = 2 * time.Minute
+)
+
 // Server serves the web pages, the API, badges and metrics. Its methods are safe for concurrent use.
 type Server struct {
 	cfg      Config
@@ -144,7 +153,8 @@ func New(cfg Config) (*Server, error) {
 		go s.metrics.count(base, cfg.Events)
 	}
 	s.mux = s.routes()
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return base }}
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: readTimeout, IdleTimeout: idleTimeout,
+		BaseContext: func(net.Listener) context.Context { return base }}
 	return s, nil
 }
 
@@ -207,7 +217,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(s.static)))
 	m.HandleFunc("GET /badge/{project}/{file}", s.statusBadge)
 	m.HandleFunc("GET /badge/{project}/{branch}/coverage.svg", s.coverageBadge)
-	m.Handle("GET /metrics", s.metrics.handler())
+	m.HandleFunc("GET /metrics", s.metricsHandler)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	m.HandleFunc("GET /readyz", s.readyz)
 	if s.cfg.Hooks != nil {

@@ -330,6 +330,11 @@ func TestBadges(t *testing.T) {
 func TestMetricsFromEvents(t *testing.T) {
 	f := newFixture(t, nil)
 	f.build("api", "main", baleen.StatusPassed, nil, "")
+	// The project is private: the scraper reads with a token of a key that may read it.
+	tok, _, err := CreateToken(t.Context(), f.st, baleen.Identity{User: "rita", Fingerprint: "SHA256:rita"}, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The metrics subscribe in New; wait until the bus has them before publishing.
 	deadline := time.Now().Add(10 * time.Second)
 	for _, e := range []baleen.Event{
@@ -350,7 +355,7 @@ func TestMetricsFromEvents(t *testing.T) {
 		`baleen_store_size_bytes`,
 	}
 	for {
-		_, body := get(t, f.client(""), f.ts.URL+"/metrics")
+		_, body := get(t, f.client(""), f.ts.URL+"/metrics", "Authorization", "Bearer "+tok)
 		missing := ""
 		for _, w := range want {
 			if !strings.Contains(body, w) {

@@ -1,0 +1,112 @@
+package web
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baleen-ci/baleen"
+)
+
+// TestMetricsHidePrivateProjects stops /metrics from naming a project to a caller who may not read it:
+// anonymous scrapes see the server-wide series and public projects', a token sees what its key may read.
+func TestMetricsHidePrivateProjects(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.PublicProjects = []string{"open"} })
+	f.build("secret", "main", baleen.StatusPassed, nil, "")
+	f.build("open", "main", baleen.StatusPassed, nil, "")
+	tok, _, err := CreateToken(t.Context(), f.st, baleen.Identity{User: "rita", Fingerprint: "SHA256:rita"}, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"secret", "open"} {
+		f.bus.Publish(baleen.Event{Kind: baleen.EventBuildFinished, Project: p, Build: 1, Status: baleen.StatusPassed, Duration: time.Second})
+	}
+	f.srv.Metrics().Push("secret", 10)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := get(t, f.client(""), f.ts.URL+"/metrics", "Authorization", "Bearer "+tok)
+		if strings.Contains(body, `baleen_builds_total{project="secret"`) && strings.Contains(body, `baleen_builds_total{project="open"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a reader of every project does not see both projects' metrics:\n%s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp, body := get(t, f.client(""), f.ts.URL+"/metrics")
+	if resp.StatusCode != 200 {
+		t.Fatalf("anonymous scrape: got %s", resp.Status)
+	}
+	if strings.Contains(body, "secret") {
+		t.Errorf("an anonymous scrape names the private project:\n%s", body)
+	}
+	for _, w := range []string{`baleen_builds_total{project="open",result="passed"} 1`, "baleen_builds_running 0", "baleen_git_bytes_total"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("an anonymous scrape lacks %q:\n%s", w, body)
+		}
+	}
+	if resp, _ := get(t, f.client(""), f.ts.URL+"/metrics", "Authorization", "Bearer bln_nope"); resp.StatusCode != 401 {
+		t.Errorf("a scrape with a bad token: got %s, want 401", resp.Status)
+	}
+}
+
+// TestServerTimesOutSlowAndIdleClients stops a client from holding a connection by sending a body slowly
+// or by keeping an idle connection open, while a live log stream outlasts both timeouts.
+func TestServerTimesOutSlowAndIdleClients(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.PublicProjects = []string{"api"} })
+	f.build("api", "main", baleen.StatusRunning, nil, "")
+	w, err := f.st.LogWriter(t.Context(), "api", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	io.WriteString(w, "step 1\n")
+	if hs := f.srv.http; hs.ReadTimeout <= 0 || hs.IdleTimeout <= 0 || hs.WriteTimeout != 0 {
+		t.Fatalf("server timeouts: read %s, idle %s, write %s; want read and idle set, and no write timeout that would end live streams",
+			hs.ReadTimeout, hs.IdleTimeout, hs.WriteTimeout)
+	}
+	// The same server with its timeouts shortened, so that the test need not wait for them.
+	f.srv.http.ReadTimeout, f.srv.http.IdleTimeout = 300*time.Millisecond, 300*time.Millisecond
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.srv.Serve(l)
+	base := "http://" + l.Addr().String()
+
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", base+"/p/api/b/1/live?offset=0", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ch := make(chan sseEvent, 100)
+	go readEvents(t, resp.Body, ch)
+	nextLines(t, ch, 1)
+
+	closed := func(what, send string) {
+		t.Helper()
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, send)
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("%s: the server kept the connection: %v", what, err)
+		}
+	}
+	closed("a body sent slowly", "POST /logout HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ncsrf=")
+	closed("an idle keep-alive connection", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+
+	// Both timeouts have passed since the stream began: it still follows the build.
+	io.WriteString(w, "step 2\n")
+	f.bus.Publish(baleen.Event{Kind: baleen.EventLog, Project: "api", Build: 1, Text: "step 2", Offset: 7})
+	if _, html, _, _ := nextLines(t, ch, 1); html[0] != "step 2" {
+		t.Fatalf("live line after the timeouts: %q", html)
+	}
+}
