@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -108,5 +109,69 @@ func TestServerTimesOutSlowAndIdleClients(t *testing.T) {
 	f.bus.Publish(baleen.Event{Kind: baleen.EventLog, Project: "api", Build: 1, Text: "step 2", Offset: 7})
 	if _, html, _, _ := nextLines(t, ch, 1); html[0] != "step 2" {
 		t.Fatalf("live line after the timeouts: %q", html)
+	}
+}
+
+// TestLiveStreamsPerClientBounded stops one client from opening live streams without end; others, and the
+// same client once it closes one, are served.
+func TestLiveStreamsPerClientBounded(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.PublicProjects = []string{"api"}; c.TrustedProxies = []string{"127.0.0.1"} })
+	f.build("api", "main", baleen.StatusRunning, nil, "step 1\n")
+	f.srv.streams.max = 2
+	open := func(c *http.Client, path string, hdr ...string) (*http.Response, context.CancelFunc) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(t.Context())
+		req, _ := http.NewRequestWithContext(ctx, "GET", f.ts.URL+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cancel(); resp.Body.Close() })
+		return resp, cancel
+	}
+	anon := f.client("")
+	var first context.CancelFunc
+	for i := range 2 {
+		resp, cancel := open(anon, "/p/api/b/1/live?offset=0")
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream %d: got %s", i+1, resp.Status)
+		}
+		if first == nil {
+			first = cancel
+		}
+	}
+	for _, path := range []string{"/p/api/b/1/live?offset=0", "/api/v1/projects/api/builds/1/log?follow=1"} {
+		resp, _ := open(anon, path)
+		if resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("%s beyond the limit: got %s, want 429", path, resp.Status)
+			continue
+		}
+		if body, _ := io.ReadAll(resp.Body); !strings.Contains(string(body), "too many live streams") {
+			t.Errorf("%s beyond the limit: %q gives no reason", path, body)
+		}
+	}
+	if resp, _ := get(t, anon, f.ts.URL+"/api/v1/projects/api/builds/1/log"); resp.StatusCode != 200 {
+		t.Errorf("a log read without follow is no stream: got %s", resp.Status)
+	}
+	if resp, _ := open(f.client("rita"), "/p/api/b/1/live?offset=0"); resp.StatusCode != 200 {
+		t.Errorf("another client: got %s", resp.Status)
+	}
+	if resp, _ := open(anon, "/p/api/b/1/live?offset=0", "X-Forwarded-For", "203.0.113.9"); resp.StatusCode != 200 {
+		t.Errorf("another client behind the trusted proxy: got %s", resp.Status)
+	}
+	first()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _ := open(anon, "/p/api/b/1/live?offset=0")
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a stream closed is not given back: got %s", resp.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

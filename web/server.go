@@ -115,6 +115,7 @@ type Server struct {
 	sessions *sessions
 	metrics  *Metrics
 	hubs     *hubs
+	streams  *streamLimit
 	proxies  []*net.IPNet
 	http     *http.Server
 	mux      *http.ServeMux
@@ -149,6 +150,7 @@ func New(cfg Config) (*Server, error) {
 		base: base, stop: stop}
 	s.metrics = newMetrics(cfg.StoreSize)
 	s.hubs = &hubs{s: s, m: map[hubKey]*hub{}}
+	s.streams = &streamLimit{max: maxStreams, open: map[string]int{}}
 	if cfg.Events != nil {
 		go s.metrics.count(base, cfg.Events)
 	}
