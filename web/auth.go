@@ -256,7 +256,25 @@ func checkCSRF(c caller, r *http.Request) error {
 	return nil
 }
 
+// loginPage answers the opening of a sign-in link with a page whose button signs in: a GET spends nothing,
+// so a link previewer or scanner that fetches the link (a chat's unfurling, a mail filter) does not use it
+// up, and no page of another site can sign a browser in by loading it.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.who(r)
+	s.render(w, http.StatusOK, "login", frame(c, "Sign in", loginData{Action: "/login/" + r.PathValue("token")}))
+}
+
+type loginData struct {
+	Action string
+}
+
+// login spends a sign-in link (the login page's form) and opens a session. A form posted from another site
+// is refused, so that no site can sign a browser in as someone else.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if err := http.NewCrossOriginProtection().Check(r); err != nil {
+		s.errorPage(w, r, http.StatusForbidden, errors.New("a sign-in from another site is refused: open the link yourself"))
+		return
+	}
 	id, ok, err := s.sessions.redeem(r.Context(), r.PathValue("token"))
 	if err != nil {
 		s.log.Error("web sign-in", "err", err)

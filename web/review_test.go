@@ -175,3 +175,24 @@ func TestLiveStreamsPerClientBounded(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// signInLinkSurvivesPreview checks that opening a sign-in link (as a chat's link preview or a mail scanner
+// does) spends nothing and signs nobody in, and that a form posted to it from another site is refused, so
+// that no site can sign a browser in as someone else. The link is still unspent afterwards.
+func signInLinkSurvivesPreview(t *testing.T, c *http.Client, base, link string) {
+	t.Helper()
+	for range 2 {
+		resp, body := get(t, c, link)
+		if resp.StatusCode != 200 || resp.Header.Get("Set-Cookie") != "" {
+			t.Fatalf("opening the link: got %s, cookie %q; want 200 and no session", resp.Status, resp.Header.Get("Set-Cookie"))
+		}
+		if action := strings.TrimPrefix(link, base); !strings.Contains(body, `<form method="post" action="`+action+`"`) {
+			t.Fatalf("the link's page has no form that posts to %s:\n%s", action, body)
+		}
+	}
+	for _, hdr := range [][]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
+		if resp, body := redeem(t, c, link, hdr...); resp.StatusCode != http.StatusForbidden || resp.Header.Get("Set-Cookie") != "" {
+			t.Fatalf("a sign-in posted with %s: got %s, cookie %q:\n%s", hdr, resp.Status, resp.Header.Get("Set-Cookie"), body)
+		}
+	}
+}
