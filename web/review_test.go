@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +195,48 @@ func signInLinkSurvivesPreview(t *testing.T, c *http.Client, base, link string) 
 		if resp, body := redeem(t, c, link, hdr...); resp.StatusCode != http.StatusForbidden || resp.Header.Get("Set-Cookie") != "" {
 			t.Fatalf("a sign-in posted with %s: got %s, cookie %q:\n%s", hdr, resp.Status, resp.Header.Get("Set-Cookie"), body)
 		}
+	}
+}
+
+// TestBadInputIsAClearRefusal sends odd paths and parameters: each gets a 4xx that says what was wrong (or
+// a harmless answer), never a 500.
+func TestBadInputIsAClearRefusal(t *testing.T) {
+	f := newFixture(t, nil)
+	f.build("api", "main", baleen.StatusPassed, nil, "one\ntwo\n")
+	ann := f.client("ann")
+	tests := []struct {
+		path string
+		want int
+		says string
+	}{
+		{"/p/%E2%80%AEipa", 400, "project"},
+		{"/p/" + strings.Repeat("a", 5000), 400, "project"},
+		{"/p/api/b/99999999999999999999", 400, "want a build number"},
+		{"/p/api/b/-1", 400, "want a build number"},
+		{"/p/api/b/999", 404, "not found"},
+		{"/p/nothere", 404, "not found"},
+		{"/p/api/b/1?before=99999999999999999999", 200, "two"},
+		{"/p/api?page=99999999999999999999&status=%00", 200, "No builds match"},
+		{"/p/api/b/1/log.txt?download", 200, "two"},
+		{"/p/api/b/1/artifacts/%2e%2e%2f%2e%2e%2fetc%2fpasswd", 404, "no artifact"},
+		{"/p/api/b/999/live", 404, "not found"},
+		{"/api/v1/projects/api/builds?limit=99999", 400, "want 1 to 1000"},
+		{"/api/v1/projects/api/builds?before=x", 400, "want a build number"},
+		{"/api/v1/projects/api/builds/1/log?offset=-1", 400, "want a byte offset"},
+		{"/api/v1/projects/api/builds/1/log?offset=99999999999999999999", 400, "want a byte offset"},
+		{"/api/v1/projects/api/builds/1/log?offset=9999999", 200, ""},
+		{"/api/v1/projects/api/builds/1/log?format=xml", 400, "want text or json"},
+		{"/api/v1/projects/%F0%9F%90%8B/builds/1", 400, "project"},
+		{"/badge/nothere/main.svg", 200, "unknown"},
+	}
+	for _, tt := range tests {
+		resp, body := get(t, ann, f.ts.URL+tt.path)
+		if resp.StatusCode != tt.want || !strings.Contains(body, tt.says) {
+			t.Errorf("%s: got %s, want %d saying %q:\n%.300s", tt.path, resp.Status, tt.want, tt.says, body)
+		}
+	}
+	_, page := get(t, ann, f.ts.URL+"/p/api/releases")
+	if resp, body := post(t, ann, f.ts.URL+"/p/api/rollback", url.Values{"csrf": {csrfOf(t, page)}, "release": {"1e9"}}); resp.StatusCode != 400 || !strings.Contains(body, "want a release number") {
+		t.Errorf("rollback to release 1e9: got %s:\n%.300s", resp.Status, body)
 	}
 }
