@@ -182,13 +182,13 @@ type caller struct {
 	bearer bool
 }
 
-// who identifies the caller from the session cookie or the bearer token. A bad token is an error; no
-// credentials at all is an anonymous caller.
+// who identifies the caller from the bearer token or the session cookie. A bad token is an error; no
+// credentials at all is an anonymous caller. An Authorization header of another scheme (the Basic password of
+// a reverse proxy in front, passed on) is not Baleen's and is ignored.
 func (s *Server) who(r *http.Request) (caller, error) {
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		tok, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || s.cfg.Tokens == nil {
-			return caller{}, fmt.Errorf("authorization: want a Bearer API token: %w", baleen.ErrUnauthorized)
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if s.cfg.Tokens == nil {
+			return caller{}, fmt.Errorf("authorization: this server takes no API tokens: %w", baleen.ErrUnauthorized)
 		}
 		t, err := s.cfg.Tokens.TokenByHash(r.Context(), hash(strings.TrimSpace(tok)))
 		if err != nil || (!t.Expires.IsZero() && time.Now().After(t.Expires)) {

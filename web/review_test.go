@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -238,5 +239,43 @@ func TestBadInputIsAClearRefusal(t *testing.T) {
 	_, page := get(t, ann, f.ts.URL+"/p/api/releases")
 	if resp, body := post(t, ann, f.ts.URL+"/p/api/rollback", url.Values{"csrf": {csrfOf(t, page)}, "release": {"1e9"}}); resp.StatusCode != 400 || !strings.Contains(body, "want a release number") {
 		t.Errorf("rollback to release 1e9: got %s:\n%.300s", resp.Status, body)
+	}
+}
+
+// TestBasicAuthProxyIsNoToken: a reverse proxy that asks for a password (nginx auth_basic) passes its
+// Authorization: Basic header on; that is not Baleen's credential, and the browser's session still counts.
+func TestBasicAuthProxyIsNoToken(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.PublicProjects = []string{"open"} })
+	f.build("api", "main", baleen.StatusPassed, nil, "")
+	f.build("open", "main", baleen.StatusPassed, nil, "")
+	basic := []string{"Authorization", "Basic YWxpY2U6c2VjcmV0"}
+	if resp, body := get(t, f.client("rita"), f.ts.URL+"/p/api", basic...); resp.StatusCode != 200 {
+		t.Errorf("signed in behind a password-asking proxy: got %s:\n%.300s", resp.Status, body)
+	}
+	if resp, _ := get(t, f.client(""), f.ts.URL+"/p/open", basic...); resp.StatusCode != 200 {
+		t.Errorf("a public project behind a password-asking proxy: got %s", resp.Status)
+	}
+	if resp, _ := get(t, f.client(""), f.ts.URL+"/api/v1/projects/api", basic...); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a private project with only the proxy's password: got %s, want 401", resp.Status)
+	}
+	if resp, _ := get(t, f.client(""), f.ts.URL+"/api/v1/projects/open", "Authorization", "Bearer bln_nope"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a bad API token: got %s, want 401", resp.Status)
+	}
+}
+
+// downEngine is an engine that does not answer, as a Docker client says so: with its address.
+type downEngine struct{}
+
+func (downEngine) Ping(context.Context) error {
+	return errors.New("dial tcp 10.20.30.40:2376: connect: connection refused")
+}
+
+// TestReadyzTellsNoAddresses: /readyz answers anyone, so it says what is not ready without the engine's
+// address (the log has the whole error).
+func TestReadyzTellsNoAddresses(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Engine = downEngine{} })
+	resp, body := get(t, f.client(""), f.ts.URL+"/readyz")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "engine") || strings.Contains(body, "10.20.30.40") {
+		t.Fatalf("readyz with the engine down: got %s %q, want 503 naming the engine but not its address", resp.Status, body)
 	}
 }

@@ -244,13 +244,17 @@ func staticHandler(fsys fs.FS) http.Handler {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
+	// Anyone may ask: the answer names what is not ready, the log says why (an engine's error holds its
+	// address).
 	if _, err := s.cfg.Projects.Projects(ctx); err != nil {
-		http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+		s.log.Error("readyz: store", "err", err)
+		http.Error(w, "store: not ready", http.StatusServiceUnavailable)
 		return
 	}
 	if s.cfg.Engine != nil {
 		if err := s.cfg.Engine.Ping(ctx); err != nil {
-			http.Error(w, "engine: "+err.Error(), http.StatusServiceUnavailable)
+			s.log.Error("readyz: engine", "err", err)
+			http.Error(w, "engine: not answering", http.StatusServiceUnavailable)
 			return
 		}
 	}
