@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// MaxLogLine is the longest LogLine's text: a longer line of the log (a build that prints a blob without a
+// newline) comes as several LogLines of at most this many bytes, so that a reader never holds all of it.
+const MaxLogLine = 1 << 20
+
 // LogWriter turns a build's log, written to it as text, into one JSON LogLine per line on the writer it
 // wraps. Close writes an unfinished last line. It is not safe for concurrent use.
 type LogWriter struct {
@@ -28,13 +32,17 @@ func (l *LogWriter) Write(p []byte) (int, error) {
 	l.buf = append(l.buf, p...)
 	for {
 		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			return len(p), nil
+		skip := 1
+		if i < 0 || i > MaxLogLine {
+			if len(l.buf) <= MaxLogLine {
+				return len(p), nil
+			}
+			i, skip = MaxLogLine, 0 // a piece of a long line; the rest follows
 		}
 		if err := l.line(string(l.buf[:i])); err != nil {
 			return len(p), err
 		}
-		l.buf = l.buf[i+1:]
+		l.buf = l.buf[i+skip:]
 	}
 }
 

@@ -231,7 +231,7 @@ func (s *Server) apiLog(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var b baleen.Build
 		if b, err = s.buildFor(r, c); err == nil {
-			err = s.followLog(w, r, b)
+			err = s.followLog(w, r, c, b)
 		}
 	}
 	if err != nil {
@@ -239,13 +239,20 @@ func (s *Server) apiLog(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) followLog(w http.ResponseWriter, r *http.Request, b baleen.Build) error {
+func (s *Server) followLog(w http.ResponseWriter, r *http.Request, c caller, b baleen.Build) error {
 	ctx := r.Context()
 	off, err := strconv.ParseInt(r.URL.Query().Get("offset"), 10, 64)
 	if err != nil && r.URL.Query().Has("offset") || off < 0 {
 		return fmt.Errorf("offset %q: want a byte offset: %w", r.URL.Query().Get("offset"), baleen.ErrInvalid)
 	}
 	follow := r.URL.Query().Get("follow") == "1" || r.URL.Query().Get("follow") == "true"
+	if follow && !b.Status.Final() {
+		release, err := s.holdStream(r, c)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	var events <-chan baleen.Event
 	if follow && s.cfg.Events != nil {
 		sub, cancel := context.WithCancel(ctx)

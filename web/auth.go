@@ -182,13 +182,13 @@ type caller struct {
 	bearer bool
 }
 
-// who identifies the caller from the session cookie or the bearer token. A bad token is an error; no
-// credentials at all is an anonymous caller.
+// who identifies the caller from the bearer token or the session cookie. A bad token is an error; no
+// credentials at all is an anonymous caller. An Authorization header of another scheme (the Basic password of
+// a reverse proxy in front, passed on) is not Baleen's and is ignored.
 func (s *Server) who(r *http.Request) (caller, error) {
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		tok, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || s.cfg.Tokens == nil {
-			return caller{}, fmt.Errorf("authorization: want a Bearer API token: %w", baleen.ErrUnauthorized)
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if s.cfg.Tokens == nil {
+			return caller{}, fmt.Errorf("authorization: this server takes no API tokens: %w", baleen.ErrUnauthorized)
 		}
 		t, err := s.cfg.Tokens.TokenByHash(r.Context(), hash(strings.TrimSpace(tok)))
 		if err != nil || (!t.Expires.IsZero() && time.Now().After(t.Expires)) {
@@ -256,7 +256,25 @@ func checkCSRF(c caller, r *http.Request) error {
 	return nil
 }
 
+// loginPage answers the opening of a sign-in link with a page whose button signs in: a GET spends nothing,
+// so a link previewer or scanner that fetches the link (a chat's unfurling, a mail filter) does not use it
+// up, and no page of another site can sign a browser in by loading it.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	c, _ := s.who(r)
+	s.render(w, http.StatusOK, "login", frame(c, "Sign in", loginData{Action: "/login/" + r.PathValue("token")}))
+}
+
+type loginData struct {
+	Action string
+}
+
+// login spends a sign-in link (the login page's form) and opens a session. A form posted from another site
+// is refused, so that no site can sign a browser in as someone else.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if err := http.NewCrossOriginProtection().Check(r); err != nil {
+		s.errorPage(w, r, http.StatusForbidden, errors.New("a sign-in from another site is refused: open the link yourself"))
+		return
+	}
 	id, ok, err := s.sessions.redeem(r.Context(), r.PathValue("token"))
 	if err != nil {
 		s.log.Error("web sign-in", "err", err)

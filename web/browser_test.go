@@ -47,12 +47,14 @@ func TestBrowserSignInAndActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var who, msg string
-	webtest.Run(t, ctx, "sign in", chromedp.Navigate(link), chromedp.Text(".who", &who, chromedp.ByQuery))
+	webtest.Run(t, ctx, "sign in", chromedp.Navigate(link), chromedp.Click("#login button", chromedp.ByQuery),
+		chromedp.WaitVisible("#dashboard", chromedp.ByQuery), chromedp.Text(".who", &who, chromedp.ByQuery))
 	if who != "ann" {
 		t.Fatalf("signed in as %q, want ann", who)
 	}
 	webtest.Screenshot(t, ctx, "web-dashboard")
-	webtest.Run(t, ctx, "reuse the link", chromedp.Navigate(link), chromedp.Text("#error", &msg, chromedp.ByQuery))
+	webtest.Run(t, ctx, "reuse the link", chromedp.Navigate(link), chromedp.Click("#login button", chromedp.ByQuery),
+		chromedp.Text("#error", &msg, chromedp.ByQuery))
 	if !strings.Contains(msg, "used already or has expired") {
 		t.Fatalf("second use of the link: %q", msg)
 	}
@@ -60,7 +62,8 @@ func TestBrowserSignInAndActions(t *testing.T) {
 	f.srv.sessions.mu.Lock()
 	f.srv.sessions.now = func() time.Time { return time.Now().Add(LoginTTL + time.Minute) }
 	f.srv.sessions.mu.Unlock()
-	webtest.Run(t, ctx, "expired link", chromedp.Navigate(late), chromedp.Text("#error", &msg, chromedp.ByQuery))
+	webtest.Run(t, ctx, "expired link", chromedp.Navigate(late), chromedp.Click("#login button", chromedp.ByQuery),
+		chromedp.Text("#error", &msg, chromedp.ByQuery))
 	f.srv.sessions.mu.Lock()
 	f.srv.sessions.now = time.Now
 	f.srv.sessions.mu.Unlock()
@@ -107,7 +110,8 @@ func TestBrowserSignInAndActions(t *testing.T) {
 	rl, _ := f.srv.LoginURL(t.Context(), baleen.Identity{User: "rita", Fingerprint: "SHA256:rita"}, f.ts.URL)
 	var forms int
 	var status float64
-	webtest.Run(t, ctx, "reader", chromedp.Navigate(rl), chromedp.WaitVisible(".who", chromedp.ByQuery),
+	webtest.Run(t, ctx, "reader", chromedp.Navigate(rl), chromedp.Click("#login button", chromedp.ByQuery),
+		chromedp.WaitVisible("#dashboard", chromedp.ByQuery),
 		chromedp.Navigate(f.ts.URL+"/p/api/b/1"), chromedp.WaitVisible("#status", chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelectorAll("form[action*='/b/']").length`, &forms),
 		chromedp.Evaluate(`fetch("/p/api/b/1/rebuild", {method: "POST", body: new URLSearchParams({csrf: document.querySelector("input[name=csrf]").value})}).then(r => r.status)`, &status, awaitPromise))

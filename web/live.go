@@ -128,6 +128,12 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
+	release, err := s.holdStream(r, c)
+	if err != nil {
+		http.Error(w, err.Error(), statusOf(err))
+		return
+	}
+	defer release()
 	st := &stream{s: s, w: w, f: f, project: b.Project, number: b.Number, off: resumeAt(r)}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

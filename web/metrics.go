@@ -3,11 +3,13 @@ package web
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Metrics counts what the build events tell, for /metrics in Prometheus format. Its own registry keeps it
@@ -75,8 +77,46 @@ func (m *Metrics) Clone(project string, n int64) {
 	m.bytes.WithLabelValues("clone").Add(float64(max(n, 0)))
 }
 
-func (m *Metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+// handler serves the metrics to a caller: the series of a project only to one who may read it (an
+// anonymous scrape sees the server-wide series and the public projects'), so that /metrics names no project
+// its caller could not see. A scraper with an API token (Prometheus's authorization.credentials) sees what
+// the token's key may read.
+func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
+	c, err := s.who(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	readable := map[string]bool{}
+	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mfs, err := s.metrics.reg.Gather()
+		for _, mf := range mfs {
+			mf.Metric = slices.DeleteFunc(mf.Metric, func(m *dto.Metric) bool {
+				p, ok := projectLabel(m)
+				if !ok {
+					return false
+				}
+				may, seen := readable[p]
+				if !seen {
+					may = s.role(r.Context(), c, p) >= baleen.RoleRead
+					readable[p] = may
+				}
+				return !may
+			})
+		}
+		return slices.DeleteFunc(mfs, func(mf *dto.MetricFamily) bool { return len(mf.Metric) == 0 }), err
+	})
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+// projectLabel is the value of m's project label, if it has one.
+func projectLabel(m *dto.Metric) (string, bool) {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == "project" {
+			return l.GetValue(), true
+		}
+	}
+	return "", false
 }
 
 // count reads events until ctx ends.

@@ -27,7 +27,7 @@ func TestSecureCookieBehindProxy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, func(c *Config) { c.TrustedProxies = tc.proxies })
 			link, _ := f.srv.LoginURL(t.Context(), baleen.Identity{User: "ann", Fingerprint: "SHA256:ann"}, f.ts.URL)
-			resp, _ := get(t, f.client(""), link, "X-Forwarded-Proto", "https")
+			resp, _ := redeem(t, f.client(""), link, "X-Forwarded-Proto", "https")
 			if got := strings.Contains(resp.Header.Get("Set-Cookie"), "Secure"); got != tc.secure {
 				t.Fatalf("cookie %q: Secure %v, want %v", resp.Header.Get("Set-Cookie"), got, tc.secure)
 			}

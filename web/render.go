@@ -122,6 +122,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, baleen.ErrUnavailable):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, errTooManyStreams):
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

@@ -97,6 +97,15 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// readTimeout bounds reading a whole request, body included, so that a client sending slowly cannot hold a
+// connection; idleTimeout closes a kept-alive connection that sends no next request. There is no write
+// timeout: live logs stream for as long as a build runs (net/http lifts the read deadline once a handler
+// has read the request, so a stream outlasts readTimeout).
+const (
+	readTimeout = time.Minute
+	idleTimeout = 2 * time.Minute
+)
+
 // Server serves the web pages, the API, badges and metrics. Its methods are safe for concurrent use.
 type Server struct {
 	cfg      Config
@@ -106,6 +115,7 @@ type Server struct {
 	sessions *sessions
 	metrics  *Metrics
 	hubs     *hubs
+	streams  *streamLimit
 	proxies  []*net.IPNet
 	http     *http.Server
 	mux      *http.ServeMux
@@ -140,11 +150,13 @@ func New(cfg Config) (*Server, error) {
 		base: base, stop: stop}
 	s.metrics = newMetrics(cfg.StoreSize)
 	s.hubs = &hubs{s: s, m: map[hubKey]*hub{}}
+	s.streams = &streamLimit{max: maxStreams, open: map[string]int{}}
 	if cfg.Events != nil {
 		go s.metrics.count(base, cfg.Events)
 	}
 	s.mux = s.routes()
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return base }}
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: readTimeout, IdleTimeout: idleTimeout,
+		BaseContext: func(net.Listener) context.Context { return base }}
 	return s, nil
 }
 
@@ -202,12 +214,13 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /p/{project}/b/{n}/artifacts/{path...}", s.artifact)
 	m.HandleFunc("POST /p/{project}/b/{n}/{action}", s.webAction)
 	m.HandleFunc("POST /p/{project}/rollback", s.webRollback)
-	m.HandleFunc("GET /login/{token}", s.login)
+	m.HandleFunc("GET /login/{token}", s.loginPage)
+	m.HandleFunc("POST /login/{token}", s.login)
 	m.HandleFunc("POST /logout", s.logout)
 	m.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(s.static)))
 	m.HandleFunc("GET /badge/{project}/{file}", s.statusBadge)
 	m.HandleFunc("GET /badge/{project}/{branch}/coverage.svg", s.coverageBadge)
-	m.Handle("GET /metrics", s.metrics.handler())
+	m.HandleFunc("GET /metrics", s.metricsHandler)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	m.HandleFunc("GET /readyz", s.readyz)
 	if s.cfg.Hooks != nil {
@@ -231,13 +244,17 @@ func staticHandler(fsys fs.FS) http.Handler {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
+	// Anyone may ask: the answer names what is not ready, the log says why (an engine's error holds its
+	// address).
 	if _, err := s.cfg.Projects.Projects(ctx); err != nil {
-		http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+		s.log.Error("readyz: store", "err", err)
+		http.Error(w, "store: not ready", http.StatusServiceUnavailable)
 		return
 	}
 	if s.cfg.Engine != nil {
 		if err := s.cfg.Engine.Ping(ctx); err != nil {
-			http.Error(w, "engine: "+err.Error(), http.StatusServiceUnavailable)
+			s.log.Error("readyz: engine", "err", err)
+			http.Error(w, "engine: not answering", http.StatusServiceUnavailable)
 			return
 		}
 	}

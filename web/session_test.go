@@ -51,7 +51,7 @@ func signIn(t *testing.T, srv *Server, url string, id baleen.Identity) *http.Cli
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp, _ := get(t, c, link); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := redeem(t, c, link); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-in link: got %s, want 303", resp.Status)
 	}
 	return c
@@ -216,19 +216,19 @@ func TestLoginLinkSurvivesRestart(t *testing.T) {
 	late = strings.Replace(late, url, url2, 1)
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if resp, _ := get(t, c, link); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := redeem(t, c, link); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the link made before the restart: got %s, want 303", resp.Status)
 	}
 	if resp, _ := get(t, c, url2+"/p/api"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("signed in with it: got %s, want 200", resp.Status)
 	}
-	if resp, body := get(t, &http.Client{}, link); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "used already") {
+	if resp, body := redeem(t, &http.Client{}, link); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "used already") {
 		t.Fatalf("the link opened twice: got %s, want 403 saying it was used", resp.Status)
 	}
 	srv.sessions.mu.Lock()
 	srv.sessions.now = func() time.Time { return time.Now().Add(LoginTTL + time.Second) }
 	srv.sessions.mu.Unlock()
-	if resp, _ := get(t, &http.Client{}, late); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := redeem(t, &http.Client{}, late); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("the link opened after LoginTTL: got %s, want 403", resp.Status)
 	}
 }

@@ -63,17 +63,33 @@ func TestServeWhoamiAndWebLogin(t *testing.T) {
 	if code, body := get(t, client, webURL+"/"); code != http.StatusOK || !strings.Contains(body, "not signed in") {
 		t.Fatalf("the dashboard before sign-in: %d\n%s", code, body)
 	}
-	// The link signs in and redirects to the dashboard, which names the key.
-	if code, body := get(t, client, link); code != http.StatusOK || !strings.Contains(body, `<span class="who">SHA256:`) {
+	// The link opens a page whose button posts to the link: that signs in and redirects to the dashboard,
+	// which names the key.
+	if code, body := get(t, client, link); code != http.StatusOK || !strings.Contains(body, `<form method="post"`) {
+		t.Fatalf("sign-in link's page: %d\n%s", code, body)
+	}
+	if code, body := postEmpty(t, client, link); code != http.StatusOK || !strings.Contains(body, `<span class="who">SHA256:`) {
 		t.Fatalf("sign-in link: %d\n%s", code, body)
 	}
-	if code, _ := get(t, &http.Client{Timeout: 30 * time.Second}, link); code != http.StatusForbidden {
+	if code, _ := postEmpty(t, &http.Client{Timeout: 30 * time.Second}, link); code != http.StatusForbidden {
 		t.Fatalf("the link used a second time: got %d, want 403", code)
 	}
 	want(t, s.ssh("web-logout"), 0, "ended 1 web session(s)")
 	if _, body := get(t, client, webURL+"/"); !strings.Contains(body, "not signed in") {
 		t.Fatalf("still signed in after web-logout:\n%s", body)
 	}
+}
+
+// postEmpty posts no body to url, as a form with no fields does.
+func postEmpty(t *testing.T, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Post(url, "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, string(bytes.TrimSpace(body))
 }
 
 func get(t *testing.T, c *http.Client, url string) (int, string) {
