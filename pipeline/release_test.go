@@ -109,6 +109,30 @@ func TestDeployStageAndRollback(t *testing.T) {
 	}
 }
 
+// A baleen.yml whose deploy.target the server does not have fails at its config stage, at the line, and
+// nothing is built or deployed.
+func TestUnknownDeployTargetFailsAtConfig(t *testing.T) {
+	d := &fakeDeployer{}
+	sv := newServer(t, func(c *pipeline.SchedulerConfig) {
+		c.Deployer, c.DeployTargets = d, []string{"prod", "staging"}
+		c.Secret = func(name string) (string, bool) { return "s3cret-db", name == "DB_PASSWORD" }
+	})
+	sv.commit("web", "c1", strings.Replace(deploySpec, "target: prod", "target: prdo", 1))
+	var out syncBuffer
+	b := sv.run("web", "c1", &out)
+	want := `baleen.yml:7:11: deploy.target: "prdo" is not a target of this server; did you mean prod?`
+	if b.Status != baleen.StatusFailed || b.FailedStage != baleen.StageConfig || !strings.Contains(out.String(), want) {
+		t.Errorf("got %s at %q, want failed at config saying %q; output:\n%s", b.Status, b.FailedStage, want, out.String())
+	}
+	if len(d.releases) != 0 {
+		t.Errorf("Deploy calls: got %d, want none", len(d.releases))
+	}
+	sv.commit("web", "c2", deploySpec)
+	if b := sv.run("web", "c2", io.Discard); b.Status != baleen.StatusPassed || len(d.releases) != 1 {
+		t.Errorf("with target prod: got %s and %d releases, want passed and 1", b.Status, len(d.releases))
+	}
+}
+
 // A deploy of a build whose images were pruned is refused before any host is touched.
 func TestDeployBuildRefusesPrunedImages(t *testing.T) {
 	d := &fakeDeployer{}

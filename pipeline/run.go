@@ -57,6 +57,11 @@ func (s *Scheduler) config(project string, tree fs.FS, data []byte) (*baleen.Spe
 	if err := parsed.CheckSecrets(s.refuseSecret(project, parsed.Spec)); err != nil {
 		return nil, nil, parsed.Warnings, err
 	}
+	if s.cfg.Deployer != nil && len(s.cfg.DeployTargets) > 0 {
+		if err := parsed.CheckTargets(s.cfg.DeployTargets); err != nil {
+			return nil, nil, parsed.Warnings, err
+		}
+	}
 	if s.cfg.Engines != nil {
 		if err := s.cfg.Engines.CheckLabels(parsed.Spec.RunsOn); err != nil {
 			return nil, nil, parsed.Warnings, fmt.Errorf("baleen.yml: runs_on: %w", err)

@@ -56,6 +56,9 @@ type SchedulerConfig struct {
 	// the releases; the images of released builds are never pruned.
 	Deployer baleen.Deployer
 	Releases baleen.ReleaseStore
+	// DeployTargets, when set with a Deployer, are the names of the targets it deploys to: a baleen.yml
+	// whose deploy.target is none of them fails its config stage, at the line, on any branch.
+	DeployTargets []string
 	// Events receives the events of builds and releases; a bus of the scheduler's own when nil.
 	Events EventBus
 	// Tests, when set, keeps each build's test cases and compares them with the branch's history in the

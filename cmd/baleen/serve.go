@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,7 +131,8 @@ func serve(ctx context.Context, cfg Config, e env, logger *slog.Logger) (err err
 	sched = pipeline.NewScheduler(pipeline.SchedulerConfig{
 		Events: bus, Engines: engines.Placer(), EngineRetries: cfg.RetryOnEngineFailure,
 		Images: engines.Images(), Registry: registry, KeepGreen: cfg.KeepBuilds, Deployer: deployer, Releases: st,
-		Pipeline: pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Teardowns: st, Repos: repos, LocalSources: cfg.LocalSources,
+		DeployTargets: slices.Collect(maps.Keys(cfg.Targets)),
+		Pipeline:      pipeline.New(eng, logger), Projects: st, Builds: st, Tests: st, Teardowns: st, Repos: repos, LocalSources: cfg.LocalSources,
 		ArtifactsDir: filepath.Join(cfg.Data, "artifacts"), Secret: cfg.secret(e.getenv),
 		Instance: instance, Concurrency: cfg.Concurrency, Logger: logger, LogLimit: cfg.logLimit(), CredentialScope: policy.CheckCredentials,
 		Authz: policy,
