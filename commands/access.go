@@ -136,44 +136,17 @@ func (h *Handler) readableBuilds(ctx context.Context, c *baleen.Call) (func(bale
 	}, nil
 }
 
-// visiblePusher is pusher (or a release's "push by <pusher>"), unless it names a project the caller may
-// not read: "dependency of X#N" (a dependency's build that X's build started) or "rebuild after X B" (a
-// rebuild of dependents after a push to X's branch B).
-func (h *Handler) visiblePusher(ctx context.Context, c *baleen.Call, pusher string) string {
-	for _, by := range []struct{ marker, cut string }{{"dependency of ", "#"}, {"rebuild after ", " "}} {
-		before, rest, ok := strings.Cut(pusher, by.marker)
-		if !ok {
-			continue
-		}
-		project, _, _ := strings.Cut(rest, by.cut)
-		if !h.holds(ctx, c, project, baleen.RoleRead) {
-			return before + by.marker + "a project you may not read"
-		}
-	}
-	return pusher
+// mayRead says whether the caller may read a project, for Build.SeenBy.
+func (h *Handler) mayRead(ctx context.Context, c *baleen.Call) func(project string) bool {
+	return func(project string) bool { return h.holds(ctx, c, project, baleen.RoleRead) }
 }
 
 // buildIDTail is what follows "<project>-" in a BuildID: the number, a retry's "-r<n>" and the instance.
 var buildIDTail = regexp.MustCompile(`^[0-9]+(?:-r[0-9]+)?-[a-z0-9]+$`)
 
-// visible is b as the caller may see it. The dependency builds of projects the caller may not read are
-// reduced to their names (the key under depends:, which the project's own baleen.yml shows): their
-// project, branch, commit and build number are that project's records. A pusher that names such a
-// project (a build another project's build started) no longer names it.
+// visible is b as the caller may see it (Build.SeenBy).
 func (h *Handler) visible(ctx context.Context, c *baleen.Call, b baleen.Build) baleen.Build {
-	b.Pusher = h.visiblePusher(ctx, c, b.Pusher)
-	if len(b.Dependencies) == 0 {
-		return b
-	}
-	deps := make([]baleen.DependencyBuild, len(b.Dependencies))
-	for i, d := range b.Dependencies {
-		if !h.holds(ctx, c, d.Project, baleen.RoleRead) {
-			d = baleen.DependencyBuild{Name: d.Name}
-		}
-		deps[i] = d
-	}
-	b.Dependencies = deps
-	return b
+	return b.SeenBy(h.mayRead(ctx, c))
 }
 
 // token answers `token create [--read-only] [--expires 30d]`, `token list [--all]` and `token revoke <id>`.

@@ -882,7 +882,7 @@ func (h *Handler) releases(ctx context.Context, c *baleen.Call, fl *flags) int {
 	}
 	if fl.json {
 		for i := range rs {
-			rs[i].By = h.visiblePusher(ctx, c, rs[i].By)
+			rs[i].By = baleen.PusherSeenBy(rs[i].By, h.mayRead(ctx, c))
 		}
 		return writeJSON(c.Stdout, api.NewReleases(rs))
 	}

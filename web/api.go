@@ -86,7 +86,7 @@ func (s *Server) apiProjects(r *http.Request, c caller) (any, error) {
 	}
 	out := []api.Project{}
 	for _, p := range ps {
-		j, err := s.projectJSON(r.Context(), p)
+		j, err := s.projectJSON(r.Context(), c, p)
 		if err != nil {
 			return nil, err
 		}
@@ -95,10 +95,13 @@ func (s *Server) apiProjects(r *http.Request, c caller) (any, error) {
 	return out, nil
 }
 
-func (s *Server) projectJSON(ctx context.Context, p baleen.Project) (api.Project, error) {
+func (s *Server) projectJSON(ctx context.Context, c caller, p baleen.Project) (api.Project, error) {
 	bs, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: p.Name, Limit: api.BranchWindow})
 	if err != nil {
 		return api.Project{}, err
+	}
+	for i := range bs {
+		bs[i] = bs[i].SeenBy(s.mayRead(ctx, c))
 	}
 	return api.NewProject(p, api.LatestPerBranch(bs)), nil
 }
@@ -112,7 +115,7 @@ func (s *Server) apiProject(r *http.Request, c caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.projectJSON(r.Context(), p)
+	return s.projectJSON(r.Context(), c, p)
 }
 
 // apiBuilds lists builds newest first, filtered by ?branch= and ?status=, ?limit= (default 50) from
@@ -149,7 +152,7 @@ func (s *Server) apiBuilds(r *http.Request, c caller) (any, error) {
 	out := []api.Build{}
 	for _, b := range bs {
 		if (before == 0 || b.Number < before) && (q.Get("branch") == "" || b.Branch == q.Get("branch")) {
-			out = append(out, api.NewBuild(b))
+			out = append(out, api.NewBuild(b.SeenBy(s.mayRead(r.Context(), c))))
 			if len(out) == limit {
 				break
 			}
@@ -220,6 +223,9 @@ func (s *Server) apiReleases(r *http.Request, c caller) (any, error) {
 	rs, err := s.cfg.Releases.Releases(r.Context(), name, 0)
 	if err != nil {
 		return nil, err
+	}
+	for i := range rs {
+		rs[i].By = baleen.PusherSeenBy(rs[i].By, s.mayRead(r.Context(), c))
 	}
 	return api.NewReleases(rs), nil
 }

@@ -244,6 +244,12 @@ func (s *Server) require(ctx context.Context, c caller, project string, need bal
 	return fmt.Errorf("%s may not do this on %s: it needs the %s role: %w", name, project, need, baleen.ErrUnauthorized)
 }
 
+// mayRead says whether c may read a project, for Build.SeenBy and PusherSeenBy: a page or answer about
+// one project names no other project its reader may not read.
+func (s *Server) mayRead(ctx context.Context, c caller) func(project string) bool {
+	return func(project string) bool { return s.role(ctx, c, project) >= baleen.RoleRead }
+}
+
 // checkCSRF compares a form's token with the session's, in constant time.
 func checkCSRF(c caller, r *http.Request) error {
 	if c.bearer {

@@ -154,6 +154,9 @@ func (s *Server) projectData(ctx context.Context, c caller, name string, q url.V
 		}
 	}
 	slices.Sort(d.Branches)
+	for i := range kept {
+		kept[i] = kept[i].SeenBy(s.mayRead(ctx, c))
+	}
 	from := min((d.Page-1)*pageSize, len(kept))
 	d.Builds = kept[from:min(from+pageSize, len(kept))]
 	if d.Page > 1 {
@@ -164,7 +167,7 @@ func (s *Server) projectData(ctx context.Context, c caller, name string, q url.V
 	}
 	d.Charts = projectCharts(name, reversed(kept[:min(chartBuilds, len(kept))]))
 	if latest, err := s.cfg.Builds.Builds(ctx, baleen.BuildFilter{Project: name, Limit: 1}); err == nil && len(latest) > 0 {
-		d.Deps = latest[0].Dependencies
+		d.Deps = latest[0].SeenBy(s.mayRead(ctx, c)).Dependencies
 	}
 	d.Dependents = s.dependents(ctx, c, name)
 	d.Releases = s.currentReleases(ctx, name)
@@ -259,6 +262,7 @@ func (s *Server) buildPage(r *http.Request, c caller) (string, string, any, erro
 	if err != nil {
 		return "", "", nil, err
 	}
+	b = b.SeenBy(s.mayRead(ctx, c))
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 	lv, err := s.readLogView(ctx, project, n, before)
 	if err != nil {
@@ -354,6 +358,9 @@ func (s *Server) releasesPage(r *http.Request, c caller) (string, string, any, e
 	if err != nil {
 		return "", "", nil, err
 	}
+	for i := range rs {
+		rs[i].By = baleen.PusherSeenBy(rs[i].By, s.mayRead(ctx, c))
+	}
 	canAct := s.cfg.Actions != nil && c.csrf != "" && s.role(ctx, c, name) >= baleen.RoleDeploy
 	return "releases", name + " releases", releasesData{Name: name, Releases: s.releaseRows(ctx, rs), CanAct: canAct}, nil
 }
@@ -368,7 +375,8 @@ func (s *Server) buildFor(r *http.Request, c caller) (baleen.Build, error) {
 	if err != nil {
 		return baleen.Build{}, err
 	}
-	return s.cfg.Builds.Build(r.Context(), project, n)
+	b, err := s.cfg.Builds.Build(r.Context(), project, n)
+	return b.SeenBy(s.mayRead(r.Context(), c)), err
 }
 
 var errNoActions = errors.New("this server takes no actions from the web")

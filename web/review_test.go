@@ -279,3 +279,35 @@ func TestReadyzTellsNoAddresses(t *testing.T) {
 		t.Fatalf("readyz with the engine down: got %s %q, want 503 naming the engine but not its address", resp.Status, body)
 	}
 }
+
+// TestDependencyOfUnreadableProjectIsHidden: a reader of a public project whose build ran with a build
+// of a private one sees that dependency's name alone, on the pages and in the API, and a pusher naming
+// the private project does not name it.
+func TestDependencyOfUnreadableProjectIsHidden(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.PublicProjects = []string{"open"} })
+	f.build("secret", "hidden-branch", baleen.StatusPassed, nil, "")
+	b := f.build("open", "main", baleen.StatusPassed, nil, "")
+	deps := []baleen.DependencyBuild{{Name: "db", Project: "secret", Branch: "hidden-branch", Commit: "feedc0de", Build: 1}}
+	if _, err := f.st.UpdateBuild(t.Context(), "open", b.Number, baleen.BuildPatch{Dependencies: deps}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.CreateBuild(t.Context(), baleen.Build{Project: "open", Branch: "main", Commit: strings.Repeat("cd", 20),
+		Pusher: "rebuild after secret hidden-branch", Status: baleen.StatusQueued, Created: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/p/open", "/p/open/b/1", "/p/open/b/2", "/api/v1/projects/open", "/api/v1/projects/open/builds",
+		"/api/v1/projects/open/builds/1", "/api/v1/projects/open/builds/2"} {
+		resp, body := get(t, f.client(""), f.ts.URL+path)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: got %s", path, resp.Status)
+		}
+		for _, leak := range []string{"secret", "hidden-branch", "feedc0de"} {
+			if strings.Contains(body, leak) {
+				t.Errorf("%s names %q, of a project its reader may not read:\n%s", path, leak, body)
+			}
+		}
+	}
+	if _, body := get(t, f.client(""), f.ts.URL+"/api/v1/projects/open/builds/1"); !strings.Contains(body, `"name": "db"`) {
+		t.Errorf("the dependency's name is gone too:\n%s", body)
+	}
+}
