@@ -28,7 +28,8 @@ type Options struct {
 	// Links returns the web pages of a build; nil when the web listener is off.
 	Links func(project string, build int) *Links
 	Log   *slog.Logger
-	// HTTP sends webhooks and chat messages; a client with a 30s timeout when nil.
+	// HTTP sends webhooks and chat messages; made safe by HTTPClient (a 30s timeout when nil; redirects to
+	// another host not followed).
 	HTTP *http.Client
 	// Window is how long a new delivery waits for others to the same sink, to be sent as one digest
 	// (default 10s); DigestAt is how many make a digest (default 3).
@@ -63,9 +64,7 @@ func New(o Options) (*Notifier, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	if o.HTTP == nil {
-		o.HTTP = &http.Client{Timeout: 30 * time.Second}
-	}
+	o.HTTP = HTTPClient(o.HTTP)
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v

@@ -143,6 +143,9 @@ func do(c *http.Client, sink string, req *http.Request) (int, error) {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 == 3 {
+		return resp.StatusCode, fmt.Errorf("%s answered %s: %w", sink, resp.Status, ErrRedirect)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, fmt.Errorf("%s answered %s", sink, resp.Status)
 	}
