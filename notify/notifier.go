@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -54,6 +55,10 @@ type Notifier struct {
 	sinks   map[string]*Sink
 	senders map[string]sender
 	kick    chan struct{}
+
+	mu   sync.Mutex
+	busy map[string]bool // the lanes an attempt is being made in
+	wg   sync.WaitGroup  // the lanes' goroutines
 }
 
 // New returns a Notifier. The sinks must have passed ValidateConfig.
@@ -78,7 +83,8 @@ func New(o Options) (*Notifier, error) {
 	if o.DigestAt < 2 {
 		o.DigestAt = 3
 	}
-	n := &Notifier{o: o, sinks: map[string]*Sink{}, senders: map[string]sender{}, kick: make(chan struct{}, 1)}
+	n := &Notifier{o: o, sinks: map[string]*Sink{}, senders: map[string]sender{}, kick: make(chan struct{}, 1),
+		busy: map[string]bool{}}
 	for i := range o.Sinks {
 		s := &o.Sinks[i]
 		if _, ok := o.Senders[s.Name]; ok {
