@@ -79,6 +79,8 @@ func (m *Mirror) Validate(project string) error {
 		}
 		if err := s.fill(m.URL); err != nil {
 			bad("status: %v", err)
+		} else if err := s.check(); err != nil {
+			bad("%v", err)
 		}
 	}
 	return errors.Join(errs...)
@@ -104,6 +106,25 @@ func (s *StatusConfig) fill(src string) error {
 	}
 	return nil
 }
+
+// check refuses an API base or a repository that no status call could be made with.
+func (s *StatusConfig) check() error {
+	u, err := url.Parse(s.API)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("status.api: %q: want an http:// or https:// URL", baleen.RedactURL(s.API))
+	}
+	if u.User != nil {
+		return errors.New("status.api: put no credentials in the URL; the token is read from token_file")
+	}
+	for _, seg := range strings.Split(s.Repo, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.Trim(seg, repoChars) != "" {
+			return fmt.Errorf("status.repo: %q: want owner/name (GitLab: group/.../name) of letters, digits, '.', '_' and '-'", s.Repo)
+		}
+	}
+	return nil
+}
+
+const repoChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 func defaultAPI(kind string, u *url.URL) string {
 	base := u.Scheme + "://" + u.Host
