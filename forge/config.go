@@ -59,7 +59,7 @@ func (m *Mirror) Validate(project string) error {
 	if m.URL == "" {
 		bad("url: give the repository's URL")
 	}
-	if u, err := url.Parse(m.URL); err == nil && u.User != nil && strings.Contains(m.URL, "://") {
+	if u, err := url.Parse(m.URL); err == nil && credentials(u) && strings.Contains(m.URL, "://") {
 		bad("url: put no credentials in the URL; give them under git_credentials")
 	}
 	for _, b := range m.Branches {
@@ -84,6 +84,18 @@ func (m *Mirror) Validate(project string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// credentials reports whether u carries a credential: a password, or any user of an http(s) URL (a token
+// is often given as the user). An ssh:// user (ssh://git@host/...) is a login name, not a secret.
+func credentials(u *url.URL) bool {
+	if u.User == nil {
+		return false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	ssh := scheme == "ssh" || scheme == "git+ssh" || scheme == "ssh+git"
+	_, pw := u.User.Password()
+	return pw || !ssh
 }
 
 // fill derives the API base and the repository from the mirror's URL where they are not given.

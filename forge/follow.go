@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -98,6 +99,10 @@ func (f *Follower) Add(project, url string, branches []string) error {
 	if err := m.Validate(project); err != nil {
 		return err
 	}
+	if onServer(url) {
+		return fmt.Errorf("mirrors.%s: url: %s names a path on this server; mirror add follows a repository hosted elsewhere (https://, ssh://, host:path), the server config may name a path: %w",
+			project, baleen.RedactURL(url), baleen.ErrInvalid)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.config[project]; ok {
@@ -108,6 +113,16 @@ func (f *Follower) Add(project, url string, branches []string) error {
 	}
 	f.added[project] = m
 	return f.save()
+}
+
+// onServer reports whether url names a repository on the server's own disk (a path or file://), which a
+// project's admin must not make its project copy: the data directory holds every project's repository.
+func onServer(url string) bool {
+	if scheme, _, ok := strings.Cut(url, "://"); ok {
+		return strings.EqualFold(scheme, "file")
+	}
+	host, _, ok := strings.Cut(url, ":")
+	return !ok || host == "" || strings.Contains(host, "/") // not scp-like host:path
 }
 
 // Remove stops project following its repository: `ssh HOST mirror remove <project>`. Its builds and
