@@ -116,3 +116,17 @@ func TestUnreachableSlackURLIsNotRecorded(t *testing.T) {
 		t.Errorf("recorded error: got %q, want one without the URL", e)
 	}
 }
+
+// Slack reads <...> in a message as a link or a mention: a branch named to ping everyone is shown as text.
+func TestSlackTextIsEscaped(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	srv := newChatServer(t)
+	sinks := validated(t, notify.Sink{Name: "chat", Events: []string{"failed"}, Slack: &notify.SlackConfig{URLFile: writeFile(t, "slack", srv.URL+"/services/T/B/X")}})
+	_, bus, _ := startNotifier(t, notify.Options{Sinks: sinks, Deliveries: st, History: st, Window: time.Millisecond})
+	bus.Publish(finished(record(t, st, spec{status: baleen.StatusFailed, branch: "x/<!channel>&<https://evil.example|docs>"})))
+	waitFor(t, "the message", func() bool { return len(srv.requests()) == 1 })
+	want := "shop-api#1 failed on x/&lt;!channel&gt;&amp;&lt;https://evil.example|docs&gt; (test)"
+	if got := srv.requests()[0].body["text"]; got != want {
+		t.Errorf("text: got %q, want %q", got, want)
+	}
+}
