@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -48,6 +49,9 @@ func (n *Notifier) work(ctx context.Context) {
 
 // sendDue sends what is due, coalescing per sink, and returns how long until the next delivery is due.
 func (n *Notifier) sendDue(ctx context.Context) time.Duration {
+	// The busy lanes are read before the queue: a lane idle now has recorded its attempts, so the queue
+	// read after shows them; one that ends between the two reads is left for the next pass, not sent twice.
+	busy := n.busyLanes()
 	pending, err := n.o.Deliveries.PendingDeliveries(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -55,7 +59,7 @@ func (n *Notifier) sendDue(ctx context.Context) time.Duration {
 		}
 		return n.o.FirstRetry
 	}
-	pending = n.replaceOlder(ctx, n.idle(pending))
+	pending = n.replaceOlder(ctx, n.idle(pending, busy))
 	now := time.Now()
 	wait := idleWait
 	fresh := map[string][]baleen.Delivery{} // first attempts, due or not, by sink
@@ -104,14 +108,19 @@ func (n *Notifier) lane(d baleen.Delivery) string {
 	return d.Sink
 }
 
-// idle returns the deliveries of pending whose lane has no attempt running: those of a busy lane are left
-// alone (not replaced, coalesced or sent) until it is done.
-func (n *Notifier) idle(pending []baleen.Delivery) []baleen.Delivery {
+// busyLanes returns the lanes an attempt is being made in.
+func (n *Notifier) busyLanes() map[string]bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	return maps.Clone(n.busy)
+}
+
+// idle returns the deliveries of pending whose lane is not busy: those of a busy lane are left alone (not
+// replaced, coalesced or sent) until it is done.
+func (n *Notifier) idle(pending []baleen.Delivery, busy map[string]bool) []baleen.Delivery {
 	left := pending[:0:0]
 	for _, d := range pending {
-		if !n.busy[n.lane(d)] {
+		if !busy[n.lane(d)] {
 			left = append(left, d)
 		}
 	}
