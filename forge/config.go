@@ -59,7 +59,7 @@ func (m *Mirror) Validate(project string) error {
 	if m.URL == "" {
 		bad("url: give the repository's URL")
 	}
-	if u, err := url.Parse(m.URL); err == nil && u.User != nil && strings.Contains(m.URL, "://") {
+	if u, err := url.Parse(m.URL); err == nil && credentials(u) && strings.Contains(m.URL, "://") {
 		bad("url: put no credentials in the URL; give them under git_credentials")
 	}
 	for _, b := range m.Branches {
@@ -79,9 +79,23 @@ func (m *Mirror) Validate(project string) error {
 		}
 		if err := s.fill(m.URL); err != nil {
 			bad("status: %v", err)
+		} else if err := s.check(); err != nil {
+			bad("%v", err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// credentials reports whether u carries a credential: a password, or any user of an http(s) URL (a token
+// is often given as the user). An ssh:// user (ssh://git@host/...) is a login name, not a secret.
+func credentials(u *url.URL) bool {
+	if u.User == nil {
+		return false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	ssh := scheme == "ssh" || scheme == "git+ssh" || scheme == "ssh+git"
+	_, pw := u.User.Password()
+	return pw || !ssh
 }
 
 // fill derives the API base and the repository from the mirror's URL where they are not given.
@@ -104,6 +118,25 @@ func (s *StatusConfig) fill(src string) error {
 	}
 	return nil
 }
+
+// check refuses an API base or a repository that no status call could be made with.
+func (s *StatusConfig) check() error {
+	u, err := url.Parse(s.API)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("status.api: %q: want an http:// or https:// URL", baleen.RedactURL(s.API))
+	}
+	if u.User != nil {
+		return errors.New("status.api: put no credentials in the URL; the token is read from token_file")
+	}
+	for _, seg := range strings.Split(s.Repo, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.Trim(seg, repoChars) != "" {
+			return fmt.Errorf("status.repo: %q: want owner/name (GitLab: group/.../name) of letters, digits, '.', '_' and '-'", s.Repo)
+		}
+	}
+	return nil
+}
+
+const repoChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 func defaultAPI(kind string, u *url.URL) string {
 	base := u.Scheme + "://" + u.Host

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -53,6 +54,9 @@ type Follower struct {
 	running map[string]bool // a sync of the project is running
 	again   map[string]bool // another was asked for meanwhile
 	wg      sync.WaitGroup
+	// stopped ends when Run has been told to stop (stop); it cancels the syncs Trigger started.
+	stopped context.Context
+	stop    context.CancelFunc
 }
 
 // NewFollower returns a Follower of the mirrors of the server config (validated) and of those kept in file
@@ -66,6 +70,7 @@ func NewFollower(config map[string]Mirror, file string, fetch Fetcher, build Bui
 	if f.config == nil {
 		f.config = map[string]Mirror{}
 	}
+	f.stopped, f.stop = context.WithCancel(context.Background())
 	b, err := os.ReadFile(file)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read mirrors: %w", err)
@@ -98,6 +103,10 @@ func (f *Follower) Add(project, url string, branches []string) error {
 	if err := m.Validate(project); err != nil {
 		return err
 	}
+	if onServer(url) {
+		return fmt.Errorf("mirrors.%s: url: %s names a path on this server; mirror add follows a repository hosted elsewhere (https://, ssh://, host:path), the server config may name a path: %w",
+			project, baleen.RedactURL(url), baleen.ErrInvalid)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.config[project]; ok {
@@ -108,6 +117,16 @@ func (f *Follower) Add(project, url string, branches []string) error {
 	}
 	f.added[project] = m
 	return f.save()
+}
+
+// onServer reports whether url names a repository on the server's own disk (a path or file://), which a
+// project's admin must not make its project copy: the data directory holds every project's repository.
+func onServer(url string) bool {
+	if scheme, _, ok := strings.Cut(url, "://"); ok {
+		return strings.EqualFold(scheme, "file")
+	}
+	host, _, ok := strings.Cut(url, ":")
+	return !ok || host == "" || strings.Contains(host, "/") // not scp-like host:path
 }
 
 // Remove stops project following its repository: `ssh HOST mirror remove <project>`. Its builds and
@@ -231,10 +250,14 @@ func (f *Follower) built(ctx context.Context, project, commit string) (bool, err
 	return slices.ContainsFunc(bs, func(b baleen.Build) bool { return b.Commit == commit }), nil
 }
 
-// Trigger syncs project in the background (a webhook's delivery, a poll). While a sync of the project runs,
-// further triggers make one more sync after it, not one each.
+// Trigger syncs project in the background (a webhook's delivery, a poll) until the sync ends, ctx ends or
+// Run stops. While a sync of the project runs, further triggers make one more sync after it, not one each.
 func (f *Follower) Trigger(ctx context.Context, project string) {
 	f.mu.Lock()
+	if f.stopped.Err() != nil {
+		f.mu.Unlock()
+		return // Run has stopped: a sync would outlive it
+	}
 	if f.running[project] {
 		f.again[project] = true
 		f.mu.Unlock()
@@ -243,8 +266,12 @@ func (f *Follower) Trigger(ctx context.Context, project string) {
 	f.running[project] = true
 	f.wg.Add(1)
 	f.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	unhook := context.AfterFunc(f.stopped, cancel)
 	go func() {
 		defer f.wg.Done()
+		defer unhook()
+		defer cancel()
 		for {
 			if err := f.Sync(ctx, project); err != nil {
 				f.log.Warn("sync followed repository", "project", project, "err", err)
@@ -262,7 +289,8 @@ func (f *Follower) Trigger(ctx context.Context, project string) {
 	}()
 }
 
-// Run polls the mirrors that ask for it until ctx ends, then waits for the syncs it and Trigger started.
+// Run polls the mirrors that ask for it until ctx ends, then cancels the syncs it and Trigger started and
+// waits for them. Call it once; Trigger starts nothing after.
 func (f *Follower) Run(ctx context.Context) {
 	f.mu.Lock()
 	polled := map[string]time.Duration{}
@@ -287,6 +315,10 @@ func (f *Follower) Run(ctx context.Context) {
 			}
 		})
 	}
+	<-ctx.Done()
 	wg.Wait()
+	f.mu.Lock()
+	f.stop()
+	f.mu.Unlock()
 	f.wg.Wait()
 }

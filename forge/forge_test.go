@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,7 +185,13 @@ func signed(forgeKind, secret, id string, body []byte) http.Header {
 
 func post(t *testing.T, url string, h http.Header, body []byte) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	return postFrom(t, url, h, bytes.NewReader(body))
+}
+
+// postFrom posts what body reads and returns the answer's status.
+func postFrom(t *testing.T, url string, h http.Header, body io.Reader) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,4 +378,36 @@ func TestReplayAfterRestartBuildsNothing(t *testing.T) {
 		t.Errorf("new delivery after restart: got %d, want 202", code)
 	}
 	waitFor(t, "the build of the new delivery", func() bool { return fx.b.count() == 1 })
+}
+
+// zeros is an endless body of zero bytes that counts what was read of it.
+type zeros struct{ n atomic.Int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	clear(p)
+	z.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// A delivery without any forge's signature header is refused before its body is read, so that a stranger
+// cannot make the server read and hold 25 MB per request; a signed one over the size limit is refused as
+// too large.
+func TestUnsignedHookBodyIsNotRead(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secretFile, []byte(hookSecret), 0o600)
+	fx := newFixture(t, forge.Mirror{Branches: []string{"main"}, WebhookSecretFile: secretFile})
+	send := func(h http.Header) (int, int64) {
+		z := &zeros{}
+		code := postFrom(t, fx.server.URL+"/hooks/shop-api", h, io.LimitReader(z, 40<<20))
+		return code, z.n.Load()
+	}
+	if code, n := send(http.Header{"X-GitHub-Event": {"push"}}); code != http.StatusUnauthorized || n >= 25<<20 {
+		t.Errorf("unsigned: got %d after %d bytes sent, want 401 before the body was read", code, n)
+	}
+	if code, _ := send(signed("github", hookSecret, "big-1", nil)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("signed, too large: got %d, want 413", code)
+	}
+	if n := fx.b.count(); n != 0 {
+		t.Errorf("got %d builds, want 0", n)
+	}
 }

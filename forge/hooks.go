@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -69,9 +70,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such project follows a repository", http.StatusNotFound)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxHookBody+1))
-	if err != nil || len(body) > maxHookBody {
-		http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
+	if !signed(r.Header) {
+		// Refused before the body is read: a stranger cannot make the server hold maxHookBody per request.
+		log.Warn("webhook refused: no signature header", "forge", "unknown")
+		http.Error(w, "signature does not verify", http.StatusUnauthorized)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
+	if err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "body unreadable", http.StatusBadRequest)
 		return
 	}
 	secret := ""
@@ -136,6 +147,14 @@ func verify(hd http.Header, body []byte, secret string) (delivery, bool) {
 		return d, secret != "" && subtle.ConstantTimeCompare([]byte(hd.Get("X-Gitlab-Token")), []byte(secret)) == 1
 	}
 	return delivery{forge: "unknown"}, false
+}
+
+// sigHeaders are the headers a forge signs (or, GitLab, authenticates) its deliveries with.
+var sigHeaders = []string{"X-Gitea-Signature", "X-Forgejo-Signature", "X-Hub-Signature-256", "X-Gitlab-Token"}
+
+// signed reports whether hd carries one of the forges' signature headers.
+func signed(hd http.Header) bool {
+	return first(hd, sigHeaders...) != ""
 }
 
 func first(hd http.Header, keys ...string) string {

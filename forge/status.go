@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/baleen-ci/baleen"
 	"github.com/baleen-ci/baleen/notify"
@@ -53,11 +52,10 @@ type statusMessage struct {
 	TargetURL   string `json:"target_url,omitempty"`
 }
 
-// NewStatuses returns the reporter of f's projects. link may be nil.
+// NewStatuses returns the reporter of f's projects. link may be nil; client is made safe by notify.HTTPClient (a 30s
+// timeout when nil; the token never sent to another host on a redirect).
 func NewStatuses(f *Follower, client *http.Client, link func(project string, build int) string, log *slog.Logger) *Statuses {
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
+	client = notify.HTTPClient(client)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -160,6 +158,9 @@ func (s *Statuses) send(ctx context.Context, c StatusConfig, st statusMessage) (
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 == 3 {
+		return resp.StatusCode, fmt.Errorf("%s answered %s: %w", c.Kind, resp.Status, notify.ErrRedirect)
+	}
 	if resp.StatusCode/100 != 2 {
 		return resp.StatusCode, fmt.Errorf("%s answered %s", c.Kind, resp.Status)
 	}

@@ -116,3 +116,35 @@ func TestUnreachableSlackURLIsNotRecorded(t *testing.T) {
 		t.Errorf("recorded error: got %q, want one without the URL", e)
 	}
 }
+
+// Slack reads <...> in a message as a link or a mention: a branch named to ping everyone is shown as text.
+func TestSlackTextIsEscaped(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	srv := newChatServer(t)
+	sinks := validated(t, notify.Sink{Name: "chat", Events: []string{"failed"}, Slack: &notify.SlackConfig{URLFile: writeFile(t, "slack", srv.URL+"/services/T/B/X")}})
+	_, bus, _ := startNotifier(t, notify.Options{Sinks: sinks, Deliveries: st, History: st, Window: time.Millisecond})
+	bus.Publish(finished(record(t, st, spec{status: baleen.StatusFailed, branch: "x/<!channel>&<https://evil.example|docs>"})))
+	waitFor(t, "the message", func() bool { return len(srv.requests()) == 1 })
+	want := "shop-api#1 failed on x/&lt;!channel&gt;&amp;&lt;https://evil.example|docs&gt; (test)"
+	if got := srv.requests()[0].body["text"]; got != want {
+		t.Errorf("text: got %q, want %q", got, want)
+	}
+}
+
+// A release's reason of many lines (a health check's output) gives a one-line chat message and mail
+// subject: its first line.
+func TestMultiLineReasonGivesOneLine(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	srv := newChatServer(t)
+	sinks := validated(t, notify.Sink{Name: "room", Events: []string{"release_failed"}, Matrix: &notify.MatrixConfig{
+		Homeserver: srv.URL, Room: "!room1:example.org", TokenFile: writeFile(t, "token", "syt_token")}})
+	_, bus, _ := startNotifier(t, notify.Options{Sinks: sinks, Deliveries: st, History: st, Window: time.Millisecond})
+	r := baleen.Release{Project: "shop-api", Build: 7, Number: 2, Target: "prod", Status: baleen.StatusFailed,
+		Message: "health check failed on b\r\nHTTP 500\nBcc: someone@example.com"}
+	bus.Publish(baleen.Event{Kind: baleen.EventReleaseFinished, Project: r.Project, Build: 7, Release: &r})
+	waitFor(t, "the message", func() bool { return len(srv.requests()) == 1 })
+	want := "shop-api release 2 of build #7 to prod: failed (health check failed on b …)"
+	if got := srv.requests()[0].body["body"]; got != want {
+		t.Errorf("message: got %q, want %q", got, want)
+	}
+}

@@ -3,10 +3,12 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/mail"
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -203,8 +205,8 @@ func (e *EmailConfig) validate() error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("email."+format+": %w", append(args, baleen.ErrInvalid)...))
 	}
-	if e.SMTP == "" || !strings.Contains(e.SMTP, ":") {
-		bad("smtp: %q: want host:port", e.SMTP)
+	if host, port, err := net.SplitHostPort(e.SMTP); err != nil || host == "" || !validPort(port) {
+		bad("smtp: %q: want host:port, the port a number", e.SMTP)
 	}
 	if e.TLS == "" {
 		e.TLS = "starttls"
@@ -230,6 +232,11 @@ func (e *EmailConfig) validate() error {
 		bad("give to, or commit_authors: true")
 	}
 	return errors.Join(errs...)
+}
+
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n > 0 && n < 1<<16
 }
 
 func (m *MatrixConfig) validate() error {

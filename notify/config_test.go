@@ -78,6 +78,8 @@ func TestConfigErrorsSayWhereAndWhat(t *testing.T) {
 		{"webhook creds", []notify.Sink{{Name: "a", Webhook: &notify.WebhookConfig{URL: "https://u:p@x/", SecretFile: "/s"}}}, "webhook.url: put no credentials in the URL"},
 		{"no secret", []notify.Sink{{Name: "a", Webhook: &notify.WebhookConfig{URL: "https://x/"}}}, "webhook.secret_file: give the file"},
 		{"smtp", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "x", From: "a@b.c", To: []string{"d@e.f"}}}}, `email.smtp: "x": want host:port`},
+		{"smtp url", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "smtp://x:25", From: "a@b.c", To: []string{"d@e.f"}}}}, `email.smtp: "smtp://x:25": want host:port`},
+		{"smtp port", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "x:smtp", From: "a@b.c", To: []string{"d@e.f"}}}}, `email.smtp: "x:smtp": want host:port`},
 		{"tls", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "x:25", TLS: "ssl", From: "a@b.c", To: []string{"d@e.f"}}}}, `email.tls: "ssl": want starttls, tls or none`},
 		{"timeout", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "x:25", Timeout: time.Hour, From: "a@b.c", To: []string{"d@e.f"}}}}, `email.timeout: 1h0m0s: want a duration up to 30s`},
 		{"half auth", []notify.Sink{{Name: "a", Email: &notify.EmailConfig{SMTP: "x:25", Username: "u", From: "a@b.c", To: []string{"d@e.f"}}}}, "give both username and password_file"},

@@ -3,11 +3,24 @@ package notify
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/baleen-ci/baleen"
 )
+
+// printable replaces the control characters of s with spaces: a recorded error quotes what a receiver or a
+// mail server answered, which must neither break the table nor reach the reader's terminal as an escape.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
 
 // WriteDeliveryTable writes ds to w as the table of `ssh HOST deliveries [<sink>]`: one row per delivery
 // with its build, status (and the digest it went out in), HTTP code, attempts, creation time and error.
@@ -32,7 +45,7 @@ func WriteDeliveryTable(w io.Writer, ds []baleen.Delivery) error {
 		if !d.Created.IsZero() {
 			created = d.Created.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Sink, d.Event, build, status, code, d.Attempts, created, d.Error)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Sink, d.Event, build, status, code, d.Attempts, created, printable(d.Error))
 	}
 	return tw.Flush()
 }

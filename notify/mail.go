@@ -47,15 +47,25 @@ func (m *mailer) send(ctx context.Context, _ baleen.Delivery, st *stored) (int, 
 	return 250, nil
 }
 
+// maxAuthorRecipients bounds the commit authors one mail goes to: their addresses are whatever the
+// commits say, so a push of many commits with made-up ones must not make the server mail them all.
+const maxAuthorRecipients = 10
+
 // recipients are the fixed addresses and, for a failed build (or a digest that carries one), the commit
-// authors, each once.
+// authors (the first maxAuthorRecipients of them, newest commits first), each once.
 func (m *mailer) recipients(st *stored) []string {
 	to := slices.Clone(m.cfg.To)
-	if m.cfg.CommitAuthors {
-		for _, a := range st.Authors {
-			if !slices.Contains(to, a) {
-				to = append(to, a)
-			}
+	if !m.cfg.CommitAuthors {
+		return to
+	}
+	n := 0
+	for _, a := range st.Authors {
+		if n == maxAuthorRecipients {
+			break
+		}
+		if !slices.Contains(to, a) {
+			to = append(to, a)
+			n++
 		}
 	}
 	return to

@@ -278,3 +278,36 @@ func firstAttempt(t *testing.T, st baleen.DeliveryStore, sink string) baleen.Del
 	})
 	return d
 }
+
+// A push's commits name their authors as they like: a mail goes to at most 10 of them (the newest
+// commits'), so that a push of many commits with made-up addresses cannot turn the server into a relay.
+func TestMailToAtMostTenAuthors(t *testing.T) {
+	addr, inbox := smtpServer(t)
+	repos := t.TempDir()
+	git(t, repos, "init", "-q", "--bare", "shop-api.git")
+	work := t.TempDir()
+	git(t, work, "init", "-q", "-b", "main")
+	green := commitAs(t, work, "base")
+	var red string
+	for i := range 15 {
+		red = commitAs(t, work, "author"+itoa(i))
+	}
+	git(t, work, "push", "-q", filepath.Join(repos, "shop-api.git"), "main")
+	st := openStore(t, t.TempDir())
+	sink := notify.Sink{Name: "authors", Events: []string{"failed"}, Email: &notify.EmailConfig{
+		SMTP: addr, TLS: "none", From: "baleen@example.com", To: []string{"team@example.com"}, CommitAuthors: true}}
+	_, bus, _ := startNotifier(t, notify.Options{Sinks: validated(t, sink), Deliveries: st, History: st,
+		Authors: notify.GitAuthors{Dir: repos}, Window: time.Millisecond})
+	record(t, st, spec{status: baleen.StatusPassed, commit: green})
+	bus.Publish(finished(record(t, st, spec{status: baleen.StatusFailed, commit: red})))
+	waitFor(t, "the mail", func() bool { return len(mails(t, inbox)) == 1 })
+	m := mails(t, inbox)[0]
+	if n := strings.Count(m, "X-Envelope-To: author"); n != 10 {
+		t.Errorf("mailed %d authors, want 10:\n%s", n, m)
+	}
+	for _, want := range []string{"X-Envelope-To: team@example.com", "X-Envelope-To: author14@example.com"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("mail lacks %q", want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"strings"
 	"time"
 )
 
@@ -91,7 +92,7 @@ func (m *Message) Title() string {
 		r := m.Release
 		s := fmtf("%s release %d of build #%d to %s: %s", m.Project, r.Number, m.Build, r.Target, words(m.Event))
 		if m.Reason != "" {
-			s += " (" + m.Reason + ")"
+			s += " (" + oneLine(m.Reason) + ")"
 		}
 		return s
 	}
@@ -106,6 +107,16 @@ func (m *Message) Title() string {
 		s += " (" + m.FailedStage + ")"
 	}
 	return s
+}
+
+// oneLine is the first line of s, with " …" when more follow: a title is one line in a chat and a subject.
+func oneLine(s string) string {
+	first, rest, more := strings.Cut(s, "\n")
+	first = strings.TrimRight(first, "\r")
+	if more && strings.TrimSpace(rest) != "" {
+		first += " …"
+	}
+	return first
 }
 
 func words(event string) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -28,7 +29,8 @@ type Options struct {
 	// Links returns the web pages of a build; nil when the web listener is off.
 	Links func(project string, build int) *Links
 	Log   *slog.Logger
-	// HTTP sends webhooks and chat messages; a client with a 30s timeout when nil.
+	// HTTP sends webhooks and chat messages; made safe by HTTPClient (a 30s timeout when nil; redirects to
+	// another host not followed).
 	HTTP *http.Client
 	// Window is how long a new delivery waits for others to the same sink, to be sent as one digest
 	// (default 10s); DigestAt is how many make a digest (default 3).
@@ -53,6 +55,10 @@ type Notifier struct {
 	sinks   map[string]*Sink
 	senders map[string]sender
 	kick    chan struct{}
+
+	mu   sync.Mutex
+	busy map[string]bool // the lanes an attempt is being made in
+	wg   sync.WaitGroup  // the lanes' goroutines
 }
 
 // New returns a Notifier. The sinks must have passed ValidateConfig.
@@ -63,9 +69,7 @@ func New(o Options) (*Notifier, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	if o.HTTP == nil {
-		o.HTTP = &http.Client{Timeout: 30 * time.Second}
-	}
+	o.HTTP = HTTPClient(o.HTTP)
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -79,7 +83,8 @@ func New(o Options) (*Notifier, error) {
 	if o.DigestAt < 2 {
 		o.DigestAt = 3
 	}
-	n := &Notifier{o: o, sinks: map[string]*Sink{}, senders: map[string]sender{}, kick: make(chan struct{}, 1)}
+	n := &Notifier{o: o, sinks: map[string]*Sink{}, senders: map[string]sender{}, kick: make(chan struct{}, 1),
+		busy: map[string]bool{}}
 	for i := range o.Sinks {
 		s := &o.Sinks[i]
 		if _, ok := o.Senders[s.Name]; ok {

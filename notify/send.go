@@ -90,12 +90,16 @@ func (s *slack) send(ctx context.Context, _ baleen.Delivery, m *stored) (int, er
 	if err != nil {
 		return 0, err
 	}
-	req, err := jsonRequest(ctx, s.name, http.MethodPost, u, map[string]string{"text": chatText(&m.Message)})
+	req, err := jsonRequest(ctx, s.name, http.MethodPost, u, map[string]string{"text": slackEscape.Replace(chatText(&m.Message))})
 	if err != nil {
 		return 0, err
 	}
 	return do(s.http, s.name, req)
 }
+
+// slackEscape escapes what Slack reads as markup in a message's text (<!channel>, <url|label>), as its
+// documentation asks: a branch or a reason is shown as written, never as a mention or a disguised link.
+var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 type matrix struct {
 	name string
@@ -143,6 +147,9 @@ func do(c *http.Client, sink string, req *http.Request) (int, error) {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 == 3 {
+		return resp.StatusCode, fmt.Errorf("%s answered %s: %w", sink, resp.Status, ErrRedirect)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, fmt.Errorf("%s answered %s", sink, resp.Status)
 	}

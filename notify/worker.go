@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -19,8 +20,10 @@ const pruneEvery = 24 * time.Hour
 // process sharing the store.
 const idleWait = time.Minute
 
-// work sends due deliveries until ctx ends, sleeping until the next one is due or a new one is queued.
+// work sends due deliveries until ctx ends, sleeping until the next one is due or a new one is queued, and
+// returns when the attempts it started have ended.
 func (n *Notifier) work(ctx context.Context) {
+	defer n.wg.Wait()
 	var pruned time.Time
 	for {
 		if time.Since(pruned) > pruneEvery {
@@ -46,6 +49,9 @@ func (n *Notifier) work(ctx context.Context) {
 
 // sendDue sends what is due, coalescing per sink, and returns how long until the next delivery is due.
 func (n *Notifier) sendDue(ctx context.Context) time.Duration {
+	// The busy lanes are read before the queue: a lane idle now has recorded its attempts, so the queue
+	// read after shows them; one that ends between the two reads is left for the next pass, not sent twice.
+	busy := n.busyLanes()
 	pending, err := n.o.Deliveries.PendingDeliveries(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -53,7 +59,7 @@ func (n *Notifier) sendDue(ctx context.Context) time.Duration {
 		}
 		return n.o.FirstRetry
 	}
-	pending = n.replaceOlder(ctx, pending)
+	pending = n.replaceOlder(ctx, n.idle(pending, busy))
 	now := time.Now()
 	wait := idleWait
 	fresh := map[string][]baleen.Delivery{} // first attempts, due or not, by sink
@@ -88,15 +94,66 @@ func (n *Notifier) sendDue(ctx context.Context) time.Duration {
 		}
 		due = append(due, ready...)
 	}
-	for _, d := range due {
-		if ctx.Err() != nil {
-			return 0
-		}
-		if next, ok := n.attempt(ctx, d); ok {
-			wait = min(wait, time.Until(next))
+	n.start(ctx, due)
+	return max(wait, 0)
+}
+
+// lane names the deliveries that are sent one after the other, in order: those of a sink, and of a
+// Sender, those of one project (a forge that is slow for one project does not hold up another's statuses).
+// Lanes are sent concurrently, so that a receiver that is slow or down delays no other.
+func (n *Notifier) lane(d baleen.Delivery) string {
+	if n.direct(d.Sink) {
+		return d.Sink + "\x00" + d.Project
+	}
+	return d.Sink
+}
+
+// busyLanes returns the lanes an attempt is being made in.
+func (n *Notifier) busyLanes() map[string]bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return maps.Clone(n.busy)
+}
+
+// idle returns the deliveries of pending whose lane is not busy: those of a busy lane are left alone (not
+// replaced, coalesced or sent) until it is done.
+func (n *Notifier) idle(pending []baleen.Delivery, busy map[string]bool) []baleen.Delivery {
+	left := pending[:0:0]
+	for _, d := range pending {
+		if !busy[n.lane(d)] {
+			left = append(left, d)
 		}
 	}
-	return max(wait, 0)
+	return left
+}
+
+// start sends due in one goroutine per lane; each wakes the worker when its lane is done, to schedule the
+// lane's retries and what was queued meanwhile.
+func (n *Notifier) start(ctx context.Context, due []baleen.Delivery) {
+	lanes := map[string][]baleen.Delivery{}
+	var order []string
+	for _, d := range due {
+		l := n.lane(d)
+		if lanes[l] == nil {
+			order = append(order, l)
+		}
+		lanes[l] = append(lanes[l], d)
+	}
+	for _, l := range order {
+		n.mu.Lock()
+		n.busy[l] = true
+		n.mu.Unlock()
+		n.wg.Go(func() {
+			defer n.wake()
+			defer func() { n.mu.Lock(); delete(n.busy, l); n.mu.Unlock() }()
+			for _, d := range lanes[l] {
+				if ctx.Err() != nil {
+					return
+				}
+				n.attempt(ctx, d)
+			}
+		})
+	}
 }
 
 // coalesce replaces ds, fresh deliveries to one sink, by one digest delivery that carries them all.
@@ -136,14 +193,14 @@ func (n *Notifier) coalesce(ctx context.Context, sink string, ds []baleen.Delive
 	return dd, nil
 }
 
-// attempt sends d once and records the outcome. It returns when d is next due, if it stays pending.
-func (n *Notifier) attempt(ctx context.Context, d baleen.Delivery) (time.Time, bool) {
+// attempt sends d once and records the outcome: delivered, pending until its next try, or given up.
+func (n *Notifier) attempt(ctx context.Context, d baleen.Delivery) {
 	log := n.o.Log.With("sink", d.Sink, "delivery", d.ID, "project", d.Project, "build", d.Build)
 	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	code, err := n.send(actx, d)
 	cancel()
 	if ctx.Err() != nil {
-		return time.Time{}, false // shutting down: the attempt does not count
+		return // shutting down: the attempt does not count
 	}
 	now := time.Now().UTC()
 	attempts := d.Attempts + 1
@@ -173,7 +230,6 @@ func (n *Notifier) attempt(ctx context.Context, d baleen.Delivery) (time.Time, b
 	default:
 		log.Info("notification failed, will retry", "event", d.Event, "attempts", attempts, "next", next, "err", msg)
 	}
-	return next, status == baleen.DeliveryPending
 }
 
 // send makes one attempt at d, with its sink's sender or the Sender it was queued for.
