@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 
@@ -55,21 +54,9 @@ func (h *Handler) mirror(ctx context.Context, c *baleen.Call, fl *flags) int {
 		if len(rest) != 2 {
 			return usagef(c, "usage: %s", mirrorUsage)
 		}
-		if localPath(rest[1]) {
-			if err := h.require(ctx, c, anyProject, baleen.RoleAdmin); err != nil {
-				return fail(c, fmt.Errorf("%s is a path on this server: only an admin of every project may follow one: %w", rest[1], err))
-			}
-		}
 		return h.asAdmin(ctx, c, rest[0], func() error { return h.Mirrors.Add(rest[0], rest[1], branches) }, "following "+rest[1]+" as "+rest[0])
 	}
 	return usagef(c, "usage: %s", mirrorUsage)
-}
-
-// localPath reports whether url names a repository on the server's own disk (file:// or an absolute path):
-// following one reads whatever the server's user may read, other projects' repositories included.
-func localPath(url string) bool {
-	scheme, _, ok := strings.Cut(url, "://")
-	return strings.HasPrefix(url, "/") || ok && strings.EqualFold(scheme, "file")
 }
 
 // sync answers `sync <project>`; admin only.

@@ -247,28 +247,6 @@ func TestArtifactsJSONOfNoneIsEmptyList(t *testing.T) {
 	}
 }
 
-// The admin of one project must not make it follow a path on the server (another project's repository, any
-// repository the server's user can read) and so read what the access rules keep from them; only an admin
-// of every project may. A URL of another host is theirs to follow.
-func TestMirrorOfServerPathNeedsServerAdmin(t *testing.T) {
-	h := newHandler(t)
-	lead := withPolicy(t, h, "lead", "{projects: [team-*], users: [lead], role: admin}")
-	h.Mirrors = noMirrors{}
-	for _, src := range []string{"/var/lib/baleen/repos/secret.git", "file:///var/lib/baleen/repos/secret.git", "FILE:///x.git"} {
-		code, _, errOut := callAs(h, lead, "mirror", "add", "team-x", src)
-		if code != ExitFailed || !strings.Contains(errOut, "admin of every project") {
-			t.Errorf("mirror add team-x %s by a project admin: exit %d, %s", src, code, errOut)
-		}
-	}
-	if _, _, errOut := callAs(h, lead, "mirror", "add", "team-x", "https://example.test/x.git"); !strings.Contains(errOut, "asked") {
-		t.Errorf("mirror add of another host's URL was not handed on: %s", errOut)
-	}
-	h.Authz = nil // every caller is admin of every project
-	if _, _, errOut := call(h, "mirror", "add", "team-x", "/srv/x.git"); !strings.Contains(errOut, "asked") {
-		t.Errorf("mirror add of a path by an admin of every project was not handed on: %s", errOut)
-	}
-}
-
 // A server without the part a command needs answers exit 1 for every such command: deploy-key too.
 func TestDeployKeyOfServerThatFetchesNothing(t *testing.T) {
 	h := newHandler(t)
