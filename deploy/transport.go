@@ -151,9 +151,14 @@ func (h *sshHost) Close() error {
 	return h.client.Close()
 }
 
+// keepaliveCount is how many keepalive intervals a reply may take before the host counts as lost, as
+// OpenSSH's ServerAliveCountMax: a request may queue behind a channel window of image data on a slow link.
+const keepaliveCount = 3
+
 // keepalive asks the host for a reply every interval and closes the connection when one does not come
-// within interval: a host that stops answering after the login (hung, or its network gone) ends every
-// command and D-Bus call in flight with an error instead of hanging the rollout, whatever their contexts.
+// within keepaliveCount intervals: a host that stops answering after the login (hung, or its network
+// gone) ends every command and D-Bus call in flight with an error instead of hanging the rollout,
+// whatever their contexts.
 func (h *sshHost) keepalive(interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -169,7 +174,7 @@ func (h *sshHost) keepalive(interval time.Duration) {
 			_, _, err := h.client.SendRequest("keepalive@openssh.com", true, nil)
 			reply <- err
 		}()
-		wait := time.NewTimer(interval)
+		wait := time.NewTimer(keepaliveCount * interval)
 		select {
 		case <-h.done:
 			wait.Stop()
