@@ -242,7 +242,8 @@ func (dp *Deployer) switchHost(ctx context.Context, t Target, addr string, r bal
 	}
 	for _, p := range ps {
 		if err := hs.recoverUnit(ctx, p.base); err != nil {
-			return refuse(fmt.Sprintf("host %s: unit %s: finish an interrupted switch: %v", addr, unitFile(p.base), err))
+			return refuse(fmt.Sprintf("host %s: unit %s: finish an interrupted switch: %v\nlast journal lines of %s on %s:\n%s",
+				addr, unitFile(p.base), err, unitFile(p.base), addr, hs.journal(ctx, p.base, dp.opts.JournalLines)))
 		}
 	}
 	for _, p := range ps {
