@@ -69,8 +69,8 @@ type Deployer interface {
 	// Deploy rolls r out to the hosts of d.Target as d says: host by host ("rolling", the default) or all
 	// at once ("all"). Each unit of d runs the image r.Images[unit.Image]. A host where a unit fails to
 	// start, to stay active or to pass its health check is returned to the release it ran before (or,
-	// when it ran none, the unit is stopped and disabled) and checked again; under "rolling" the hosts
-	// after it are not touched. It returns one HostResult per host, in rollout order. A failure on a host
+	// when it ran none, the unit is stopped and disabled) and checked again, and so is every host already
+	// switched: a release ends on all hosts or on none. Under "rolling" the hosts after it are not touched. It returns one HostResult per host, in rollout order. A failure on a host
 	// is a result (Status failed, Message naming host, unit, reason and the unit's last journal lines),
 	// not an error; the error is reserved for a deploy that could not start (an unknown target, an image
 	// or a credential that is missing), in which case no host was touched. Progress goes to out.

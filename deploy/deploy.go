@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/baleen-ci/baleen"
@@ -20,7 +23,8 @@ type Target struct {
 	// KnownHosts is the path of the known_hosts file the hosts' keys are checked against. It is required:
 	// an unknown or changed host key is refused.
 	KnownHosts string
-	// Hosts are "host:port" addresses, or LocalHost, in rollout order.
+	// Hosts are "host:port" addresses ("host" alone means port 22), or LocalHost, in rollout order; each
+	// at most once.
 	Hosts []string
 }
 
@@ -94,7 +98,27 @@ func (d *Deployer) target(name string) (Target, error) {
 	if len(t.Hosts) == 0 {
 		return Target{}, fmt.Errorf("deploy target %s has no hosts: %w", name, baleen.ErrInvalid)
 	}
+	hosts := make([]string, len(t.Hosts))
+	for i, h := range t.Hosts {
+		hosts[i] = hostAddr(h)
+		// Two switches of one host would run over each other there.
+		if slices.Contains(hosts[:i], hosts[i]) {
+			return Target{}, fmt.Errorf("deploy target %s lists host %s twice: %w", name, hosts[i], baleen.ErrInvalid)
+		}
+	}
+	t.Hosts = hosts
 	return t, nil
+}
+
+// hostAddr is a host of a target as "host:port": port 22 when it names none, and LocalHost as it is.
+func hostAddr(h string) string {
+	if h == LocalHost {
+		return h
+	}
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return h
+	}
+	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), "22")
 }
 
 // printf writes one line of progress to w; a writer that fails does not stop a rollout.

@@ -100,16 +100,24 @@ func serves(t *testing.T, f *hosttest.Fleet, h hosttest.Host) string {
 	return servesOn(t, f, h, 8080)
 }
 
-// servesOn fetches / from port inside host h.
+// servesOn fetches / from port inside host h. A unit without a health check counts as up once it stayed
+// active through the grace period, which on a loaded machine may be before its server listens: a port
+// that does not answer yet is asked again for up to 30 seconds.
 func servesOn(t *testing.T, f *hosttest.Fleet, h hosttest.Host, port int) string {
 	t.Helper()
 	probe := fmt.Sprintf(`exec 3<>/dev/tcp/127.0.0.1/%d && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && cat <&3`, port)
-	out, err := f.Exec(t.Context(), h, "bash", "-c", probe)
-	if err != nil {
-		return "unreachable: " + err.Error()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := f.Exec(t.Context(), h, "bash", "-c", probe)
+		if err == nil {
+			_, body, _ := strings.Cut(out, "\r\n\r\n")
+			return strings.TrimSpace(body)
+		}
+		if time.Now().After(deadline) {
+			return "unreachable: " + err.Error()
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
-	_, body, _ := strings.Cut(out, "\r\n\r\n")
-	return strings.TrimSpace(body)
 }
 
 // deployOK deploys and fails the test unless every host passed.

@@ -14,10 +14,12 @@
 //     an SSH session: daemon-reload, enable, restart, and waits for the job's result;
 //   - checks the unit: it must stay active through a grace period and then pass its health check (an
 //     HTTP URL fetched from the host itself through the SSH connection, or a command run on the host);
-//   - records what the host runs in /etc/baleen/baleen-<project>..<unit>.release, only once the release passed.
+//   - records what the host runs in /etc/baleen/baleen-<project>..<unit>.release, only once the release
+//     passed on every host.
 //
 // A switch keeps the previous unit, environment and state files as .prev and a marker file until the new
-// release passed, so a host that fails is returned to the release it ran before, and one whose switch was
-// cut short (a server restart) is returned to it by the next deploy: a host ends on its old or its new
-// release, never without one. docs/deploy.md describes the model for users.
+// release passed on every host of the target, so when any host fails every switched host is returned to
+// the release it ran before, and one whose switch was cut short (a server restart) is returned to it by
+// the next deploy: a host ends on its old or its new release, never without one, and a target is not left
+// split between two. docs/deploy.md describes the model for users.
 package deploy

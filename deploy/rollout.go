@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -84,9 +85,11 @@ func (dp *Deployer) plan(r baleen.Release, d baleen.Deploy) ([]planned, error) {
 }
 
 // Deploy rolls r out to the hosts of d.Target; see baleen.Deployer. Under "rolling" the hosts go one by
-// one and the first that fails stops the rollout: it is returned to its previous release, the hosts before
-// it keep the new one and the hosts after it are not touched (Status queued). Under "all" every host
-// switches at once and each that fails is returned to its previous release.
+// one, under "all" they switch at once. A release is recorded on the hosts only once it passed on every
+// one of them: until then each switched host keeps its previous release's files, so when a host fails (or
+// the rollout is cancelled) every host already switched is returned to its previous release too, and the
+// target never ends split between two releases. Under "rolling" the hosts after the one that failed are
+// not touched (Status queued).
 func (dp *Deployer) Deploy(ctx context.Context, r baleen.Release, d baleen.Deploy, out io.Writer) ([]baleen.HostResult, error) {
 	if out == nil {
 		out = io.Discard
@@ -111,121 +114,216 @@ func (dp *Deployer) Deploy(ctx context.Context, r baleen.Release, d baleen.Deplo
 		results[i] = baleen.HostResult{Host: h, Status: baleen.StatusQueued}
 	}
 	printf(out, "deploy: release %d of %s (build %d) to %s: %d host(s), %s", r.Number, r.Project, r.Build, t.Name, len(t.Hosts), strategy)
-	if strategy == StrategyAll {
-		w := syncio.NewWriter(out)
-		var wg sync.WaitGroup
-		for i, addr := range t.Hosts {
-			wg.Go(func() { results[i] = dp.switchHost(ctx, t, addr, r, ps, w) })
-		}
-		wg.Wait()
-		return results, nil
-	}
-	for i, addr := range t.Hosts {
-		results[i] = dp.switchHost(ctx, t, addr, r, ps, out)
-		if results[i].Status != baleen.StatusPassed {
-			for j := i + 1; j < len(results); j++ {
-				results[j].Message = "not touched: the rollout stopped at " + addr
+	w := syncio.NewWriter(out)
+	parallel := strategy == StrategyAll
+	sws := make([]*hostSwitch, len(t.Hosts))
+	defer func() {
+		for _, sw := range sws {
+			if sw != nil {
+				sw.Close()
 			}
-			break
+		}
+	}()
+	if parallel {
+		forHosts(len(t.Hosts), true, func(i int) { sws[i], results[i] = dp.switchHost(ctx, t, t.Hosts[i], r, ps, w) })
+	} else {
+		for i, addr := range t.Hosts {
+			sws[i], results[i] = dp.switchHost(ctx, t, addr, r, ps, w)
+			if results[i].Status != baleen.StatusPassed {
+				for j := i + 1; j < len(results); j++ {
+					results[j].Message = "not touched: the rollout stopped at " + addr
+				}
+				break
+			}
 		}
 	}
+	settle(ctx, r, ps, sws, results, parallel)
 	return results, nil
 }
 
+// settle ends a rollout whose hosts sws switched (nil where a host failed or was not reached), with
+// results saying how each went: when any failed or ctx ended, every switched host is returned to its
+// previous release (the last switched first, unless parallel); otherwise the release is recorded on each.
+func settle(ctx context.Context, r baleen.Release, ps []planned, sws []*hostSwitch, results []baleen.HostResult, parallel bool) {
+	why := ""
+	if failed := slices.IndexFunc(results, func(h baleen.HostResult) bool { return h.Status == baleen.StatusFailed }); failed >= 0 {
+		reason, _, _ := strings.Cut(results[failed].Message, "\n")
+		why = "the rollout failed: " + reason
+	} else if ctx.Err() != nil {
+		why = "the rollout was stopped: " + context.Cause(ctx).Error()
+	}
+	if why != "" {
+		forHosts(len(sws), parallel, func(i int) {
+			// Rolling: the last host switched goes back first, as a rollout in reverse.
+			i = len(sws) - 1 - i
+			if sws[i] != nil {
+				results[i] = sws[i].undo(ctx, why)
+			}
+		})
+		return
+	}
+	// Every host passed: the release is recorded on each, even if ctx ends meanwhile, so that no host is
+	// left with a switch under way.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	forHosts(len(sws), parallel, func(i int) { results[i] = sws[i].finish(cctx, r, ps) })
+}
+
+// finishTimeout bounds recording a release that passed on every host, and pruning their images.
+const finishTimeout = 5 * time.Minute
+
+// forHosts calls fn for 0..n-1, all at once when parallel is set and in order otherwise.
+func forHosts(n int, parallel bool, fn func(i int)) {
+	if !parallel {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { fn(i) })
+	}
+	wg.Wait()
+}
+
+// hostSwitch is a host that runs a release which passed its checks there but is not yet recorded: its
+// .prev files and markers still name the release before, so it can be returned to it. It keeps its
+// connection to the host until Close.
+type hostSwitch struct {
+	hs       *hostSession
+	switched []planned
+	log      *slog.Logger
+	closers  []func() error
+}
+
+// Close ends the connection to the host.
+func (sw *hostSwitch) Close() {
+	for _, c := range slices.Backward(sw.closers) {
+		_ = c()
+	}
+}
+
 // switchHost moves one host to release r: it finishes what an interrupted switch left, delivers the
-// images, writes the units, restarts them and checks them; on any failure it returns the host to the
-// release it ran before.
-func (dp *Deployer) switchHost(ctx context.Context, t Target, addr string, r baleen.Release, ps []planned, out io.Writer) baleen.HostResult {
+// images, writes the units, restarts them and checks them. When they pass it returns the switch, still
+// open, with a passed result; on any failure it returns the host to the release it ran before and
+// returns nil with a failed result.
+func (dp *Deployer) switchHost(ctx context.Context, t Target, addr string, r baleen.Release, ps []planned, out io.Writer) (*hostSwitch, baleen.HostResult) {
 	res := baleen.HostResult{Host: addr, Status: baleen.StatusFailed}
-	log := dp.log.With("project", r.Project, "host", addr)
+	refuse := func(msg string) (*hostSwitch, baleen.HostResult) {
+		res.Message = msg
+		printf(out, "deploy: %s", msg)
+		return nil, res
+	}
 	h, err := connect(ctx, t, addr, dp.opts.DialTimeout)
 	if err != nil {
-		res.Message = err.Error()
-		printf(out, "deploy: %s: %v", addr, err)
-		return res
+		return refuse(fmt.Sprintf("%s: %v", addr, err))
 	}
-	defer h.Close()
+	sw := &hostSwitch{log: dp.log.With("project", r.Project, "host", addr), closers: []func() error{h.Close}}
+	keep := false
+	defer func() {
+		if !keep {
+			sw.Close()
+		}
+	}()
 	// The bus connection outlives ctx: a rollout cancelled mid-switch still rolls the host back.
 	sd, err := h.systemd(context.WithoutCancel(ctx))
 	if err != nil {
-		res.Message = err.Error()
-		printf(out, "deploy: %s: %v", addr, err)
-		return res
+		return refuse(fmt.Sprintf("%s: %v", addr, err))
 	}
-	defer sd.Close()
+	sw.closers = append(sw.closers, func() error { sd.Close(); return nil })
 	hs := &hostSession{dp: dp, h: h, sd: sd, addr: addr, out: out}
+	sw.hs = hs
 
 	for _, p := range ps {
 		if err := hs.owned(ctx, p.base, r.Project, p.unit.Name); err != nil {
-			res.Message = fmt.Sprintf("host %s: unit %s: %v (the host is not touched)", addr, unitFile(p.base), err)
-			printf(out, "deploy: %s", res.Message)
-			return res
+			return refuse(fmt.Sprintf("host %s: unit %s: %v (the host is not touched)", addr, unitFile(p.base), err))
 		}
 	}
 	for _, p := range ps {
 		if err := hs.recoverUnit(ctx, p.base); err != nil {
-			res.Message = fmt.Sprintf("host %s: unit %s: finish an interrupted switch: %v", addr, unitFile(p.base), err)
-			printf(out, "deploy: %s", res.Message)
-			return res
+			return refuse(fmt.Sprintf("host %s: unit %s: finish an interrupted switch: %v\nlast journal lines of %s on %s:\n%s",
+				addr, unitFile(p.base), err, unitFile(p.base), addr, hs.journal(ctx, p.base, dp.opts.JournalLines)))
 		}
 	}
 	for _, p := range ps {
 		if err := hs.deliver(ctx, p.image); err != nil {
-			res.Message = fmt.Sprintf("host %s: unit %s: image %s: %v (the host keeps its previous release)", addr, unitFile(p.base), p.image, err)
-			printf(out, "deploy: %s", res.Message)
-			return res
+			return refuse(fmt.Sprintf("host %s: unit %s: image %s: %v (the host keeps its previous release)", addr, unitFile(p.base), p.image, err))
 		}
-	}
-	var switched []planned
-	fail := func(p planned, reason error) baleen.HostResult {
-		journal := hs.journal(ctx, p.base, dp.opts.JournalLines)
-		var b strings.Builder
-		fmt.Fprintf(&b, "host %s: unit %s: %v", addr, unitFile(p.base), reason)
-		slices.Reverse(switched)
-		for _, q := range switched {
-			if msg, err := hs.rollback(ctx, q.base); err != nil {
-				fmt.Fprintf(&b, "\nrollback of %s FAILED: %v", unitFile(q.base), err)
-				log.Error("rollback failed", "unit", unitFile(q.base), "err", err)
-			} else {
-				fmt.Fprintf(&b, "\n%s", msg)
-			}
-		}
-		if journal != "" {
-			fmt.Fprintf(&b, "\nlast journal lines of %s on %s:\n%s", unitFile(p.base), addr, journal)
-		}
-		res.Message = b.String()
-		printf(out, "deploy: %s", res.Message)
-		return res
 	}
 	for _, p := range ps {
+		// Counted as switched from its staging on: files staged by a switch that never began are removed,
+		// and a begin cut short after its marker is undone like a full one.
+		sw.switched = append(sw.switched, p)
 		if err := hs.stage(ctx, p); err != nil {
-			return fail(p, fmt.Errorf("write unit files: %w", err))
+			return nil, sw.fail(ctx, p, fmt.Errorf("write unit files: %w", err))
 		}
-		// Counted as switched before begin: a begin cut short after its marker is undone like a full one
-		// (rollback does nothing without the marker).
-		switched = append(switched, p)
 		if err := hs.begin(ctx, p.base); err != nil {
-			return fail(p, fmt.Errorf("switch unit files: %w", err))
+			return nil, sw.fail(ctx, p, fmt.Errorf("switch unit files: %w", err))
 		}
 		printf(out, "deploy: %s: starting %s (%s)", addr, unitFile(p.base), p.image)
 		if err := hs.start(ctx, p.base); err != nil {
-			return fail(p, err)
+			return nil, sw.fail(ctx, p, err)
 		}
 		if err := hs.check(ctx, p.base, p.unit.Health); err != nil {
-			return fail(p, err)
+			return nil, sw.fail(ctx, p, err)
 		}
 		printf(out, "deploy: %s: %s is healthy", addr, unitFile(p.base))
 	}
+	keep = true
+	res.Status = baleen.StatusPassed
+	res.Message = fmt.Sprintf("release %d passed its checks", r.Number)
+	return sw, res
+}
+
+// fail returns the host to its previous release after p failed for reason, and says so in a failed
+// result with p's last journal lines.
+func (sw *hostSwitch) fail(ctx context.Context, p planned, reason error) baleen.HostResult {
+	hs := sw.hs
+	journal := hs.journal(ctx, p.base, hs.dp.opts.JournalLines)
+	msg := fmt.Sprintf("host %s: unit %s: %v%s", hs.addr, unitFile(p.base), reason, sw.rollback(ctx))
+	if journal != "" {
+		msg += fmt.Sprintf("\nlast journal lines of %s on %s:\n%s", unitFile(p.base), hs.addr, journal)
+	}
+	printf(hs.out, "deploy: %s", msg)
+	return baleen.HostResult{Host: hs.addr, Status: baleen.StatusFailed, Message: msg}
+}
+
+// undo returns a host whose switch passed to its previous release because of why, elsewhere, and says so
+// in a failed result.
+func (sw *hostSwitch) undo(ctx context.Context, why string) baleen.HostResult {
+	msg := fmt.Sprintf("host %s: returned to its previous release, as %s%s", sw.hs.addr, why, sw.rollback(ctx))
+	printf(sw.hs.out, "deploy: %s", msg)
+	return baleen.HostResult{Host: sw.hs.addr, Status: baleen.StatusFailed, Message: msg}
+}
+
+// rollback returns every unit switched on the host to its previous release, the last one first, and
+// says what became of each, one line each.
+func (sw *hostSwitch) rollback(ctx context.Context) string {
+	var b strings.Builder
+	for _, q := range slices.Backward(sw.switched) {
+		if msg, err := sw.hs.rollback(ctx, q.base); err != nil {
+			fmt.Fprintf(&b, "\nrollback of %s FAILED: %v", unitFile(q.base), err)
+			sw.log.Error("rollback failed", "unit", unitFile(q.base), "err", err)
+		} else {
+			fmt.Fprintf(&b, "\n%s", msg)
+		}
+	}
+	sw.switched = nil
+	return b.String()
+}
+
+// finish records release r on a host whose switch passed, ending the switch, and prunes its images.
+func (sw *hostSwitch) finish(ctx context.Context, r baleen.Release, ps []planned) baleen.HostResult {
+	hs := sw.hs
 	for _, p := range ps {
 		if err := hs.finish(ctx, p); err != nil {
-			return fail(p, fmt.Errorf("record the release on the host: %w", err))
+			return sw.fail(ctx, p, fmt.Errorf("record the release on the host: %w", err))
 		}
 	}
 	hs.pruneImages(ctx, ps)
-	res.Status = baleen.StatusPassed
-	res.Message = fmt.Sprintf("release %d runs", r.Number)
-	printf(out, "deploy: %s: release %d runs", addr, r.Number)
-	return res
+	printf(hs.out, "deploy: %s: release %d runs", hs.addr, r.Number)
+	return baleen.HostResult{Host: hs.addr, Status: baleen.StatusPassed, Message: fmt.Sprintf("release %d runs", r.Number)}
 }
 
 // hostSession is one connection to a host during a switch.
@@ -265,6 +363,16 @@ func (hs *hostSession) stage(ctx context.Context, p planned) error {
 // kinds are the files of a unit on a host that a switch replaces together, with their live paths.
 func kinds(base string) [][2]string {
 	return [][2]string{{"unit", unitPath(base)}, {"env", envPath(base)}, {"state", statePath(base)}}
+}
+
+// staged lists, quoted for a shell, the files of base that stage writes (and their temporary names): none
+// of them is live.
+func staged(base string) string {
+	var qs []string
+	for _, k := range kinds(base) {
+		qs = append(qs, shell.Quote(newPath(base, k[0])), shell.Quote(newPath(base, k[0])+".tmp"))
+	}
+	return strings.Join(qs, " ")
 }
 
 // markerPath is the file whose presence says a switch of base is under way: until it is removed, the
@@ -349,6 +457,9 @@ func (hs *hostSession) rollback(ctx context.Context, base string) (string, error
 		return "", err
 	}
 	if !busy {
+		if err := hs.h.run(ctx, "rm -f "+staged(base), nil, nil); err != nil {
+			return "", fmt.Errorf("remove the staged files: %w", err)
+		}
 		return fmt.Sprintf("%s was not changed", unitFile(base)), nil
 	}
 	had, err := hs.exists(ctx, prevPath(base, "unit"))
@@ -366,8 +477,7 @@ func (hs *hostSession) rollback(ctx context.Context, base string) (string, error
 		prev, live := shell.Quote(prevPath(base, k[0])), shell.Quote(k[1])
 		fmt.Fprintf(&b, "if [ -e %s ]; then mv -f %s %s; else rm -f %s; fi\n", prev, prev, live, live)
 	}
-	fmt.Fprintf(&b, "sync\nrm -f %s %s %s %s\nsync\n", shell.Quote(markerPath(base)),
-		shell.Quote(newPath(base, "unit")), shell.Quote(newPath(base, "env")), shell.Quote(newPath(base, "state")))
+	fmt.Fprintf(&b, "sync\nrm -f %s %s\nsync\n", shell.Quote(markerPath(base)), staged(base))
 	if err := hs.h.run(ctx, b.String(), nil, nil); err != nil {
 		return "", fmt.Errorf("restore the previous files: %w", err)
 	}

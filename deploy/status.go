@@ -92,10 +92,10 @@ func (dp *Deployer) Journal(ctx context.Context, q baleen.JournalQuery, w io.Wri
 	}
 	hosts := t.Hosts
 	if q.Host != "" {
-		if !slices.Contains(t.Hosts, q.Host) {
+		if !slices.Contains(t.Hosts, hostAddr(q.Host)) {
 			return fmt.Errorf("host %s is not in target %s: %w", q.Host, t.Name, baleen.ErrNotFound)
 		}
-		hosts = []string{q.Host}
+		hosts = []string{hostAddr(q.Host)}
 	}
 	lines := q.Lines
 	if lines <= 0 {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
@@ -76,7 +78,9 @@ func connect(ctx context.Context, t Target, addr string, timeout time.Duration) 
 		cc.Close()
 		return nil, fmt.Errorf("host %s: %w", addr, err)
 	}
-	return &sshHost{addr: addr, client: ssh.NewClient(cc, chans, reqs), sudo: t.User != "root"}, nil
+	h := &sshHost{addr: addr, client: ssh.NewClient(cc, chans, reqs), sudo: t.User != "root", done: make(chan struct{})}
+	go h.keepalive(timeout)
+	return h, nil
 }
 
 // clientConfig is the SSH client configuration for addr: t's key, and its known_hosts, whose key types
@@ -136,14 +140,70 @@ type sshHost struct {
 	addr   string
 	client *ssh.Client
 	sudo   bool
+	// done is closed by Close; lost is set when the host stopped answering keepalives.
+	done      chan struct{}
+	closeOnce sync.Once
+	lost      atomic.Bool
 }
 
-func (h *sshHost) Close() error { return h.client.Close() }
+func (h *sshHost) Close() error {
+	h.closeOnce.Do(func() { close(h.done) })
+	return h.client.Close()
+}
+
+// keepaliveCount is how many keepalive intervals a reply may take before the host counts as lost, as
+// OpenSSH's ServerAliveCountMax: a request may queue behind a channel window of image data on a slow link.
+const keepaliveCount = 3
+
+// keepalive asks the host for a reply every interval and closes the connection when one does not come
+// within keepaliveCount intervals: a host that stops answering after the login (hung, or its network
+// gone) ends every command and D-Bus call in flight with an error instead of hanging the rollout,
+// whatever their contexts.
+func (h *sshHost) keepalive(interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.done:
+			return
+		case <-tick.C:
+		}
+		reply := make(chan error, 1)
+		go func() {
+			// Any answer will do, OpenSSH's "request failed" included.
+			_, _, err := h.client.SendRequest("keepalive@openssh.com", true, nil)
+			reply <- err
+		}()
+		wait := time.NewTimer(keepaliveCount * interval)
+		select {
+		case <-h.done:
+			wait.Stop()
+			return
+		case err := <-reply:
+			wait.Stop()
+			if err != nil {
+				return
+			}
+		case <-wait.C:
+			h.lost.Store(true)
+			h.client.Close()
+			return
+		}
+	}
+}
+
+// lostError replaces err with one that says the host stopped answering, when it did.
+func (h *sshHost) lostError(err error) error {
+	if err == nil || !h.lost.Load() {
+		return err
+	}
+	return fmt.Errorf("host %s stopped answering (no reply to SSH keepalives); the connection was closed: %w", h.addr, baleen.ErrUnavailable)
+}
 
 func (h *sshHost) run(ctx context.Context, cmd string, stdin io.Reader, stdout io.Writer) error {
 	s, err := h.client.NewSession()
 	if err != nil {
-		return fmt.Errorf("host %s: open session: %w", h.addr, err)
+		return h.lostError(fmt.Errorf("host %s: open session: %w", h.addr, err))
 	}
 	defer s.Close()
 	var stderr tailBuffer
@@ -160,7 +220,7 @@ func (h *sshHost) run(ctx context.Context, cmd string, stdin io.Reader, stdout i
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return commandError(err, &stderr)
+	return h.lostError(commandError(err, &stderr))
 }
 
 func (h *sshHost) dial(ctx context.Context, addr string) (net.Conn, error) {
