@@ -130,7 +130,7 @@ func TestServePushAndCommands(t *testing.T) {
 	want(t, s.ssh("frobnicate"), 2, `unknown command "frobnicate"`)
 	want(t, s.ssh("builds", "nosuch"), 1, `no project "nosuch"`)
 	want(t, s.ssh("logs", "app", "99"), 1, "no build #99")
-	want(t, s.ssh("logs", "app", "x"), 1, `build "x": want a build number`)
+	want(t, s.ssh("logs", "app", "x"), 2, `logs: "x" is not a number`)
 	want(t, s.ssh("help"), 0, "logs <project> [<build>] [-f]")
 	want(t, s.ssh("cancel", "app", "1"), 1, "already ended")
 
