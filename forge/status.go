@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -156,15 +155,7 @@ func (s *Statuses) send(ctx context.Context, c StatusConfig, st statusMessage) (
 		}
 		return 0, fmt.Errorf("post status to %s: %w", c.Kind, err)
 	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 == 3 {
-		return resp.StatusCode, fmt.Errorf("%s answered %s: %w", c.Kind, resp.Status, notify.ErrRedirect)
-	}
-	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, fmt.Errorf("%s answered %s", c.Kind, resp.Status)
-	}
-	return resp.StatusCode, nil
+	return notify.Answer(c.Kind, resp)
 }
 
 // statusRequest is the URL, headers and body of a status call, as each forge documents them.

@@ -138,20 +138,27 @@ func jsonRequest(ctx context.Context, sink, method, u string, v any) (*http.Requ
 	return req, nil
 }
 
-// do sends req and calls any 2xx a success. The response body is read (a little of it) only to reuse the
-// connection; it is not recorded, since a receiver may echo what it was sent.
+// do sends req and calls any 2xx a success (Answer).
 func do(c *http.Client, sink string, req *http.Request) (int, error) {
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, hideURL(sink, err)
 	}
+	return Answer(sink, resp)
+}
+
+// Answer reads what resp, the answer of receiver who, says of an attempt: its status code, and an error
+// unless it is a 2xx (wrapping ErrRedirect for a redirect SameOriginRedirects did not follow). It closes
+// the body, read (a little of it) only to reuse the connection: it is not recorded, since a receiver may
+// echo what it was sent.
+func Answer(who string, resp *http.Response) (int, error) {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 == 3 {
-		return resp.StatusCode, fmt.Errorf("%s answered %s: %w", sink, resp.Status, ErrRedirect)
+		return resp.StatusCode, fmt.Errorf("%s answered %s: %w", who, resp.Status, ErrRedirect)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("%s answered %s", sink, resp.Status)
+	if resp.StatusCode/100 != 2 {
+		return resp.StatusCode, fmt.Errorf("%s answered %s", who, resp.Status)
 	}
 	return resp.StatusCode, nil
 }
